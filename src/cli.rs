@@ -1,0 +1,167 @@
+//! The command line: `ticketlab run [SCENARIO] [--sim] [--seed N] [--set key=value]... [--out DIR]
+//! [--format table|json]`. Thin edge: raw arguments → validated scenario → runs → outputs, with one
+//! error printed with its causes and a fixed exit code (0 ok, 1 a property was violated, 2 bad
+//! input or setup failure).
+
+use crate::history;
+use crate::protocol::ProtocolKind;
+use crate::report::{self, RunSummary, Summary};
+use crate::scenario::{self, Mode, Scenario};
+use crate::sim;
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Parser, Debug)]
+#[command(name = "ticketlab", version, about = "A cluster lab for e-ticket validation protocols (Pedone's 2PE vs SE, Table 1 and beyond)")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Run a scenario (the built-in Table 1 scenario when none is given).
+    Run(RunArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct RunArgs {
+    /// Scenario file (TOML). Without it, the built-in Table 1 scenario (scenarios/table1.toml).
+    scenario: Option<PathBuf>,
+    /// Run in the deterministic simulator, whatever the scenario's cluster.mode says.
+    #[arg(long)]
+    sim: bool,
+    /// Seed for every random choice (overrides the scenario's `seed`).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Override a scenario key, e.g. --set cluster.servers=7 or --set 'cluster.protocols=["2pe"]'.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
+    /// Output folder (default: results/<scenario name>/).
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// What to print on stdout.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Format {
+    Table,
+    Json,
+}
+
+/// Exit codes (documented in the README).
+pub const EXIT_VIOLATION: u8 = 1;
+pub const EXIT_BAD_INPUT: u8 = 2;
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.cmd {
+        Cmd::Run(args) => run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("ticketlab: error: {e:#}");
+            ExitCode::from(EXIT_BAD_INPUT)
+        }
+    }
+}
+
+fn load_scenario(args: &RunArgs) -> anyhow::Result<Scenario> {
+    let (file, text) = match &args.scenario {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read scenario file {}", path.display()))?;
+            (path.display().to_string(), text)
+        }
+        None => ("scenarios/table1.toml (built-in)".to_string(), scenario::BUILTIN_TABLE1.to_string()),
+    };
+    let mut scenario = scenario::load(&file, &text, &args.set)?;
+    if args.sim {
+        scenario.cluster.mode = Mode::Sim;
+    }
+    Ok(scenario)
+}
+
+fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let scenario = load_scenario(&args)?;
+    let seed = args.seed.or(scenario.seed).unwrap_or_else(rand::random);
+    let out_dir = args.out.clone().unwrap_or_else(|| Path::new("results").join(&scenario.name));
+    std::fs::create_dir_all(&out_dir)
+        .with_context(|| format!("cannot create output folder {}", out_dir.display()))?;
+    let mode = scenario.cluster.mode;
+    eprintln!(
+        "ticketlab: scenario {}, n = {}, mode {}, seed {}, protocols [{}], out {}",
+        scenario.name,
+        scenario.cluster.servers,
+        match mode {
+            Mode::Sim => "sim",
+            Mode::Processes => "processes",
+        },
+        seed,
+        scenario.cluster.protocols.iter().map(|p| p.name()).collect::<Vec<_>>().join(", "),
+        out_dir.display()
+    );
+    if mode == Mode::Processes {
+        anyhow::bail!(
+            "cluster.mode = \"processes\" is not available in this build yet; use --sim or mode = \"sim\""
+        );
+    }
+    let mut summary = Summary {
+        scenario: scenario.name.clone(),
+        seed,
+        mode,
+        servers: scenario.cluster.servers,
+        delta_ms: scenario.cluster.delta as f64 / 1000.0,
+        complete: true,
+        runs: Vec::new(),
+    };
+    for &protocol in &scenario.cluster.protocols {
+        let run = run_protocol(&scenario, protocol, seed, &out_dir)?;
+        summary.runs.push(run);
+    }
+    let summary_path = out_dir.join("summary.json");
+    let json = serde_json::to_string_pretty(&summary)?;
+    std::fs::write(&summary_path, format!("{json}\n"))
+        .with_context(|| format!("cannot write {}", summary_path.display()))?;
+    match args.format {
+        Format::Json => println!("{json}"),
+        Format::Table => println!("{}", report::render_table(&summary)),
+    }
+    let mut violated = false;
+    for r in &summary.runs {
+        for v in &r.violations {
+            violated = true;
+            eprintln!("ticketlab: {}: {v}", r.protocol);
+        }
+        if r.undecided > 0 {
+            eprintln!(
+                "ticketlab: {}: {} ticket(s) undecided at the deadline: {}",
+                r.protocol,
+                r.undecided,
+                r.pending.iter().take(10).map(|t| t.to_string()).collect::<Vec<_>>().join(", ")
+            );
+        }
+    }
+    eprintln!("ticketlab: wrote {} and <protocol>/history.jsonl", summary_path.display());
+    Ok(if violated { ExitCode::from(EXIT_VIOLATION) } else { ExitCode::SUCCESS })
+}
+
+fn run_protocol(
+    scenario: &Scenario,
+    protocol: ProtocolKind,
+    seed: u64,
+    out_dir: &Path,
+) -> anyhow::Result<RunSummary> {
+    let output = sim::run(scenario, protocol, seed);
+    let dir = out_dir.join(protocol.name());
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let path = dir.join("history.jsonl");
+    history::write_jsonl(&path, &output.history)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(report::summarize(scenario, protocol, &output))
+}

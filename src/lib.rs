@@ -1,0 +1,10 @@
+//! ticketlab: a cluster lab for e-ticket validation protocols. See ARCHITECTURE.md for the map.
+
+pub mod checker;
+pub mod cli;
+pub mod history;
+pub mod protocol;
+pub mod report;
+pub mod scenario;
+pub mod sim;
+pub mod workload;

@@ -1,0 +1,160 @@
+//! CT-broadcast: atomic broadcast by a sequence of Chandra–Toueg consensus instances
+//! (PROTOCOLS.md §3; [CT96] as cited in the paper's §4).
+//!
+//! - Diffusion: to A-broadcast m, send AB-DATA(m) to all others (n−1). Receivers keep m as
+//!   undelivered and do not relay it, unless the failure detector suspects m's origin: then they
+//!   relay it once to all others, so a message the origin sent to only some servers before crashing
+//!   still reaches the coordinators.
+//! - Ordering: instance k of [`Consensus`] orders the undelivered messages (in receipt order); on
+//!   DECIDE(k, v) the messages of v not yet delivered are delivered in v's order, then instance k+1
+//!   starts if anything is still undelivered.
+//! - Failure-free cost of one broadcast from a non-coordinator: AB-DATA + C-PROPOSE + C-ACK +
+//!   C-DECIDE = 4(n−1) messages, delivered at the broadcaster after 4δ. From the round-1 coordinator
+//!   (s_1) it is still 4(n−1) messages but only 2δ at s_1: it proposes at once and decides on the
+//!   majority of C-ACKs (the 3δ of PROTOCOLS.md is the time the other servers deliver).
+
+use super::consensus::{Consensus, Decision};
+use super::fd::{FailureDetector, FdChange};
+use super::{AppMsg, AtomicBroadcast, Body, Control, Msg, MsgId, NodeConfig, Out, ServerId};
+use super::{Time, Timer};
+use std::collections::{BTreeSet, VecDeque};
+
+#[derive(Debug)]
+pub struct CtBroadcast {
+    me: ServerId,
+    fd: FailureDetector,
+    cons: Consensus,
+    next_seq: u64,
+    /// Received, not yet delivered, in receipt order.
+    undelivered: Vec<AppMsg>,
+    delivered: BTreeSet<MsgId>,
+    relayed: BTreeSet<MsgId>,
+}
+
+impl CtBroadcast {
+    pub fn new(cfg: &NodeConfig) -> Self {
+        CtBroadcast {
+            me: cfg.me,
+            fd: FailureDetector::new(cfg.me, cfg.n, cfg.heartbeat, cfg.suspect_after),
+            cons: Consensus::new(cfg.me, cfg.n),
+            next_seq: 0,
+            undelivered: Vec::new(),
+            delivered: BTreeSet::new(),
+            relayed: BTreeSet::new(),
+        }
+    }
+
+    fn receive(&mut self, m: AppMsg) -> bool {
+        if self.delivered.contains(&m.id) || self.undelivered.iter().any(|u| u.id == m.id) {
+            return false;
+        }
+        self.undelivered.push(m);
+        true
+    }
+
+    /// Run consensus to quiescence from a first result: deliver each decision, restart the next
+    /// instance with what is left, and replay messages that were early for it.
+    fn drive(
+        &mut self,
+        first: Option<Decision>,
+        out: &mut Out,
+        delivered: &mut Vec<AppMsg>,
+    ) {
+        let mut decision = first;
+        let mut inbox: VecDeque<(ServerId, Msg)> = VecDeque::new();
+        loop {
+            while let Some(d) = decision.take() {
+                for m in d.value {
+                    if self.delivered.insert(m.id) {
+                        self.undelivered.retain(|u| u.id != m.id);
+                        delivered.push(m);
+                    }
+                }
+                decision = self.cons.set_pending(self.undelivered.clone(), &self.fd, out);
+                inbox.extend(self.cons.take_future());
+            }
+            match inbox.pop_front() {
+                Some((from, msg)) => decision = self.cons.on_message(from, msg, &self.fd, out),
+                None => break,
+            }
+        }
+    }
+
+    fn on_fd_change(&mut self, change: FdChange, out: &mut Out, delivered: &mut Vec<AppMsg>) {
+        for p in change.suspected {
+            for m in self.undelivered.iter().filter(|m| m.id.origin == p) {
+                if self.relayed.insert(m.id) {
+                    out.send_others(&Msg::AbData(m.clone()));
+                }
+            }
+            let d = self.cons.on_suspect(p, &self.fd, out);
+            self.drive(d, out, delivered);
+        }
+    }
+}
+
+impl AtomicBroadcast for CtBroadcast {
+    fn start(&mut self, _now: Time, out: &mut Out) {
+        self.fd.start(out);
+    }
+
+    fn broadcast(&mut self, _now: Time, body: Body, out: &mut Out, delivered: &mut Vec<AppMsg>) {
+        let m = AppMsg { id: MsgId { origin: self.me, seq: self.next_seq }, body };
+        self.next_seq += 1;
+        out.send_others(&Msg::AbData(m.clone()));
+        self.receive(m);
+        let d = self.cons.set_pending(self.undelivered.clone(), &self.fd, out);
+        self.drive(d, out, delivered);
+    }
+
+    fn on_message(
+        &mut self,
+        now: Time,
+        from: ServerId,
+        msg: Msg,
+        out: &mut Out,
+        delivered: &mut Vec<AppMsg>,
+    ) -> Option<Msg> {
+        let change = self.fd.heard_from(now, from, out);
+        self.on_fd_change(change, out, delivered);
+        match msg {
+            Msg::Heartbeat => None,
+            Msg::AbData(m) => {
+                if self.receive(m) {
+                    let d = self.cons.set_pending(self.undelivered.clone(), &self.fd, out);
+                    self.drive(d, out, delivered);
+                }
+                None
+            }
+            Msg::Estimate { .. }
+            | Msg::Propose { .. }
+            | Msg::CAck { .. }
+            | Msg::CNack { .. }
+            | Msg::Decide { .. } => {
+                let d = self.cons.on_message(from, msg, &self.fd, out);
+                self.drive(d, out, delivered);
+                None
+            }
+            other => Some(other),
+        }
+    }
+
+    fn on_timer(&mut self, now: Time, timer: Timer, out: &mut Out, delivered: &mut Vec<AppMsg>) {
+        match timer {
+            Timer::FdTick => {
+                let change = self.fd.tick(now, out);
+                self.on_fd_change(change, out, delivered);
+            }
+        }
+    }
+
+    fn on_control(&mut self, now: Time, ctl: Control, out: &mut Out, delivered: &mut Vec<AppMsg>) {
+        match ctl {
+            Control::Suspect { server, until } => {
+                let _ = now;
+                let change = self.fd.force(server, until, out);
+                self.on_fd_change(change, out, delivered);
+            }
+        }
+    }
+}

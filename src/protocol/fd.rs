@@ -1,0 +1,144 @@
+//! A heartbeat failure detector of class ◇S (PROTOCOLS.md §3, paper §4 footnote 3).
+//!
+//! Every `heartbeat` µs a server sends HEARTBEAT to all others and checks its peers: a peer silent
+//! for longer than its timeout is suspected. Any message from a peer proves it alive and ends a
+//! suspicion; a suspicion that ends was false, so that peer's timeout doubles (eventually no correct
+//! server is suspected: the ◇S accuracy in practice). Forced suspicions ([`FailureDetector::force`])
+//! come from the fault injector and hold until their deadline whatever the peer says.
+
+use super::{Msg, Note, Out, ServerId, Time, Timer};
+
+#[derive(Debug, Clone)]
+pub struct FailureDetector {
+    me: ServerId,
+    n: u16,
+    period: Time,
+    timeout: Vec<Time>,
+    last_heard: Vec<Time>,
+    suspected: Vec<bool>,
+    forced_until: Vec<Time>,
+}
+
+/// What changed in the detector's output.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct FdChange {
+    pub suspected: Vec<ServerId>,
+    pub unsuspected: Vec<ServerId>,
+}
+
+impl FailureDetector {
+    pub fn new(me: ServerId, n: u16, period: Time, timeout: Time) -> Self {
+        let len = usize::from(n) + 1;
+        FailureDetector {
+            me,
+            n,
+            period: period.max(1),
+            timeout: vec![timeout.max(1); len],
+            last_heard: vec![0; len],
+            suspected: vec![false; len],
+            forced_until: vec![0; len],
+        }
+    }
+
+    pub fn start(&mut self, out: &mut Out) {
+        out.set_timer(Timer::FdTick, self.period);
+    }
+
+    pub fn suspects(&self, p: ServerId) -> bool {
+        self.suspected[usize::from(p)]
+    }
+
+    /// Any message from `from` arrived at `now`.
+    pub fn heard_from(&mut self, now: Time, from: ServerId, out: &mut Out) -> FdChange {
+        let i = usize::from(from);
+        self.last_heard[i] = now;
+        let mut change = FdChange::default();
+        if self.suspected[i] && now >= self.forced_until[i] {
+            self.suspected[i] = false;
+            self.timeout[i] = self.timeout[i].saturating_mul(2);
+            out.note(Note::Unsuspected);
+            change.unsuspected.push(from);
+        }
+        change
+    }
+
+    /// The periodic tick: heartbeats out, timeouts checked, timer re-armed.
+    pub fn tick(&mut self, now: Time, out: &mut Out) -> FdChange {
+        out.send_others(&Msg::Heartbeat);
+        out.set_timer(Timer::FdTick, self.period);
+        let mut change = FdChange::default();
+        for p in 1..=self.n {
+            let i = usize::from(p);
+            if p == self.me {
+                continue;
+            }
+            let silent = now.saturating_sub(self.last_heard[i]) > self.timeout[i];
+            let forced = now < self.forced_until[i];
+            if !self.suspected[i] && (silent || forced) {
+                self.suspected[i] = true;
+                out.note(Note::Suspected);
+                change.suspected.push(p);
+            } else if self.suspected[i] && !silent && !forced {
+                self.suspected[i] = false;
+                out.note(Note::Unsuspected);
+                change.unsuspected.push(p);
+            }
+        }
+        change
+    }
+
+    /// A false suspicion forced by the fault injector: suspect `p` now and until `until`.
+    pub fn force(&mut self, p: ServerId, until: Time, out: &mut Out) -> FdChange {
+        let i = usize::from(p);
+        let mut change = FdChange::default();
+        if p == self.me || p == 0 || p > self.n {
+            return change;
+        }
+        self.forced_until[i] = self.forced_until[i].max(until);
+        if !self.suspected[i] {
+            self.suspected[i] = true;
+            out.note(Note::Suspected);
+            change.suspected.push(p);
+        }
+        change
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn silence_is_suspected_and_a_message_ends_it_with_a_longer_timeout() {
+        let mut out = Out::new(1, 3);
+        let mut fd = FailureDetector::new(1, 3, 10, 25);
+        fd.start(&mut out);
+        assert_eq!(fd.tick(10, &mut out), FdChange::default());
+        fd.heard_from(15, 2, &mut out);
+        let c = fd.tick(30, &mut out);
+        assert_eq!(c.suspected, vec![3]);
+        assert!(fd.suspects(3) && !fd.suspects(2));
+        let c = fd.heard_from(31, 3, &mut out);
+        assert_eq!(c.unsuspected, vec![3]);
+        // Timeout for 3 is now 50: silent 40 µs is not enough.
+        assert!(fd.tick(71, &mut out).suspected.iter().all(|&p| p != 3));
+        assert!(fd.tick(82, &mut out).suspected.contains(&3));
+        // Heartbeats went to both others on every tick.
+        let hb = out
+            .effects
+            .iter()
+            .filter(|e| matches!(e, crate::protocol::Effect::Send { msg: Msg::Heartbeat, .. }))
+            .count();
+        assert_eq!(hb, 2 * 4);
+    }
+
+    #[test]
+    fn forced_suspicion_holds_until_its_deadline() {
+        let mut out = Out::new(1, 3);
+        let mut fd = FailureDetector::new(1, 3, 10, 1000);
+        assert_eq!(fd.force(2, 50, &mut out).suspected, vec![2]);
+        assert!(fd.heard_from(20, 2, &mut out).unsuspected.is_empty());
+        assert!(fd.suspects(2));
+        assert_eq!(fd.heard_from(60, 2, &mut out).unsuspected, vec![2]);
+    }
+}

@@ -1,0 +1,383 @@
+//! Protocols as deterministic state machines with no I/O.
+//!
+//! Every protocol in ticketlab is a [`Protocol`]: a per-server state machine whose inputs are method
+//! calls (a ticket from a user, a message from a server, a timer that fired, a control command) and
+//! whose outputs are [`Effect`]s collected in an [`Out`] (send a message, set or cancel a timer,
+//! decide a ticket, count an internal event). Time comes in as `now` (microseconds since the start
+//! of the run); nothing here reads a clock, opens a socket, spawns a thread or draws a random number.
+//! Both runtimes — the deterministic simulator (`crate::sim`) and the process runtime — drive the
+//! same code.
+//!
+//! Architecture invariant: nothing under `protocol/` imports tokio, std::net, std::thread,
+//! std::time or rand (guarded by a test in `tests/no_io.rs`). Maps whose order can reach an output are
+//! `BTreeMap`/`BTreeSet`, so a run is a pure function of its inputs.
+//!
+//! Conventions fixed here and relied on by the runtimes and the checker:
+//! - servers are numbered 1..=n ([`ServerId`]), as s_1..s_n in the paper;
+//! - a protocol never sends to itself: messages a server "sends to itself" in the paper (2PE's own
+//!   NEWTKT and ACK, a broadcaster's own copy) are handled locally, so every [`Effect::Send`] is a
+//!   server→server message that crosses a link and is counted;
+//! - [`Effect::SetTimer`] replaces a pending timer with the same [`Timer`] id.
+
+pub mod ct;
+pub mod consensus;
+pub mod fd;
+pub mod quorum;
+pub mod se;
+pub mod twope;
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Microseconds since the start of the run.
+pub type Time = u64;
+
+/// A server id, 1-based (s_1..s_n).
+pub type ServerId = u16;
+
+/// An e-ticket. Tickets are opaque strings; forged or tampered tickets are just other strings
+/// (authenticity is out of the paper's scope, see its footnote 1).
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Ticket(pub String);
+
+impl fmt::Debug for Ticket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.0)
+    }
+}
+
+impl fmt::Display for Ticket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<&str> for Ticket {
+    fn from(s: &str) -> Self {
+        Ticket(s.to_string())
+    }
+}
+
+/// The result of validating a ticket at one server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Accept,
+    Reject,
+}
+
+/// Identifies one atomically broadcast message: its origin and the origin's sequence number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct MsgId {
+    pub origin: ServerId,
+    pub seq: u64,
+}
+
+/// The application payload of an atomic (or generic) broadcast.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Body {
+    /// SE: "s_i broadcasts τ" (paper §3.1).
+    Validate { ticket: Ticket },
+    /// 2PE Phase 2: (s_i, τ, Replies_i^τ) (Algorithm 1, line 27). The origin of the message is s_i.
+    Phase2 { ticket: Ticket, replies: Vec<ServerId> },
+}
+
+impl Body {
+    /// The ticket the payload is about; Generic Broadcast's conflict relation is "same ticket".
+    pub fn ticket(&self) -> &Ticket {
+        match self {
+            Body::Validate { ticket } | Body::Phase2 { ticket, .. } => ticket,
+        }
+    }
+}
+
+/// A message handed to an atomic broadcast, with its id.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppMsg {
+    pub id: MsgId,
+    pub body: Body,
+}
+
+/// Every server→server message of every protocol: the wire type of the process runtime.
+///
+/// One flat enum (rather than one per layer) keeps the runtimes protocol-agnostic and gives every
+/// message a stable type name for the counters ([`Msg::kind`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Msg {
+    /// Failure-detector heartbeat (counted separately, never in messages per ticket).
+    Heartbeat,
+    /// 2PE (s_i, τ, NEWTKT), Algorithm 1 line 12.
+    NewTkt { ticket: Ticket },
+    /// 2PE (s_j, τ, ACK), line 18: `owner` is s_j, the server the replier acked.
+    Ack { owner: ServerId, ticket: Ticket },
+    /// 2PE (s_k, τ, NACK), line 15: `owner` is s_k, the server the replier acked before.
+    Nack { owner: ServerId, ticket: Ticket },
+    /// CT-broadcast diffusion of a message (also used to relay a suspected sender's message).
+    AbData(AppMsg),
+    /// CT consensus, instance `k`, round `r`: estimate sent to the round's coordinator.
+    Estimate { k: u64, r: u32, value: Vec<AppMsg>, ts: u32 },
+    /// CT consensus: the coordinator's proposal.
+    Propose { k: u64, r: u32, value: Vec<AppMsg> },
+    /// CT consensus: a participant adopted the proposal of round `r`.
+    CAck { k: u64, r: u32 },
+    /// CT consensus: a participant suspected the coordinator of round `r` (or saw a later round).
+    CNack { k: u64, r: u32 },
+    /// CT consensus: the decision of instance `k`.
+    Decide { k: u64, value: Vec<AppMsg> },
+}
+
+impl Msg {
+    /// The message type name used in counters, `messages_by_type` and `history.jsonl`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Msg::Heartbeat => "HEARTBEAT",
+            Msg::NewTkt { .. } => "NEWTKT",
+            Msg::Ack { .. } => "ACK",
+            Msg::Nack { .. } => "NACK",
+            Msg::AbData(_) => "AB-DATA",
+            Msg::Estimate { .. } => "C-ESTIMATE",
+            Msg::Propose { .. } => "C-PROPOSE",
+            Msg::CAck { .. } => "C-ACK",
+            Msg::CNack { .. } => "C-NACK",
+            Msg::Decide { .. } => "C-DECIDE",
+        }
+    }
+
+    /// The ticket a message is about, when it is about exactly one.
+    pub fn ticket(&self) -> Option<&Ticket> {
+        fn single(v: &[AppMsg]) -> Option<&Ticket> {
+            match v {
+                [m] => Some(m.body.ticket()),
+                _ => None,
+            }
+        }
+        match self {
+            Msg::Heartbeat | Msg::CAck { .. } | Msg::CNack { .. } => None,
+            Msg::NewTkt { ticket } | Msg::Ack { ticket, .. } | Msg::Nack { ticket, .. } => {
+                Some(ticket)
+            }
+            Msg::AbData(m) => Some(m.body.ticket()),
+            Msg::Estimate { value, .. } | Msg::Propose { value, .. } | Msg::Decide { value, .. } => {
+                single(value)
+            }
+        }
+    }
+}
+
+/// Timer ids. Setting a timer replaces the pending one with the same id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Timer {
+    /// The failure detector's period: send heartbeats, check timeouts.
+    FdTick,
+}
+
+/// Commands from the lab's fault injector (not from the protocol's model).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Control {
+    /// Force the failure detector to suspect `server` until `until` (a false suspicion).
+    Suspect { server: ServerId, until: Time },
+}
+
+/// Internal events a protocol reports for the summary (fast paths, fallbacks, consensus).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Note {
+    /// A consensus instance decided at this server.
+    ConsensusDecided,
+    /// This server moved past round 1 of a consensus instance.
+    ConsensusExtraRound,
+    /// The failure detector started suspecting a server.
+    Suspected,
+    /// The failure detector stopped suspecting a server (a false suspicion ended).
+    Unsuspected,
+    /// A broadcast was delivered on a fast path (no consensus).
+    FastDelivery,
+    /// A broadcast stage ended in consensus (OPT/GB fallback).
+    Fallback,
+}
+
+/// What a protocol asks its runtime to do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Effect {
+    Send { to: ServerId, msg: Msg },
+    SetTimer { timer: Timer, after: Time },
+    CancelTimer { timer: Timer },
+    Decide { ticket: Ticket, outcome: Outcome, phase: Option<u8> },
+    Note(Note),
+}
+
+/// The effect sink handed to every protocol call.
+#[derive(Debug)]
+pub struct Out {
+    me: ServerId,
+    n: u16,
+    pub effects: Vec<Effect>,
+}
+
+impl Out {
+    pub fn new(me: ServerId, n: u16) -> Self {
+        Out { me, n, effects: Vec::new() }
+    }
+
+    pub fn me(&self) -> ServerId {
+        self.me
+    }
+
+    pub fn n(&self) -> u16 {
+        self.n
+    }
+
+    /// Send to one other server.
+    pub fn send(&mut self, to: ServerId, msg: Msg) {
+        debug_assert!(to != self.me, "protocols handle messages to themselves locally");
+        debug_assert!((1..=self.n).contains(&to));
+        self.effects.push(Effect::Send { to, msg });
+    }
+
+    /// "Send to all" minus oneself: n−1 messages.
+    pub fn send_others(&mut self, msg: &Msg) {
+        for to in 1..=self.n {
+            if to != self.me {
+                self.effects.push(Effect::Send { to, msg: msg.clone() });
+            }
+        }
+    }
+
+    pub fn set_timer(&mut self, timer: Timer, after: Time) {
+        self.effects.push(Effect::SetTimer { timer, after });
+    }
+
+    pub fn decide(&mut self, ticket: Ticket, outcome: Outcome, phase: Option<u8>) {
+        self.effects.push(Effect::Decide { ticket, outcome, phase });
+    }
+
+    pub fn note(&mut self, note: Note) {
+        self.effects.push(Effect::Note(note));
+    }
+
+    /// Take the effects collected so far.
+    pub fn drain(&mut self) -> std::vec::Drain<'_, Effect> {
+        self.effects.drain(..)
+    }
+}
+
+/// Static configuration of one server's protocol instance.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeConfig {
+    pub me: ServerId,
+    pub n: u16,
+    /// Failure-detector heartbeat period.
+    pub heartbeat: Time,
+    /// Initial failure-detector timeout (doubled per peer after each false suspicion).
+    pub suspect_after: Time,
+}
+
+/// A server-side protocol: the interface both runtimes drive.
+pub trait Protocol: Send {
+    /// Called once, at time 0, before any other input.
+    fn on_start(&mut self, now: Time, out: &mut Out);
+    /// A user submitted `ticket` to this server.
+    fn on_ticket(&mut self, now: Time, ticket: Ticket, out: &mut Out);
+    /// A server→server message arrived.
+    fn on_message(&mut self, now: Time, from: ServerId, msg: Msg, out: &mut Out);
+    /// A timer set earlier fired.
+    fn on_timer(&mut self, now: Time, timer: Timer, out: &mut Out);
+    /// A fault-injection command.
+    fn on_control(&mut self, now: Time, ctl: Control, out: &mut Out);
+}
+
+/// The protocols the lab knows, by their scenario names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum ProtocolKind {
+    #[serde(rename = "2pe")]
+    TwoPe,
+    #[serde(rename = "se-ct")]
+    SeCt,
+}
+
+/// The paper's Table 1 row for a protocol at size n (theory, never measured).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Theory {
+    /// The paper's resilience claim, e.g. "f < n/2".
+    pub resilience: String,
+    /// Latency in units of δ (worst case, failure-free, tickets used once).
+    pub latency_delta: f64,
+    /// Server→server messages per ticket.
+    pub messages_per_ticket: u64,
+}
+
+impl ProtocolKind {
+    pub const ALL: &'static [ProtocolKind] = &[ProtocolKind::TwoPe, ProtocolKind::SeCt];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ProtocolKind::TwoPe => "2pe",
+            ProtocolKind::SeCt => "se-ct",
+        }
+    }
+
+    pub fn from_name(s: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|k| k.name() == s)
+    }
+
+    /// Table 1 of the paper (§4), for n servers.
+    pub fn theory(self, n: u16) -> Theory {
+        let n = u64::from(n);
+        match self {
+            ProtocolKind::TwoPe => Theory {
+                resilience: "f < n/2".into(),
+                latency_delta: 2.0,
+                messages_per_ticket: 2 * (n - 1),
+            },
+            ProtocolKind::SeCt => Theory {
+                resilience: "f < n/2".into(),
+                latency_delta: 4.0,
+                messages_per_ticket: 4 * (n - 1),
+            },
+        }
+    }
+
+    /// The largest number of crashes the protocol is designed to tolerate at size n.
+    pub fn max_faults(self, n: u16) -> u16 {
+        match self {
+            ProtocolKind::TwoPe | ProtocolKind::SeCt => quorum::max_minority_faults(n),
+        }
+    }
+
+    /// A fresh state machine for one server.
+    pub fn build(self, cfg: &NodeConfig) -> Box<dyn Protocol> {
+        match self {
+            ProtocolKind::TwoPe => Box::new(twope::TwoPe::new(cfg, ct::CtBroadcast::new(cfg))),
+            ProtocolKind::SeCt => Box::new(se::Se::new(cfg, ct::CtBroadcast::new(cfg))),
+        }
+    }
+}
+
+impl fmt::Display for ProtocolKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// An atomic broadcast as a component inside a protocol (paper §2.1: validity, uniform agreement,
+/// uniform integrity, total order). SE and 2PE's Phase 2 are written against this trait, so CT-,
+/// OPT- and Generic Broadcast plug in without changing them.
+///
+/// Every call appends the messages it delivered, in delivery order, to `delivered`.
+pub trait AtomicBroadcast: Send {
+    fn start(&mut self, now: Time, out: &mut Out);
+    /// A-broadcast `body`; the local copy is delivered later, through `delivered`, like any other.
+    fn broadcast(&mut self, now: Time, body: Body, out: &mut Out, delivered: &mut Vec<AppMsg>);
+    /// Any incoming message, also those of the protocol above (they prove the sender alive).
+    /// Returns the message back when it does not belong to the broadcast layer.
+    fn on_message(
+        &mut self,
+        now: Time,
+        from: ServerId,
+        msg: Msg,
+        out: &mut Out,
+        delivered: &mut Vec<AppMsg>,
+    ) -> Option<Msg>;
+    fn on_timer(&mut self, now: Time, timer: Timer, out: &mut Out, delivered: &mut Vec<AppMsg>);
+    fn on_control(&mut self, now: Time, ctl: Control, out: &mut Out, delivered: &mut Vec<AppMsg>);
+}
