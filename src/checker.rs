@@ -18,23 +18,46 @@ use std::fmt;
 pub enum Violation {
     /// E-1: `accepts` lists every (server, time) that accepted the ticket.
     #[serde(rename = "E-1")]
-    E1 { ticket: Ticket, accepts: Vec<(ServerId, Time)> },
+    E1 {
+        ticket: Ticket,
+        accepts: Vec<(ServerId, Time)>,
+    },
     /// E-2: no server of σ(τ) crashed, all of them decided, none accepted.
     #[serde(rename = "E-2")]
-    E2 { ticket: Ticket, sigma: Vec<ServerId>, rejects: Vec<(ServerId, Time)> },
+    E2 {
+        ticket: Ticket,
+        sigma: Vec<ServerId>,
+        rejects: Vec<(ServerId, Time)>,
+    },
 }
 
 impl fmt::Display for Violation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let list = |v: &[(ServerId, Time)]| {
-            v.iter().map(|(s, t)| format!("s{s} at {t} µs")).collect::<Vec<_>>().join(", ")
+            v.iter()
+                .map(|(s, t)| format!("s{s} at {t} µs"))
+                .collect::<Vec<_>>()
+                .join(", ")
         };
         match self {
             Violation::E1 { ticket, accepts } => {
-                write!(f, "E-1 violated: ticket {ticket} accepted {} times: {}", accepts.len(), list(accepts))
+                write!(
+                    f,
+                    "E-1 violated: ticket {ticket} accepted {} times: {}",
+                    accepts.len(),
+                    list(accepts)
+                )
             }
-            Violation::E2 { ticket, sigma, rejects } => {
-                let s = sigma.iter().map(|s| format!("s{s}")).collect::<Vec<_>>().join(", ");
+            Violation::E2 {
+                ticket,
+                sigma,
+                rejects,
+            } => {
+                let s = sigma
+                    .iter()
+                    .map(|s| format!("s{s}"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
                 write!(f, "E-2 violated: ticket {ticket} was received by {{{s}}}, none crashed, all rejected: {}", list(rejects))
             }
         }
@@ -64,16 +87,33 @@ pub fn check(history: &[Event]) -> Checked {
     let mut c = Checked::default();
     for e in history {
         match e {
-            Event::Submit { t_us, ticket, server } => {
-                c.tickets.entry(ticket.clone()).or_default().sigma.entry(*server).or_insert(*t_us);
+            Event::Submit {
+                t_us,
+                ticket,
+                server,
+            } => {
+                c.tickets
+                    .entry(ticket.clone())
+                    .or_default()
+                    .sigma
+                    .entry(*server)
+                    .or_insert(*t_us);
             }
             Event::Refused { ticket, .. } => {
                 c.tickets.entry(ticket.clone()).or_default();
             }
-            Event::Decide { t_us, ticket, server, outcome, phase } => {
-                c.tickets.entry(ticket.clone()).or_default().decisions.push((
-                    *server, *t_us, *outcome, *phase,
-                ));
+            Event::Decide {
+                t_us,
+                ticket,
+                server,
+                outcome,
+                phase,
+            } => {
+                c.tickets
+                    .entry(ticket.clone())
+                    .or_default()
+                    .decisions
+                    .push((*server, *t_us, *outcome, *phase));
             }
             Event::Crash { t_us, server } => {
                 c.crashed.entry(*server).or_insert(*t_us);
@@ -89,15 +129,20 @@ pub fn check(history: &[Event]) -> Checked {
             .map(|d| (d.0, d.1))
             .collect();
         if accepts.len() > 1 {
-            c.violations.push(Violation::E1 { ticket: ticket.clone(), accepts: accepts.clone() });
+            c.violations.push(Violation::E1 {
+                ticket: ticket.clone(),
+                accepts: accepts.clone(),
+            });
         }
         if !accepts.is_empty() || facts.sigma.is_empty() {
             continue;
         }
         let decided: BTreeSet<ServerId> = facts.decisions.iter().map(|d| d.0).collect();
         let any_crashed = facts.sigma.keys().any(|s| c.crashed.contains_key(s));
-        let undecided_live =
-            facts.sigma.keys().any(|s| !decided.contains(s) && !c.crashed.contains_key(s));
+        let undecided_live = facts
+            .sigma
+            .keys()
+            .any(|s| !decided.contains(s) && !c.crashed.contains_key(s));
         if undecided_live {
             c.pending.push(ticket.clone());
         } else if !any_crashed {
@@ -116,10 +161,20 @@ mod tests {
     use super::*;
 
     fn submit(t: Time, ticket: &str, server: ServerId) -> Event {
-        Event::Submit { t_us: t, ticket: ticket.into(), server }
+        Event::Submit {
+            t_us: t,
+            ticket: ticket.into(),
+            server,
+        }
     }
     fn decide(t: Time, ticket: &str, server: ServerId, outcome: Outcome) -> Event {
-        Event::Decide { t_us: t, ticket: ticket.into(), server, outcome, phase: Some(1) }
+        Event::Decide {
+            t_us: t,
+            ticket: ticket.into(),
+            server,
+            outcome,
+            phase: Some(1),
+        }
     }
 
     #[test]
@@ -131,12 +186,22 @@ mod tests {
             decide(6, "a", 2, Outcome::Accept),
         ];
         let c = check(&h);
-        assert_eq!(c.violations, vec![Violation::E1 { ticket: "a".into(), accepts: vec![(1, 5), (2, 6)] }]);
+        assert_eq!(
+            c.violations,
+            vec![Violation::E1 {
+                ticket: "a".into(),
+                accepts: vec![(1, 5), (2, 6)]
+            }]
+        );
     }
 
     #[test]
     fn the_same_server_accepting_twice_violates_e1() {
-        let h = vec![submit(0, "a", 1), decide(5, "a", 1, Outcome::Accept), decide(9, "a", 1, Outcome::Accept)];
+        let h = vec![
+            submit(0, "a", 1),
+            decide(5, "a", 1, Outcome::Accept),
+            decide(9, "a", 1, Outcome::Accept),
+        ];
         assert!(matches!(check(&h).violations[..], [Violation::E1 { .. }]));
     }
 
@@ -156,7 +221,11 @@ mod tests {
 
     #[test]
     fn an_undecided_live_server_makes_the_ticket_pending() {
-        let h = vec![submit(0, "a", 1), submit(0, "a", 2), decide(5, "a", 1, Outcome::Reject)];
+        let h = vec![
+            submit(0, "a", 1),
+            submit(0, "a", 2),
+            decide(5, "a", 1, Outcome::Reject),
+        ];
         let c = check(&h);
         assert!(c.violations.is_empty());
         assert_eq!(c.pending, vec![Ticket::from("a")]);

@@ -14,7 +14,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(Parser, Debug)]
-#[command(name = "ticketlab", version, about = "A cluster lab for e-ticket validation protocols (Pedone's 2PE vs SE, Table 1 and beyond)")]
+#[command(
+    name = "ticketlab",
+    version,
+    about = "A cluster lab for e-ticket validation protocols (Pedone's 2PE vs SE, Table 1 and beyond)"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -78,7 +82,10 @@ fn load_scenario(args: &RunArgs) -> anyhow::Result<Scenario> {
                 .with_context(|| format!("cannot read scenario file {}", path.display()))?;
             (path.display().to_string(), text)
         }
-        None => ("scenarios/table1.toml (built-in)".to_string(), scenario::BUILTIN_TABLE1.to_string()),
+        None => (
+            "scenarios/table1.toml (built-in)".to_string(),
+            scenario::BUILTIN_TABLE1.to_string(),
+        ),
     };
     let mut scenario = scenario::load(&file, &text, &args.set)?;
     if args.sim {
@@ -90,7 +97,10 @@ fn load_scenario(args: &RunArgs) -> anyhow::Result<Scenario> {
 fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let scenario = load_scenario(&args)?;
     let seed = args.seed.or(scenario.seed).unwrap_or_else(rand::random);
-    let out_dir = args.out.clone().unwrap_or_else(|| Path::new("results").join(&scenario.name));
+    let out_dir = args
+        .out
+        .clone()
+        .unwrap_or_else(|| Path::new("results").join(&scenario.name));
     std::fs::create_dir_all(&out_dir)
         .with_context(|| format!("cannot create output folder {}", out_dir.display()))?;
     let mode = scenario.cluster.mode;
@@ -103,7 +113,13 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             Mode::Processes => "processes",
         },
         seed,
-        scenario.cluster.protocols.iter().map(|p| p.name()).collect::<Vec<_>>().join(", "),
+        scenario
+            .cluster
+            .protocols
+            .iter()
+            .map(|p| p.name())
+            .collect::<Vec<_>>()
+            .join(", "),
         out_dir.display()
     );
     if mode == Mode::Processes {
@@ -143,12 +159,24 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
                 "ticketlab: {}: {} ticket(s) undecided at the deadline: {}",
                 r.protocol,
                 r.undecided,
-                r.pending.iter().take(10).map(|t| t.to_string()).collect::<Vec<_>>().join(", ")
+                r.pending
+                    .iter()
+                    .take(10)
+                    .map(|t| t.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             );
         }
     }
-    eprintln!("ticketlab: wrote {} and <protocol>/history.jsonl", summary_path.display());
-    Ok(if violated { ExitCode::from(EXIT_VIOLATION) } else { ExitCode::SUCCESS })
+    eprintln!(
+        "ticketlab: wrote {} and <protocol>/history.jsonl",
+        summary_path.display()
+    );
+    Ok(if violated {
+        ExitCode::from(EXIT_VIOLATION)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn run_protocol(

@@ -11,9 +11,17 @@ use std::path::Path;
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum Event {
     /// A user handed `ticket` to `server` (the server is then in σ(τ)).
-    Submit { t_us: Time, ticket: Ticket, server: ServerId },
+    Submit {
+        t_us: Time,
+        ticket: Ticket,
+        server: ServerId,
+    },
     /// A user could not reach `server` (it had crashed): the server never received the ticket.
-    Refused { t_us: Time, ticket: Ticket, server: ServerId },
+    Refused {
+        t_us: Time,
+        ticket: Ticket,
+        server: ServerId,
+    },
     /// A server→server protocol message, counted at the sender. Heartbeats are not recorded.
     Send {
         t_us: Time,
@@ -24,7 +32,13 @@ pub enum Event {
         ticket: Option<Ticket>,
     },
     /// A server accepted or rejected a ticket; `phase` is 1 or 2 for 2PE, null otherwise.
-    Decide { t_us: Time, ticket: Ticket, server: ServerId, outcome: Outcome, phase: Option<u8> },
+    Decide {
+        t_us: Time,
+        ticket: Ticket,
+        server: ServerId,
+        outcome: Outcome,
+        phase: Option<u8>,
+    },
     /// A server crashed (crash-stop; in processes mode, kill -9).
     Crash { t_us: Time, server: ServerId },
 }

@@ -79,7 +79,11 @@ fn percentile(sorted: &[Time], p: f64) -> Option<Time> {
 
 fn stats(sorted: &[Time], unit: f64) -> Stats {
     let f = |v: Option<Time>| v.map(|v| v as f64 / unit);
-    Stats { p50: f(percentile(sorted, 0.50)), p99: f(percentile(sorted, 0.99)), max: f(sorted.last().copied()) }
+    Stats {
+        p50: f(percentile(sorted, 0.50)),
+        p99: f(percentile(sorted, 0.99)),
+        max: f(sorted.last().copied()),
+    }
 }
 
 /// Validation latencies in µs: for every decision, the time since that server received the ticket.
@@ -88,10 +92,17 @@ pub fn latencies(history: &[Event]) -> Vec<Time> {
     let mut lat = Vec::new();
     for e in history {
         match e {
-            Event::Submit { t_us, ticket, server } => {
-                submitted.entry((ticket, *server)).or_default().push(*t_us)
-            }
-            Event::Decide { t_us, ticket, server, .. } => {
+            Event::Submit {
+                t_us,
+                ticket,
+                server,
+            } => submitted.entry((ticket, *server)).or_default().push(*t_us),
+            Event::Decide {
+                t_us,
+                ticket,
+                server,
+                ..
+            } => {
                 // Decisions at a server come in submission order (a resubmission is decided at
                 // once), so each decision answers the oldest unanswered submission.
                 if let Some(v) = submitted.get_mut(&(ticket, *server)) {
@@ -150,7 +161,11 @@ pub fn summarize(scenario: &Scenario, protocol: ProtocolKind, run: &RunOutput) -
         accepted_phase2: phase[2],
         latency_delta: stats(&lat, delta),
         latency_ms: stats(&lat, 1000.0),
-        messages_per_ticket: if tickets == 0 { 0.0 } else { messages as f64 / tickets as f64 },
+        messages_per_ticket: if tickets == 0 {
+            0.0
+        } else {
+            messages as f64 / tickets as f64
+        },
         messages,
         messages_by_type: by_type,
         heartbeats: run.heartbeats,
@@ -159,7 +174,11 @@ pub fn summarize(scenario: &Scenario, protocol: ProtocolKind, run: &RunOutput) -
         pending,
         decisions,
         crashed: checked.crashed.keys().copied().collect(),
-        notes: run.notes.iter().map(|(k, v)| (format!("{k:?}"), *v)).collect(),
+        notes: run
+            .notes
+            .iter()
+            .map(|(k, v)| (format!("{k:?}"), *v))
+            .collect(),
         duration_ms: run.end as f64 / 1000.0,
     }
 }
@@ -175,7 +194,8 @@ fn fmt_num(v: Option<f64>) -> String {
 /// The terminal table: one row per protocol, measured and theory columns side by side.
 pub fn render_table(summary: &Summary) -> String {
     let mut t = Table::new();
-    t.load_preset(UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Dynamic);
+    t.load_preset(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic);
     t.set_header(vec![
         "protocol",
         "resilience\n(theory)",
@@ -211,6 +231,10 @@ pub fn render_table(summary: &Summary) -> String {
         summary.servers,
         summary.delta_ms,
         summary.seed,
-        if summary.complete { "" } else { " — INCOMPLETE run" },
+        if summary.complete {
+            ""
+        } else {
+            " — INCOMPLETE run"
+        },
     )
 }

@@ -37,9 +37,20 @@ pub struct RunOutput {
 
 #[derive(Debug)]
 enum Ev {
-    Submit { ticket: Ticket, server: ServerId },
-    Deliver { from: ServerId, to: ServerId, msg: Msg },
-    Timer { node: ServerId, timer: Timer, generation: u64 },
+    Submit {
+        ticket: Ticket,
+        server: ServerId,
+    },
+    Deliver {
+        from: ServerId,
+        to: ServerId,
+        msg: Msg,
+    },
+    Timer {
+        node: ServerId,
+        timer: Timer,
+        generation: u64,
+    },
     Fault(usize),
     Wake,
 }
@@ -115,7 +126,12 @@ pub fn run(scenario: &Scenario, protocol: ProtocolKind, seed: u64) -> RunOutput 
         client: Client::new(scenario, seed),
         in_flight: 0,
         faults_left: scenario.faults.len(),
-        out: RunOutput { history: Vec::new(), heartbeats: 0, notes: BTreeMap::new(), end: 0 },
+        out: RunOutput {
+            history: Vec::new(),
+            heartbeats: 0,
+            notes: BTreeMap::new(),
+            end: 0,
+        },
     };
     sim.run();
     sim.out
@@ -124,7 +140,11 @@ pub fn run(scenario: &Scenario, protocol: ProtocolKind, seed: u64) -> RunOutput 
 impl Sim<'_> {
     fn push(&mut self, at: Time, ev: Ev) {
         self.seq += 1;
-        self.queue.push(Queued { at, seq: self.seq, ev });
+        self.queue.push(Queued {
+            at,
+            seq: self.seq,
+            ev,
+        });
     }
 
     fn run(&mut self) {
@@ -156,9 +176,17 @@ impl Sim<'_> {
             Ev::Submit { ticket, server } => {
                 let alive = self.alive(server);
                 if alive {
-                    self.out.history.push(Event::Submit { t_us: now, ticket: ticket.clone(), server });
+                    self.out.history.push(Event::Submit {
+                        t_us: now,
+                        ticket: ticket.clone(),
+                        server,
+                    });
                 } else {
-                    self.out.history.push(Event::Refused { t_us: now, ticket: ticket.clone(), server });
+                    self.out.history.push(Event::Refused {
+                        t_us: now,
+                        ticket: ticket.clone(),
+                        server,
+                    });
                 }
                 let outs = self.client.submitted(now, &ticket, server, alive);
                 self.client_outs(outs);
@@ -174,7 +202,11 @@ impl Sim<'_> {
                     self.with_node(to, |p, now, out| p.on_message(now, from, msg, out));
                 }
             }
-            Ev::Timer { node, timer, generation } => {
+            Ev::Timer {
+                node,
+                timer,
+                generation,
+            } => {
                 if self.timer_gen.get(&(node, timer)) == Some(&generation) {
                     self.with_node(node, |p, now, out| p.on_timer(now, timer, out));
                 }
@@ -211,7 +243,10 @@ impl Sim<'_> {
         }
         self.crashed_at[usize::from(s)] = Some(self.now);
         self.nodes[usize::from(s)] = None;
-        self.out.history.push(Event::Crash { t_us: self.now, server: s });
+        self.out.history.push(Event::Crash {
+            t_us: self.now,
+            server: s,
+        });
         let outs = self.client.crashed(self.now, s);
         self.client_outs(outs);
     }
@@ -223,7 +258,9 @@ impl Sim<'_> {
     }
 
     fn with_node(&mut self, id: ServerId, f: impl FnOnce(&mut dyn Protocol, Time, &mut Out)) {
-        let Some(node) = self.nodes[usize::from(id)].as_deref_mut() else { return };
+        let Some(node) = self.nodes[usize::from(id)].as_deref_mut() else {
+            return;
+        };
         let mut out = Out::new(id, self.n);
         f(node, self.now, &mut out);
         for e in out.effects {
@@ -252,7 +289,11 @@ impl Sim<'_> {
                     None => {
                         let jitter = self.scenario.cluster.jitter;
                         self.scenario.cluster.delta
-                            + if jitter > 0 { self.rng.gen_range(0..=jitter) } else { 0 }
+                            + if jitter > 0 {
+                                self.rng.gen_range(0..=jitter)
+                            } else {
+                                0
+                            }
                     }
                 };
                 let last = self.link_last.entry((id, to)).or_insert(0);
@@ -264,12 +305,23 @@ impl Sim<'_> {
                 let g = self.timer_gen.entry((id, timer)).or_insert(0);
                 *g += 1;
                 let generation = *g;
-                self.push(now + after, Ev::Timer { node: id, timer, generation });
+                self.push(
+                    now + after,
+                    Ev::Timer {
+                        node: id,
+                        timer,
+                        generation,
+                    },
+                );
             }
             Effect::CancelTimer { timer } => {
                 *self.timer_gen.entry((id, timer)).or_insert(0) += 1;
             }
-            Effect::Decide { ticket, outcome, phase } => {
+            Effect::Decide {
+                ticket,
+                outcome,
+                phase,
+            } => {
                 self.out.history.push(Event::Decide {
                     t_us: now,
                     ticket: ticket.clone(),
@@ -287,7 +339,9 @@ impl Sim<'_> {
     fn client_outs(&mut self, outs: Vec<ClientOut>) {
         for o in outs {
             match o {
-                ClientOut::Submit { at, ticket, server } => self.push(at, Ev::Submit { ticket, server }),
+                ClientOut::Submit { at, ticket, server } => {
+                    self.push(at, Ev::Submit { ticket, server })
+                }
                 ClientOut::WakeAt(at) => self.push(at, Ev::Wake),
             }
         }

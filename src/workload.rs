@@ -19,12 +19,15 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::collections::{BTreeMap, BTreeSet};
 
-
 /// What the client asks the runtime to do.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ClientOut {
     /// Hand `ticket` to `server` at time `at` (≥ now).
-    Submit { at: Time, ticket: Ticket, server: ServerId },
+    Submit {
+        at: Time,
+        ticket: Ticket,
+        server: ServerId,
+    },
     /// Call [`Client::wake`] at `at` (a deadline to check).
     WakeAt(Time),
 }
@@ -77,7 +80,11 @@ impl Client {
                 let dup = n > 1 && rng.gen_bool(w.duplicates.clamp(0.0, 1.0));
                 let duplicate = dup.then(|| {
                     let other = rng.gen_range(1..n);
-                    if other >= primary { other + 1 } else { other }
+                    if other >= primary {
+                        other + 1
+                    } else {
+                        other
+                    }
                 });
                 Plan { primary, duplicate }
             })
@@ -85,7 +92,11 @@ impl Client {
         let mut scripted: Vec<(Time, Ticket, ServerId)> = scenario
             .tickets
             .iter()
-            .flat_map(|t| t.submit.iter().map(|s| (s.at, Ticket(t.id.clone()), s.server)))
+            .flat_map(|t| {
+                t.submit
+                    .iter()
+                    .map(|s| (s.at, Ticket(t.id.clone()), s.server))
+            })
             .collect();
         scripted.sort_by_key(|s| s.0);
         Client {
@@ -105,12 +116,16 @@ impl Client {
     pub fn start(&mut self, now: Time, concurrency: u32) -> Vec<ClientOut> {
         let mut out = Vec::new();
         for (at, ticket, server) in self.scripted.clone() {
-            let f = self
-                .flights
-                .entry(ticket.clone())
-                .or_insert(InFlight { open: Vec::new(), generated: false });
+            let f = self.flights.entry(ticket.clone()).or_insert(InFlight {
+                open: Vec::new(),
+                generated: false,
+            });
             f.open.push((server, None));
-            out.push(ClientOut::Submit { at: now + at, ticket, server });
+            out.push(ClientOut::Submit {
+                at: now + at,
+                ticket,
+                server,
+            });
         }
         for _ in 0..concurrency {
             self.issue(now, &mut out);
@@ -125,23 +140,47 @@ impl Client {
     }
 
     fn issue(&mut self, at: Time, out: &mut Vec<ClientOut>) {
-        let Some(plan) = self.plans.get(self.next) else { return };
+        let Some(plan) = self.plans.get(self.next) else {
+            return;
+        };
         self.next += 1;
         let ticket = generated_id(self.next as u64);
-        let Some(primary) = self.live_from(plan.primary) else { return };
+        let Some(primary) = self.live_from(plan.primary) else {
+            return;
+        };
         let mut open = vec![(primary, None)];
-        out.push(ClientOut::Submit { at, ticket: ticket.clone(), server: primary });
+        out.push(ClientOut::Submit {
+            at,
+            ticket: ticket.clone(),
+            server: primary,
+        });
         if let Some(d) = plan.duplicate.and_then(|d| self.live_from(d)) {
             if d != primary {
                 open.push((d, None));
-                out.push(ClientOut::Submit { at: at + self.duplicate_gap, ticket: ticket.clone(), server: d });
+                out.push(ClientOut::Submit {
+                    at: at + self.duplicate_gap,
+                    ticket: ticket.clone(),
+                    server: d,
+                });
             }
         }
-        self.flights.insert(ticket, InFlight { open, generated: true });
+        self.flights.insert(
+            ticket,
+            InFlight {
+                open,
+                generated: true,
+            },
+        );
     }
 
     /// The runtime handed `ticket` to `server` at `now` (or found it crashed: `accepted = false`).
-    pub fn submitted(&mut self, now: Time, ticket: &Ticket, server: ServerId, accepted: bool) -> Vec<ClientOut> {
+    pub fn submitted(
+        &mut self,
+        now: Time,
+        ticket: &Ticket,
+        server: ServerId,
+        accepted: bool,
+    ) -> Vec<ClientOut> {
         let mut out = Vec::new();
         let deadline = now + self.deadline;
         if let Some(f) = self.flights.get_mut(ticket) {
@@ -168,7 +207,11 @@ impl Client {
                             .find(|c| !self.crashed.contains(c) && !others.contains(c));
                         if let Some(next) = next {
                             f.open.push((next, None));
-                            out.push(ClientOut::Submit { at: now, ticket: ticket.clone(), server: next });
+                            out.push(ClientOut::Submit {
+                                at: now,
+                                ticket: ticket.clone(),
+                                server: next,
+                            });
                         }
                     }
                 }
@@ -229,7 +272,9 @@ impl Client {
     }
 
     fn settle(&mut self, now: Time, ticket: &Ticket, out: &mut Vec<ClientOut>) {
-        let Some(f) = self.flights.get(ticket) else { return };
+        let Some(f) = self.flights.get(ticket) else {
+            return;
+        };
         if !f.open.is_empty() {
             return;
         }

@@ -178,7 +178,10 @@ impl Consensus {
                 // answers with DECIDE (catch-up). Without it, a coordinator that missed a
                 // decision (its DECIDE lost with a crashed sender) would wait for estimates from
                 // processes that have moved on, and they for it.
-                out.send_others(&Msg::CNack { k: self.k, r: r - 1 });
+                out.send_others(&Msg::CNack {
+                    k: self.k,
+                    r: r - 1,
+                });
                 let own = (self.estimate().clone(), self.ts);
                 self.estimates.insert(self.me, own);
                 return self.check_estimates(out);
@@ -186,7 +189,12 @@ impl Consensus {
             if r > 1 {
                 out.send(
                     c,
-                    Msg::Estimate { k: self.k, r, value: self.estimate().clone(), ts: self.ts },
+                    Msg::Estimate {
+                        k: self.k,
+                        r,
+                        value: self.estimate().clone(),
+                        ts: self.ts,
+                    },
                 );
             }
             if !fd.suspects(c) {
@@ -203,7 +211,11 @@ impl Consensus {
         self.ts = self.round;
         self.acks.clear();
         self.acks.insert(self.me);
-        out.send_others(&Msg::Propose { k: self.k, r: self.round, value: v.clone() });
+        out.send_others(&Msg::Propose {
+            k: self.k,
+            r: self.round,
+            value: v.clone(),
+        });
         self.proposal = Some(v);
         self.check_acks(out)
     }
@@ -235,7 +247,10 @@ impl Consensus {
             return None;
         }
         let v = self.proposal.clone()?;
-        out.send_others(&Msg::Decide { k: self.k, value: v.clone() });
+        out.send_others(&Msg::Decide {
+            k: self.k,
+            value: v.clone(),
+        });
         Some(self.decide(v, out))
     }
 
@@ -267,7 +282,10 @@ impl Consensus {
     /// Jump forward to round `r` (a later round is under way somewhere).
     fn jump_to(&mut self, r: u32, fd: &FailureDetector, out: &mut Out) -> Option<Decision> {
         if self.coordinator(self.round) == self.me && self.round >= 1 {
-            out.send_others(&Msg::CNack { k: self.k, r: self.round });
+            out.send_others(&Msg::CNack {
+                k: self.k,
+                r: self.round,
+            });
         }
         self.enter_round(r, fd, out)
     }
@@ -282,7 +300,13 @@ impl Consensus {
         if !self.active || self.round == 0 || self.coordinator(self.round) != p || p == self.me {
             return None;
         }
-        out.send(p, Msg::CNack { k: self.k, r: self.round });
+        out.send(
+            p,
+            Msg::CNack {
+                k: self.k,
+                r: self.round,
+            },
+        );
         self.enter_round(self.round + 1, fd, out)
     }
 
@@ -298,9 +322,18 @@ impl Consensus {
         if k < self.k {
             // Stale: help a process that is behind (never for C-ACK or DECIDE: those arrive late in
             // every failure-free run and need nothing).
-            if matches!(msg, Msg::Estimate { .. } | Msg::Propose { .. } | Msg::CNack { .. }) {
+            if matches!(
+                msg,
+                Msg::Estimate { .. } | Msg::Propose { .. } | Msg::CNack { .. }
+            ) {
                 if let Some(v) = self.decisions.get(&k) {
-                    out.send(from, Msg::Decide { k, value: v.clone() });
+                    out.send(
+                        from,
+                        Msg::Decide {
+                            k,
+                            value: v.clone(),
+                        },
+                    );
                 }
             }
             return None;
@@ -317,7 +350,10 @@ impl Consensus {
         }
         if let Msg::Decide { value, .. } = msg {
             if fd.suspects(from) {
-                out.send_others(&Msg::Decide { k, value: value.clone() });
+                out.send_others(&Msg::Decide {
+                    k,
+                    value: value.clone(),
+                });
             }
             return Some(self.decide(value, out));
         }

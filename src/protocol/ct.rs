@@ -54,12 +54,7 @@ impl CtBroadcast {
 
     /// Run consensus to quiescence from a first result: deliver each decision, restart the next
     /// instance with what is left, and replay messages that were early for it.
-    fn drive(
-        &mut self,
-        first: Option<Decision>,
-        out: &mut Out,
-        delivered: &mut Vec<AppMsg>,
-    ) {
+    fn drive(&mut self, first: Option<Decision>, out: &mut Out, delivered: &mut Vec<AppMsg>) {
         let mut decision = first;
         let mut inbox: VecDeque<(ServerId, Msg)> = VecDeque::new();
         loop {
@@ -70,7 +65,9 @@ impl CtBroadcast {
                         delivered.push(m);
                     }
                 }
-                decision = self.cons.set_pending(self.undelivered.clone(), &self.fd, out);
+                decision = self
+                    .cons
+                    .set_pending(self.undelivered.clone(), &self.fd, out);
                 inbox.extend(self.cons.take_future());
             }
             match inbox.pop_front() {
@@ -99,11 +96,19 @@ impl AtomicBroadcast for CtBroadcast {
     }
 
     fn broadcast(&mut self, _now: Time, body: Body, out: &mut Out, delivered: &mut Vec<AppMsg>) {
-        let m = AppMsg { id: MsgId { origin: self.me, seq: self.next_seq }, body };
+        let m = AppMsg {
+            id: MsgId {
+                origin: self.me,
+                seq: self.next_seq,
+            },
+            body,
+        };
         self.next_seq += 1;
         out.send_others(&Msg::AbData(m.clone()));
         self.receive(m);
-        let d = self.cons.set_pending(self.undelivered.clone(), &self.fd, out);
+        let d = self
+            .cons
+            .set_pending(self.undelivered.clone(), &self.fd, out);
         self.drive(d, out, delivered);
     }
 
@@ -121,7 +126,9 @@ impl AtomicBroadcast for CtBroadcast {
             Msg::Heartbeat => None,
             Msg::AbData(m) => {
                 if self.receive(m) {
-                    let d = self.cons.set_pending(self.undelivered.clone(), &self.fd, out);
+                    let d = self
+                        .cons
+                        .set_pending(self.undelivered.clone(), &self.fd, out);
                     self.drive(d, out, delivered);
                 }
                 None

@@ -127,7 +127,15 @@ mod tests {
         let hb = out
             .effects
             .iter()
-            .filter(|e| matches!(e, crate::protocol::Effect::Send { msg: Msg::Heartbeat, .. }))
+            .filter(|e| {
+                matches!(
+                    e,
+                    crate::protocol::Effect::Send {
+                        msg: Msg::Heartbeat,
+                        ..
+                    }
+                )
+            })
             .count();
         assert_eq!(hb, 2 * 4);
     }

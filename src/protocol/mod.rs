@@ -19,8 +19,8 @@
 //!   server→server message that crosses a link and is counted;
 //! - [`Effect::SetTimer`] replaces a pending timer with the same [`Timer`] id.
 
-pub mod ct;
 pub mod consensus;
+pub mod ct;
 pub mod fd;
 pub mod quorum;
 pub mod se;
@@ -80,7 +80,10 @@ pub enum Body {
     /// SE: "s_i broadcasts τ" (paper §3.1).
     Validate { ticket: Ticket },
     /// 2PE Phase 2: (s_i, τ, Replies_i^τ) (Algorithm 1, line 27). The origin of the message is s_i.
-    Phase2 { ticket: Ticket, replies: Vec<ServerId> },
+    Phase2 {
+        ticket: Ticket,
+        replies: Vec<ServerId>,
+    },
 }
 
 impl Body {
@@ -116,7 +119,12 @@ pub enum Msg {
     /// CT-broadcast diffusion of a message (also used to relay a suspected sender's message).
     AbData(AppMsg),
     /// CT consensus, instance `k`, round `r`: estimate sent to the round's coordinator.
-    Estimate { k: u64, r: u32, value: Vec<AppMsg>, ts: u32 },
+    Estimate {
+        k: u64,
+        r: u32,
+        value: Vec<AppMsg>,
+        ts: u32,
+    },
     /// CT consensus: the coordinator's proposal.
     Propose { k: u64, r: u32, value: Vec<AppMsg> },
     /// CT consensus: a participant adopted the proposal of round `r`.
@@ -158,9 +166,9 @@ impl Msg {
                 Some(ticket)
             }
             Msg::AbData(m) => Some(m.body.ticket()),
-            Msg::Estimate { value, .. } | Msg::Propose { value, .. } | Msg::Decide { value, .. } => {
-                single(value)
-            }
+            Msg::Estimate { value, .. }
+            | Msg::Propose { value, .. }
+            | Msg::Decide { value, .. } => single(value),
         }
     }
 }
@@ -199,10 +207,22 @@ pub enum Note {
 /// What a protocol asks its runtime to do.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Effect {
-    Send { to: ServerId, msg: Msg },
-    SetTimer { timer: Timer, after: Time },
-    CancelTimer { timer: Timer },
-    Decide { ticket: Ticket, outcome: Outcome, phase: Option<u8> },
+    Send {
+        to: ServerId,
+        msg: Msg,
+    },
+    SetTimer {
+        timer: Timer,
+        after: Time,
+    },
+    CancelTimer {
+        timer: Timer,
+    },
+    Decide {
+        ticket: Ticket,
+        outcome: Outcome,
+        phase: Option<u8>,
+    },
     Note(Note),
 }
 
@@ -216,7 +236,11 @@ pub struct Out {
 
 impl Out {
     pub fn new(me: ServerId, n: u16) -> Self {
-        Out { me, n, effects: Vec::new() }
+        Out {
+            me,
+            n,
+            effects: Vec::new(),
+        }
     }
 
     pub fn me(&self) -> ServerId {
@@ -229,7 +253,10 @@ impl Out {
 
     /// Send to one other server.
     pub fn send(&mut self, to: ServerId, msg: Msg) {
-        debug_assert!(to != self.me, "protocols handle messages to themselves locally");
+        debug_assert!(
+            to != self.me,
+            "protocols handle messages to themselves locally"
+        );
         debug_assert!((1..=self.n).contains(&to));
         self.effects.push(Effect::Send { to, msg });
     }
@@ -238,7 +265,10 @@ impl Out {
     pub fn send_others(&mut self, msg: &Msg) {
         for to in 1..=self.n {
             if to != self.me {
-                self.effects.push(Effect::Send { to, msg: msg.clone() });
+                self.effects.push(Effect::Send {
+                    to,
+                    msg: msg.clone(),
+                });
             }
         }
     }
@@ -248,7 +278,11 @@ impl Out {
     }
 
     pub fn decide(&mut self, ticket: Ticket, outcome: Outcome, phase: Option<u8>) {
-        self.effects.push(Effect::Decide { ticket, outcome, phase });
+        self.effects.push(Effect::Decide {
+            ticket,
+            outcome,
+            phase,
+        });
     }
 
     pub fn note(&mut self, note: Note) {

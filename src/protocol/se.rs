@@ -43,8 +43,11 @@ impl<A: AtomicBroadcast> Se<A> {
             }
             self.first.insert(ticket.clone(), m.id.origin);
             if self.waiting.remove(&ticket) {
-                let outcome =
-                    if m.id.origin == self.me { Outcome::Accept } else { Outcome::Reject };
+                let outcome = if m.id.origin == self.me {
+                    Outcome::Accept
+                } else {
+                    Outcome::Reject
+                };
                 out.decide(ticket, outcome, None);
             }
         }
@@ -63,7 +66,8 @@ impl<A: AtomicBroadcast> Protocol for Se<A> {
         }
         self.waiting.insert(ticket.clone());
         let mut delivered = Vec::new();
-        self.ab.broadcast(now, Body::Validate { ticket }, out, &mut delivered);
+        self.ab
+            .broadcast(now, Body::Validate { ticket }, out, &mut delivered);
         self.on_delivered(delivered, out);
     }
 

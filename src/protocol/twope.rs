@@ -72,10 +72,16 @@ impl<A: AtomicBroadcast> TwoPe<A> {
     /// Task 2: a NEWTKT from `from` (possibly this server itself). Returns the reply.
     fn on_newtkt(&mut self, from: ServerId, ticket: &Ticket) -> Msg {
         match self.a_tkts.get(ticket) {
-            Some(&owner) => Msg::Nack { owner, ticket: ticket.clone() },
+            Some(&owner) => Msg::Nack {
+                owner,
+                ticket: ticket.clone(),
+            },
             None => {
                 self.a_tkts.insert(ticket.clone(), from);
-                Msg::Ack { owner: from, ticket: ticket.clone() }
+                Msg::Ack {
+                    owner: from,
+                    ticket: ticket.clone(),
+                }
             }
         }
     }
@@ -99,7 +105,9 @@ impl<A: AtomicBroadcast> TwoPe<A> {
         if self.v_tkts.contains(&ticket) {
             return;
         }
-        let Some(v) = self.open.get_mut(&ticket) else { return };
+        let Some(v) = self.open.get_mut(&ticket) else {
+            return;
+        };
         if v.phase2.is_some() || !v.responders.insert(from) {
             return;
         }
@@ -117,7 +125,15 @@ impl<A: AtomicBroadcast> TwoPe<A> {
         let replies: Vec<ServerId> = v.replies.iter().copied().collect();
         v.phase2 = Some(replies.clone());
         let mut delivered = Vec::new();
-        self.ab.broadcast(now, Body::Phase2 { ticket: ticket.clone(), replies }, out, &mut delivered);
+        self.ab.broadcast(
+            now,
+            Body::Phase2 {
+                ticket: ticket.clone(),
+                replies,
+            },
+            out,
+            &mut delivered,
+        );
         self.on_delivered(delivered, out);
         self.walk(&ticket, out);
     }
@@ -125,7 +141,10 @@ impl<A: AtomicBroadcast> TwoPe<A> {
     fn on_delivered(&mut self, delivered: Vec<AppMsg>, out: &mut Out) {
         for m in delivered {
             if let Body::Phase2 { ticket, replies } = m.body {
-                self.delivered_p2.entry(ticket.clone()).or_default().push((m.id.origin, replies));
+                self.delivered_p2
+                    .entry(ticket.clone())
+                    .or_default()
+                    .push((m.id.origin, replies));
                 self.walk(&ticket, out);
             }
         }
@@ -133,15 +152,23 @@ impl<A: AtomicBroadcast> TwoPe<A> {
 
     /// Lines 28–35: the deterministic walk over the delivered Phase-2 messages about τ.
     fn walk(&mut self, ticket: &Ticket, out: &mut Out) {
-        let Some(mine) = self.open.get(ticket).and_then(|v| v.phase2.clone()) else { return };
-        let Some(seq) = self.delivered_p2.get(ticket) else { return };
+        let Some(mine) = self.open.get(ticket).and_then(|v| v.phase2.clone()) else {
+            return;
+        };
+        let Some(seq) = self.delivered_p2.get(ticket) else {
+            return;
+        };
         let mut srvs: BTreeSet<ServerId> = BTreeSet::new();
         for (k, replies_k) in seq {
             srvs.insert(*k);
             let covered = replies_k.iter().all(|s| srvs.contains(s));
             if *k == self.me || covered {
                 let accept = *k == self.me && mine.iter().all(|s| srvs.contains(s));
-                let outcome = if accept { Outcome::Accept } else { Outcome::Reject };
+                let outcome = if accept {
+                    Outcome::Accept
+                } else {
+                    Outcome::Reject
+                };
                 self.open.remove(ticket);
                 self.v_tkts.insert(ticket.clone());
                 out.decide(ticket.clone(), outcome, Some(2));
@@ -162,7 +189,9 @@ impl<A: AtomicBroadcast> Protocol for TwoPe<A> {
             return;
         }
         self.open.insert(ticket.clone(), Validation::default());
-        out.send_others(&Msg::NewTkt { ticket: ticket.clone() });
+        out.send_others(&Msg::NewTkt {
+            ticket: ticket.clone(),
+        });
         let reply = self.on_newtkt(self.me, &ticket);
         self.on_reply(now, self.me, reply, out);
     }
@@ -176,7 +205,9 @@ impl<A: AtomicBroadcast> Protocol for TwoPe<A> {
                 let reply = self.on_newtkt(from, &ticket);
                 self.reply_to(now, from, reply, out);
             }
-            Some(reply @ (Msg::Ack { .. } | Msg::Nack { .. })) => self.on_reply(now, from, reply, out),
+            Some(reply @ (Msg::Ack { .. } | Msg::Nack { .. })) => {
+                self.on_reply(now, from, reply, out)
+            }
             _ => {}
         }
     }
