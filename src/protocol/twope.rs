@@ -86,22 +86,13 @@ impl<A: AtomicBroadcast> TwoPe<A> {
         }
     }
 
-    fn reply_to(&mut self, now: Time, to: ServerId, reply: Msg, out: &mut Out) {
-        if to == self.me {
-            self.on_reply(now, self.me, reply, out);
-        } else {
-            out.send(to, reply);
-        }
-    }
-
     /// Task 3: a reply from `from`.
     fn on_reply(&mut self, now: Time, from: ServerId, reply: Msg, out: &mut Out) {
-        let (owner, ticket, is_ack) = match reply {
-            Msg::Ack { owner, ticket } => (owner, ticket, true),
-            Msg::Nack { owner, ticket } => (owner, ticket, false),
+        // An ACK carries owner = s_i and a NACK some s_k ≠ s_i: Replies^τ (the owners) says it all.
+        let (owner, ticket) = match reply {
+            Msg::Ack { owner, ticket } | Msg::Nack { owner, ticket } => (owner, ticket),
             _ => return,
         };
-        let _ = is_ack; // An ACK carries owner = s_i, a NACK some s_k ≠ s_i: Replies says it all.
         if self.v_tkts.contains(&ticket) {
             return;
         }
@@ -203,7 +194,7 @@ impl<A: AtomicBroadcast> Protocol for TwoPe<A> {
         match unhandled {
             Some(Msg::NewTkt { ticket }) => {
                 let reply = self.on_newtkt(from, &ticket);
-                self.reply_to(now, from, reply, out);
+                out.send(from, reply);
             }
             Some(reply @ (Msg::Ack { .. } | Msg::Nack { .. })) => {
                 self.on_reply(now, from, reply, out)
@@ -222,5 +213,296 @@ impl<A: AtomicBroadcast> Protocol for TwoPe<A> {
         let mut delivered = Vec::new();
         self.ab.on_control(now, ctl, out, &mut delivered);
         self.on_delivered(delivered, out);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Single-node effect tests for Algorithm 1's three tasks: feed inputs, assert the exact
+    //! effects (heartbeat timers and notes left out).
+    use super::*;
+    use crate::protocol::ct::CtBroadcast;
+    use crate::protocol::{Effect, MsgId};
+
+    const N: u16 = 5;
+
+    fn node(me: ServerId) -> TwoPe<CtBroadcast> {
+        let cfg = NodeConfig {
+            me,
+            n: N,
+            heartbeat: 20_000,
+            suspect_after: 100_000,
+        };
+        TwoPe::new(&cfg, CtBroadcast::new(&cfg))
+    }
+
+    fn t() -> Ticket {
+        Ticket::from("tau")
+    }
+
+    /// Sends and decisions only.
+    fn effects(out: &mut Out) -> Vec<Effect> {
+        out.drain()
+            .filter(|e| matches!(e, Effect::Send { .. } | Effect::Decide { .. }))
+            .collect()
+    }
+
+    fn send(to: ServerId, msg: Msg) -> Effect {
+        Effect::Send { to, msg }
+    }
+
+    #[test]
+    fn task1_sends_newtkt_to_all_others_and_acks_itself() {
+        let mut s1 = node(1);
+        let mut out = Out::new(1, N);
+        s1.on_ticket(0, t(), &mut out);
+        let newtkt = Msg::NewTkt { ticket: t() };
+        assert_eq!(
+            effects(&mut out),
+            (2..=N)
+                .map(|to| send(to, newtkt.clone()))
+                .collect::<Vec<_>>()
+        );
+        // Its own NEWTKT was acked locally: a second server's NEWTKT now gets a NACK naming s1.
+        s1.on_message(5, 3, Msg::NewTkt { ticket: t() }, &mut out);
+        assert_eq!(
+            effects(&mut out),
+            vec![send(
+                3,
+                Msg::Nack {
+                    owner: 1,
+                    ticket: t()
+                }
+            )]
+        );
+    }
+
+    #[test]
+    fn task1_rejects_a_resubmission_at_once() {
+        let mut s1 = node(1);
+        let mut out = Out::new(1, N);
+        s1.on_ticket(0, t(), &mut out);
+        out.drain();
+        s1.on_ticket(1, t(), &mut out);
+        assert_eq!(
+            effects(&mut out),
+            vec![Effect::Decide {
+                ticket: t(),
+                outcome: Outcome::Reject,
+                phase: Some(1)
+            }]
+        );
+    }
+
+    #[test]
+    fn task2_acks_the_first_and_nacks_later_ones_with_the_first_owner() {
+        let mut s3 = node(3);
+        let mut out = Out::new(3, N);
+        s3.on_message(10, 1, Msg::NewTkt { ticket: t() }, &mut out);
+        assert_eq!(
+            effects(&mut out),
+            vec![send(
+                1,
+                Msg::Ack {
+                    owner: 1,
+                    ticket: t()
+                }
+            )]
+        );
+        s3.on_message(35, 5, Msg::NewTkt { ticket: t() }, &mut out);
+        assert_eq!(
+            effects(&mut out),
+            vec![send(
+                5,
+                Msg::Nack {
+                    owner: 1,
+                    ticket: t()
+                }
+            )]
+        );
+        // The same sender again (a retransmission) still gets the recorded owner.
+        s3.on_message(36, 1, Msg::NewTkt { ticket: t() }, &mut out);
+        assert_eq!(
+            effects(&mut out),
+            vec![send(
+                1,
+                Msg::Nack {
+                    owner: 1,
+                    ticket: t()
+                }
+            )]
+        );
+    }
+
+    #[test]
+    fn task3_accepts_in_phase1_on_a_majority_of_acks_and_ignores_later_replies() {
+        let mut s1 = node(1);
+        let mut out = Out::new(1, N);
+        s1.on_ticket(0, t(), &mut out);
+        out.drain();
+        s1.on_message(
+            20,
+            2,
+            Msg::Ack {
+                owner: 1,
+                ticket: t(),
+            },
+            &mut out,
+        );
+        assert_eq!(effects(&mut out), vec![]);
+        // The same replier twice does not make a majority.
+        s1.on_message(
+            20,
+            2,
+            Msg::Ack {
+                owner: 1,
+                ticket: t(),
+            },
+            &mut out,
+        );
+        assert_eq!(effects(&mut out), vec![]);
+        s1.on_message(
+            20,
+            3,
+            Msg::Ack {
+                owner: 1,
+                ticket: t(),
+            },
+            &mut out,
+        );
+        assert_eq!(
+            effects(&mut out),
+            vec![Effect::Decide {
+                ticket: t(),
+                outcome: Outcome::Accept,
+                phase: Some(1)
+            }]
+        );
+        s1.on_message(
+            21,
+            4,
+            Msg::Nack {
+                owner: 5,
+                ticket: t(),
+            },
+            &mut out,
+        );
+        assert_eq!(effects(&mut out), vec![]);
+    }
+
+    #[test]
+    fn task3_enters_phase2_with_the_frozen_replies_when_a_nack_is_in_the_majority() {
+        let mut s5 = node(5);
+        let mut out = Out::new(5, N);
+        // s5 acked s1's NEWTKT before its user handed it τ: its own reply is a NACK naming s1.
+        s5.on_message(10, 1, Msg::NewTkt { ticket: t() }, &mut out);
+        out.drain();
+        s5.on_ticket(25, t(), &mut out);
+        out.drain();
+        s5.on_message(
+            45,
+            2,
+            Msg::Nack {
+                owner: 1,
+                ticket: t(),
+            },
+            &mut out,
+        );
+        assert_eq!(effects(&mut out), vec![]);
+        s5.on_message(
+            45,
+            3,
+            Msg::Nack {
+                owner: 1,
+                ticket: t(),
+            },
+            &mut out,
+        );
+        let body = Body::Phase2 {
+            ticket: t(),
+            replies: vec![1],
+        };
+        let data = Msg::AbData(AppMsg {
+            id: MsgId { origin: 5, seq: 0 },
+            body,
+        });
+        assert_eq!(
+            effects(&mut out),
+            (1..=4).map(|to| send(to, data.clone())).collect::<Vec<_>>(),
+            "Phase 2 A-broadcasts (s5, τ, {{s1}}) and decides nothing yet"
+        );
+    }
+
+    #[test]
+    fn phase2_walks_messages_delivered_before_it_started() {
+        // s2 sees the decision ordering another server's Phase-2 message about τ before it enters
+        // Phase 2 itself (the trap of PROTOCOLS.md §1): it must still walk from that first one.
+        let mut s2 = node(2);
+        let mut out = Out::new(2, N);
+        s2.on_message(5, 5, Msg::NewTkt { ticket: t() }, &mut out);
+        s2.on_ticket(6, t(), &mut out);
+        out.drain();
+        let other = AppMsg {
+            id: MsgId { origin: 5, seq: 0 },
+            body: Body::Phase2 {
+                ticket: t(),
+                replies: vec![2, 5],
+            },
+        };
+        s2.on_message(
+            30,
+            1,
+            Msg::Decide {
+                k: 0,
+                value: vec![other],
+            },
+            &mut out,
+        );
+        assert_eq!(effects(&mut out), vec![]);
+        // Replies arrive: NACKs naming s5 → Phase 2 with Replies = {s2, s5}.
+        s2.on_message(
+            40,
+            3,
+            Msg::Nack {
+                owner: 5,
+                ticket: t(),
+            },
+            &mut out,
+        );
+        s2.on_message(
+            40,
+            4,
+            Msg::Nack {
+                owner: 5,
+                ticket: t(),
+            },
+            &mut out,
+        );
+        out.drain();
+        // Its own message is ordered second: Srvs = {s5, s2} ⊇ Replies_2, so s2 accepts.
+        let mine = AppMsg {
+            id: MsgId { origin: 2, seq: 0 },
+            body: Body::Phase2 {
+                ticket: t(),
+                replies: vec![2, 5],
+            },
+        };
+        s2.on_message(
+            80,
+            1,
+            Msg::Decide {
+                k: 1,
+                value: vec![mine],
+            },
+            &mut out,
+        );
+        assert_eq!(
+            effects(&mut out),
+            vec![Effect::Decide {
+                ticket: t(),
+                outcome: Outcome::Accept,
+                phase: Some(2)
+            }]
+        );
     }
 }
