@@ -3,6 +3,7 @@
 pub mod checker;
 pub mod cli;
 pub mod history;
+pub mod process;
 pub mod protocol;
 pub mod report;
 pub mod scenario;

@@ -1,0 +1,197 @@
+//! Time in the process runtime: one time base for every process, and a precise timer for δ.
+//!
+//! - **One time base.** The orchestrator hands every server the run's epoch as UNIX time in µs.
+//!   Each process pairs one reading of the wall clock with one of `CLOCK_MONOTONIC` and from then
+//!   on reads only the monotonic clock, so its `now` (µs since the epoch, what the protocols and
+//!   the history see) never goes backwards, and events stamped by different processes of the same
+//!   machine merge on one axis to within a few µs.
+//! - **A precise timer.** tokio's timer wheel has a 1 ms resolution and rounds deadlines up, which
+//!   would add up to 1 ms per hop to a δ of 10 ms (latency/theory ≈ 1.1 for 2PE). Outgoing
+//!   server→server messages are therefore released by a `timerfd` armed at an absolute
+//!   `CLOCK_MONOTONIC` deadline (ns resolution, no timer slack) and registered with tokio's reactor
+//!   through [`AsyncFd`]: one per peer link, re-armed for the head of that link's FIFO queue.
+//!   Protocol timers (the failure detector's period) keep using tokio's `sleep_until`.
+
+use crate::protocol::Time;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::io::unix::AsyncFd;
+
+/// `CLOCK_MONOTONIC`, ns.
+pub fn mono_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec through a valid pointer; CLOCK_MONOTONIC exists on
+    // every Linux.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// The wall clock, µs since the UNIX epoch.
+pub fn unix_us() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
+}
+
+/// A run's clock: µs since the run epoch, read from the monotonic clock.
+#[derive(Clone, Copy, Debug)]
+pub struct RunClock {
+    /// The run epoch on `CLOCK_MONOTONIC`, ns.
+    epoch_mono: u64,
+}
+
+impl RunClock {
+    /// The clock whose time 0 is `epoch_unix_us` (UNIX time, µs).
+    pub fn from_unix_epoch(epoch_unix_us: u64) -> Self {
+        // Bracket the wall-clock reading between two monotonic ones and pair it with their middle.
+        let m0 = mono_ns();
+        let real = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as i128);
+        let m1 = mono_ns();
+        let mono_at_real = i128::from(m0 / 2 + m1 / 2);
+        let epoch_mono = mono_at_real - (real - i128::from(epoch_unix_us) * 1000);
+        RunClock {
+            epoch_mono: epoch_mono.max(0) as u64,
+        }
+    }
+
+    /// The monotonic instant (ns) of run time `t` (µs).
+    pub fn mono_of(&self, t: Time) -> u64 {
+        self.epoch_mono + t * 1000
+    }
+
+    /// Run time (µs) of a monotonic instant (ns); 0 before the epoch.
+    pub fn time_of(&self, mono: u64) -> Time {
+        mono.saturating_sub(self.epoch_mono) / 1000
+    }
+
+    /// Now, µs since the epoch.
+    pub fn now(&self) -> Time {
+        self.time_of(mono_ns())
+    }
+}
+
+/// A tokio instant for a monotonic deadline (ns), for tokio's coarse timers.
+pub fn tokio_instant(mono: u64) -> tokio::time::Instant {
+    let (now_i, now_m) = (tokio::time::Instant::now(), mono_ns());
+    now_i + Duration::from_nanos(mono.saturating_sub(now_m))
+}
+
+/// A one-shot `timerfd` on `CLOCK_MONOTONIC` driven by tokio's reactor.
+pub struct TimerFd {
+    fd: AsyncFd<OwnedFd>,
+}
+
+impl TimerFd {
+    pub fn new() -> io::Result<Self> {
+        // SAFETY: plain syscall; the returned descriptor is checked and then owned by OwnedFd.
+        let raw = unsafe {
+            libc::timerfd_create(
+                libc::CLOCK_MONOTONIC,
+                libc::TFD_NONBLOCK | libc::TFD_CLOEXEC,
+            )
+        };
+        if raw < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `raw` is a fresh descriptor nobody else owns.
+        let owned = unsafe { OwnedFd::from_raw_fd(raw) };
+        // SAFETY: the OwnedFd is moved into the AsyncFd and closed only when it drops, so the
+        // registered descriptor stays valid and the same for the AsyncFd's whole life.
+        let fd = unsafe { AsyncFd::register_with_interest(owned, tokio::io::Interest::READABLE) }
+            .map_err(io::Error::other)?;
+        Ok(TimerFd { fd })
+    }
+
+    /// Fire once at the absolute monotonic instant `mono` (ns); a past instant fires at once.
+    /// Re-arming replaces the previous deadline.
+    pub fn arm(&self, mono: u64) -> io::Result<()> {
+        let mono = mono.max(1); // 0 would disarm
+        let spec = libc::itimerspec {
+            it_interval: libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            },
+            it_value: libc::timespec {
+                tv_sec: (mono / 1_000_000_000) as libc::time_t,
+                tv_nsec: (mono % 1_000_000_000) as libc::c_long,
+            },
+        };
+        // SAFETY: valid fd and a valid itimerspec; the old value is not requested.
+        let rc = unsafe {
+            libc::timerfd_settime(
+                self.fd.as_raw_fd(),
+                libc::TFD_TIMER_ABSTIME,
+                &spec,
+                std::ptr::null_mut(),
+            )
+        };
+        if rc < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    /// Wait until the timer has fired (since it was last waited for).
+    pub async fn wait(&self) -> io::Result<()> {
+        loop {
+            let mut guard = self.fd.readable().await?;
+            let res = guard.try_io(|fd| {
+                let mut expirations = [0u8; 8];
+                // SAFETY: reads at most 8 bytes into a buffer of 8 bytes.
+                let n = unsafe {
+                    libc::read(
+                        fd.as_raw_fd(),
+                        expirations.as_mut_ptr().cast(),
+                        expirations.len(),
+                    )
+                };
+                if n < 0 {
+                    Err(io::Error::last_os_error())
+                } else {
+                    Ok(())
+                }
+            });
+            match res {
+                Ok(r) => return r,
+                Err(_would_block) => continue,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_clock_round_trips_and_starts_at_the_epoch() {
+        let epoch = unix_us();
+        let c = RunClock::from_unix_epoch(epoch);
+        let now = c.now();
+        assert!(now < 50_000, "now = {now} µs right after the epoch");
+        assert_eq!(c.time_of(c.mono_of(1234)), 1234);
+        // Two clocks built from the same epoch agree.
+        let d = RunClock::from_unix_epoch(epoch);
+        assert!(c.epoch_mono.abs_diff(d.epoch_mono) < 1_000_000);
+    }
+
+    #[tokio::test]
+    async fn timerfd_fires_at_its_deadline_not_before() {
+        let t = TimerFd::new().unwrap();
+        let start = mono_ns();
+        let deadline = start + 3_000_000;
+        t.arm(deadline).unwrap();
+        t.wait().await.unwrap();
+        let end = mono_ns();
+        assert!(end >= deadline, "fired {} ns early", deadline - end);
+        // Re-arming in the past fires at once.
+        t.arm(1).unwrap();
+        t.wait().await.unwrap();
+    }
+}

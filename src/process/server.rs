@@ -1,0 +1,672 @@
+//! One server process (`ticketlab server`, hidden): the unchanged protocol state machine driven by
+//! a single-threaded tokio runtime.
+//!
+//! Start-up, in order:
+//! 1. `prctl(PR_SET_PDEATHSIG, SIGKILL)`, then check the parent is still the orchestrator that
+//!    spawned us (it could have died before the prctl): a server never outlives its run.
+//! 2. Bind a listener on 127.0.0.1:0, dial the orchestrator's control address, send
+//!    [`FromServer::Hello`] with the real port; receive the [`ServerConfig`] (every peer's port).
+//! 3. Dial every peer (one outgoing link per peer, TCP_NODELAY) and accept every peer's link to us;
+//!    then report [`FromServer::Ready`] and wait for [`ToServer::Start`] with the run epoch.
+//! 4. Run [`Node`]: one loop owning the protocol; every input (peer message, user ticket, control
+//!    command, timer) is one protocol call whose effects are executed at once.
+//!
+//! δ lives here: an outgoing server→server message is handed to its link task with a release time
+//! `now + δ (+ seeded jitter, or a delay fault's override)`, never earlier than the previous
+//! message on that link (FIFO), and reaches the socket at that instant (see [`super::clock`]). So
+//! a killed server takes the messages it was holding with it, as in the simulator.
+//!
+//! The process exits when the orchestrator says [`ToServer::Shutdown`] or its control connection
+//! closes: losing the orchestrator is the end of the run.
+
+use super::clock::{mono_ns, tokio_instant, RunClock, TimerFd};
+use super::wire::{
+    encode_frame, forward_frames, FrameReader, FrameWriter, FromServer, Hello, ToServer, UserReq,
+    UserResp, WireEvent,
+};
+use crate::protocol::{Effect, Msg, Out, Protocol, ServerId, Ticket, Time, Timer};
+use anyhow::{bail, Context};
+use bytes::{Bytes, BytesMut};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use std::borrow::Cow;
+use std::collections::{BTreeMap, VecDeque};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::process::ExitCode;
+use std::time::Duration;
+use tokio::io::AsyncWriteExt;
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+use tracing::{debug, info, warn, Instrument};
+
+/// Arguments of the hidden `ticketlab server` subcommand (set by the orchestrator).
+#[derive(clap::Args, Debug, Clone)]
+pub struct ServerArgs {
+    /// This server's id, 1..=n.
+    #[arg(long)]
+    pub id: ServerId,
+    /// The orchestrator's control address (127.0.0.1:port).
+    #[arg(long)]
+    pub control: SocketAddr,
+    /// The orchestrator's pid: the server exits if its parent is not (or no longer) this process.
+    #[arg(long)]
+    pub parent_pid: u32,
+    /// The run's id (also makes the process easy to find: `pgrep -f RUN_ID`).
+    #[arg(long)]
+    pub run_id: String,
+}
+
+/// Entry point of `ticketlab server`.
+pub fn main(args: ServerArgs) -> ExitCode {
+    // SAFETY: prctl(PR_SET_PDEATHSIG) only sets a flag on this process; getppid cannot fail.
+    let parent = unsafe {
+        libc::prctl(
+            libc::PR_SET_PDEATHSIG,
+            libc::SIGKILL as libc::c_ulong,
+            0,
+            0,
+            0,
+        );
+        libc::getppid()
+    };
+    if parent as u32 != args.parent_pid {
+        // The orchestrator died before the prctl took effect: nobody will ever stop us.
+        eprintln!(
+            "ticketlab server s{}: parent {} is gone, exiting",
+            args.id, args.parent_pid
+        );
+        return ExitCode::from(2);
+    }
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("ticketlab server s{}: cannot start a runtime: {e}", args.id);
+            return ExitCode::from(2);
+        }
+    };
+    let span = tracing::info_span!("node", id = args.id);
+    match rt.block_on(serve(args.clone()).instrument(span)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ticketlab server s{}: error: {e:#}", args.id);
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// An input to the node loop.
+enum Input {
+    Peer {
+        from: ServerId,
+        msg: Msg,
+    },
+    UserConn {
+        conn: u64,
+        tx: UnboundedSender<UserResp>,
+    },
+    Ticket {
+        conn: u64,
+        ticket: Ticket,
+    },
+    Control(ToServer),
+    /// The control connection closed: the orchestrator is gone or done with us.
+    ControlClosed,
+}
+
+async fn serve(args: ServerArgs) -> anyhow::Result<()> {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .await
+        .context("cannot bind a listener on 127.0.0.1")?;
+    let port = listener.local_addr()?.port();
+    let ctl = TcpStream::connect(args.control)
+        .await
+        .with_context(|| format!("cannot reach the orchestrator at {}", args.control))?;
+    ctl.set_nodelay(true)?;
+    let (ctl_rd, ctl_wr) = ctl.into_split();
+    let mut ctl_rd = FrameReader::new(ctl_rd);
+    let mut ctl_wr = FrameWriter::new(ctl_wr);
+    ctl_wr
+        .send(&FromServer::Hello {
+            id: args.id,
+            port,
+            pid: std::process::id(),
+            run_id: args.run_id.clone(),
+        })
+        .await?;
+    let cfg = match ctl_rd.expect::<ToServer>().await? {
+        ToServer::Config(cfg) => *cfg,
+        other => bail!("expected the configuration, got {other:?}"),
+    };
+    if cfg.node.me != args.id || cfg.run_id != args.run_id {
+        bail!(
+            "configuration for s{} of run {}, but this is s{} of run {}",
+            cfg.node.me,
+            cfg.run_id,
+            args.id,
+            args.run_id
+        );
+    }
+    let n = cfg.node.n;
+    debug!(port, n, protocol = %cfg.protocol, "configured");
+
+    let (in_tx, in_rx) = unbounded_channel::<Input>();
+    let (peer_up_tx, mut peer_up_rx) = unbounded_channel::<ServerId>();
+    tokio::spawn(
+        accept_loop(listener, cfg.run_id.clone(), in_tx.clone(), peer_up_tx).in_current_span(),
+    );
+
+    // Outgoing links: dial every peer (their listeners were bound before they said hello).
+    let mut links: Vec<Option<Link>> = (0..=n).map(|_| None).collect();
+    for &(peer, peer_port) in &cfg.peers {
+        if peer == args.id {
+            continue;
+        }
+        let stream = dial(peer_port)
+            .await
+            .with_context(|| format!("cannot connect to s{peer} at 127.0.0.1:{peer_port}"))?;
+        let (_rd, mut wr) = stream.into_split();
+        let mut hello = BytesMut::new();
+        encode_frame(
+            &Hello::Peer {
+                from: args.id,
+                run_id: cfg.run_id.clone(),
+            },
+            &mut hello,
+        )?;
+        wr.write_all(&hello).await?;
+        let (tx, rx) = unbounded_channel();
+        tokio::spawn(link_writer(peer, wr, rx).instrument(tracing::debug_span!("link", to = peer)));
+        links[usize::from(peer)] = Some(Link {
+            tx,
+            last_release: 0,
+            delay_override: None,
+        });
+    }
+    // Incoming links: every peer dials us.
+    let mut up = vec![false; usize::from(n) + 1];
+    let mut missing = n - 1;
+    while missing > 0 {
+        let Some(p) = peer_up_rx.recv().await else {
+            bail!("listener stopped")
+        };
+        if !std::mem::replace(&mut up[usize::from(p)], true) {
+            missing -= 1;
+        }
+    }
+    ctl_wr.send(&FromServer::Ready).await?;
+    let epoch = match ctl_rd.expect::<ToServer>().await? {
+        ToServer::Start { epoch_unix_us } => epoch_unix_us,
+        other => bail!("expected Start, got {other:?}"),
+    };
+    let clock = RunClock::from_unix_epoch(epoch);
+    info!(now_us = clock.now(), "started");
+
+    // Control reader → node inputs; node → control writer.
+    let ctl_in = in_tx.clone();
+    tokio::spawn(
+        async move {
+            loop {
+                match ctl_rd.next::<ToServer>().await {
+                    Ok(Some(cmd)) => {
+                        if ctl_in.send(Input::Control(cmd)).is_err() {
+                            return;
+                        }
+                    }
+                    Ok(None) | Err(_) => {
+                        let _ = ctl_in.send(Input::ControlClosed);
+                        return;
+                    }
+                }
+            }
+        }
+        .in_current_span(),
+    );
+    let (ev_tx, ev_rx) = unbounded_channel::<FromServer>();
+    let writer = tokio::spawn(
+        async move {
+            if let Err(e) = forward_frames(ctl_wr.into_inner(), ev_rx).await {
+                warn!("control connection: {e}");
+            }
+        }
+        .in_current_span(),
+    );
+    drop(in_tx);
+
+    let protocol = cfg.protocol.build(&cfg.node);
+    let node = Node {
+        me: args.id,
+        n,
+        clock,
+        protocol,
+        out: Out::new(args.id, n),
+        links,
+        delta_ns: cfg.delta * 1000,
+        jitter_us: cfg.jitter,
+        rng: ChaCha8Rng::seed_from_u64(
+            cfg.seed ^ 0x9E37_79B9_7F4A_7C15_u64.wrapping_mul(u64::from(args.id)),
+        ),
+        timers: BTreeMap::new(),
+        users: BTreeMap::new(),
+        waiting: BTreeMap::new(),
+        events: ev_tx,
+        heartbeats: 0,
+        sent: vec![0; usize::from(n) + 1],
+        received: vec![0; usize::from(n) + 1],
+        scratch: BytesMut::with_capacity(64 * 1024),
+    };
+    node.run(in_rx).await;
+    // The node dropped its event sender: the writer flushes what is left and ends.
+    let _ = writer.await;
+    Ok(())
+}
+
+/// Connect to a peer on loopback (it is listening already; retry briefly on transient errors).
+async fn dial(port: u16) -> std::io::Result<TcpStream> {
+    let mut last = None;
+    for attempt in 0..20u64 {
+        match TcpStream::connect((Ipv4Addr::LOCALHOST, port)).await {
+            Ok(s) => {
+                s.set_nodelay(true)?;
+                return Ok(s);
+            }
+            Err(e) => {
+                last = Some(e);
+                tokio::time::sleep(Duration::from_millis(5 * (attempt + 1))).await;
+            }
+        }
+    }
+    Err(last.unwrap_or_else(|| std::io::Error::other("no attempt")))
+}
+
+/// Accept peer links and user connections; each first says who it is.
+async fn accept_loop(
+    listener: TcpListener,
+    run_id: String,
+    inputs: UnboundedSender<Input>,
+    peer_up: UnboundedSender<ServerId>,
+) {
+    let mut next_conn = 0u64;
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        next_conn += 1;
+        tokio::spawn(
+            connection(
+                stream,
+                next_conn,
+                run_id.clone(),
+                inputs.clone(),
+                peer_up.clone(),
+            )
+            .in_current_span(),
+        );
+    }
+}
+
+/// One accepted connection: a peer's link to us, or a user.
+async fn connection(
+    stream: TcpStream,
+    conn: u64,
+    run_id: String,
+    inputs: UnboundedSender<Input>,
+    peer_up: UnboundedSender<ServerId>,
+) {
+    let _ = stream.set_nodelay(true);
+    let (rd, wr) = stream.into_split();
+    let mut rd = FrameReader::new(rd);
+    let hello = match rd.expect::<Hello>().await {
+        Ok(h) => h,
+        Err(e) => {
+            warn!("dropping a connection without hello: {e}");
+            return;
+        }
+    };
+    match hello {
+        Hello::Peer { from, run_id: r } if r == run_id => {
+            let _ = peer_up.send(from);
+            loop {
+                match rd.next::<Msg>().await {
+                    Ok(Some(msg)) => {
+                        if inputs.send(Input::Peer { from, msg }).is_err() {
+                            return;
+                        }
+                    }
+                    Ok(None) => return,
+                    Err(e) => {
+                        debug!(from, "peer link broken: {e}");
+                        return;
+                    }
+                }
+            }
+        }
+        Hello::User { run_id: r } if r == run_id => {
+            let (tx, rx) = unbounded_channel();
+            if inputs.send(Input::UserConn { conn, tx }).is_err() {
+                return;
+            }
+            tokio::spawn(forward_frames(wr, rx).in_current_span());
+            while let Ok(Some(UserReq::Submit { ticket })) = rd.next::<UserReq>().await {
+                if inputs.send(Input::Ticket { conn, ticket }).is_err() {
+                    return;
+                }
+            }
+        }
+        other => warn!("dropping a connection from another run: {other:?}"),
+    }
+}
+
+/// A message held on a link until `release` (monotonic ns); `frame` is already encoded.
+struct Held {
+    release: u64,
+    frame: Bytes,
+}
+
+/// The node's side of one outgoing peer link.
+struct Link {
+    tx: UnboundedSender<Held>,
+    /// Release time of the last message queued (monotonic ns): FIFO per link.
+    last_release: u64,
+    /// A `delay` fault's hold time for this link, ns.
+    delay_override: Option<u64>,
+}
+
+/// One outgoing link: holds each message until its release time, then writes it.
+async fn link_writer(peer: ServerId, mut wr: OwnedWriteHalf, mut rx: UnboundedReceiver<Held>) {
+    let timer = match TimerFd::new() {
+        Ok(t) => t,
+        Err(e) => {
+            warn!(peer, "cannot create a timerfd: {e}");
+            return;
+        }
+    };
+    let mut queue: VecDeque<Held> = VecDeque::new();
+    let mut batch = BytesMut::new();
+    let mut armed: Option<u64> = None;
+    loop {
+        while let Ok(h) = rx.try_recv() {
+            queue.push_back(h);
+        }
+        let now = mono_ns();
+        while queue.front().is_some_and(|h| h.release <= now) {
+            let h = queue.pop_front().expect("front exists");
+            batch.extend_from_slice(&h.frame);
+        }
+        if !batch.is_empty() {
+            if let Err(e) = wr.write_all_buf(&mut batch).await {
+                // The peer is gone (crashed): what it would have received is lost, as in the
+                // simulator. Keep draining so the node's sends stay cheap.
+                debug!(peer, "link closed: {e}");
+                drop(queue);
+                while rx.recv().await.is_some() {}
+                return;
+            }
+            continue;
+        }
+        match queue.front().map(|h| h.release) {
+            None => match rx.recv().await {
+                Some(h) => queue.push_back(h),
+                None => return,
+            },
+            Some(release) => {
+                if armed != Some(release) {
+                    if let Err(e) = timer.arm(release) {
+                        warn!(peer, "cannot arm the link timer: {e}");
+                        return;
+                    }
+                    armed = Some(release);
+                }
+                tokio::select! {
+                    biased;
+                    r = timer.wait() => {
+                        armed = None;
+                        if let Err(e) = r {
+                            warn!(peer, "link timer failed: {e}");
+                            return;
+                        }
+                    }
+                    h = rx.recv() => match h {
+                        Some(h) => queue.push_back(h),
+                        None => return,
+                    },
+                }
+            }
+        }
+    }
+}
+
+/// The protocol's runtime inside one server process.
+struct Node {
+    me: ServerId,
+    n: u16,
+    clock: RunClock,
+    protocol: Box<dyn Protocol>,
+    out: Out,
+    links: Vec<Option<Link>>,
+    delta_ns: u64,
+    /// Jitter bound, µs (drawn in µs, like the simulator).
+    jitter_us: u64,
+    rng: ChaCha8Rng,
+    /// Pending protocol timers: deadline (monotonic ns) by id; setting one replaces it.
+    timers: BTreeMap<Timer, u64>,
+    users: BTreeMap<u64, UnboundedSender<UserResp>>,
+    /// Users waiting for a decision on a ticket, oldest submission first.
+    waiting: BTreeMap<Ticket, VecDeque<u64>>,
+    events: UnboundedSender<FromServer>,
+    heartbeats: u64,
+    sent: Vec<u64>,
+    received: Vec<u64>,
+    /// Encoding buffer shared by every outgoing frame (split off, never reallocated per message).
+    scratch: BytesMut,
+}
+
+/// What the node loop should do after an input.
+#[derive(PartialEq, Eq)]
+enum Flow {
+    Continue,
+    Stop,
+}
+
+impl Node {
+    async fn run(mut self, mut inputs: UnboundedReceiver<Input>) {
+        let now_ns = mono_ns();
+        let now = self.clock.time_of(now_ns);
+        self.protocol.on_start(now, &mut self.out);
+        self.apply(now_ns);
+        let sleep = tokio::time::sleep(Duration::from_secs(3600));
+        tokio::pin!(sleep);
+        let mut armed: Option<u64> = None;
+        loop {
+            let next = self.timers.values().min().copied();
+            if next != armed {
+                if let Some(at) = next {
+                    sleep.as_mut().reset(tokio_instant(at));
+                }
+                armed = next;
+            }
+            tokio::select! {
+                biased;
+                input = inputs.recv() => {
+                    let Some(input) = input else { break };
+                    if self.input(input) == Flow::Stop {
+                        break;
+                    }
+                }
+                () = &mut sleep, if armed.is_some() => {
+                    armed = None;
+                    self.fire_timers();
+                }
+            }
+        }
+        info!("stopped");
+    }
+
+    fn input(&mut self, input: Input) -> Flow {
+        let now_ns = mono_ns();
+        let now = self.clock.time_of(now_ns);
+        match input {
+            Input::Peer { from, msg } => {
+                if !matches!(msg, Msg::Heartbeat) {
+                    self.received[usize::from(from)] += 1;
+                }
+                self.protocol.on_message(now, from, msg, &mut self.out);
+            }
+            Input::UserConn { conn, tx } => {
+                self.users.insert(conn, tx);
+            }
+            Input::Ticket { conn, ticket } => {
+                self.report(FromServer::Event(WireEvent::Submit {
+                    t_us: now,
+                    ticket: ticket.clone(),
+                }));
+                self.waiting
+                    .entry(ticket.clone())
+                    .or_default()
+                    .push_back(conn);
+                self.protocol.on_ticket(now, ticket, &mut self.out);
+            }
+            Input::Control(cmd) => match cmd {
+                ToServer::SetDelay { to, delay } => {
+                    for t in to {
+                        if let Some(Some(link)) = self.links.get_mut(usize::from(t)) {
+                            link.delay_override = Some(delay * 1000);
+                        }
+                    }
+                }
+                ToServer::Protocol(ctl) => self.protocol.on_control(now, ctl, &mut self.out),
+                ToServer::Probe { round } => self.report(FromServer::Probe {
+                    round,
+                    sent: self.sent.clone(),
+                    received: self.received.clone(),
+                }),
+                ToServer::Shutdown => {
+                    self.report(FromServer::Heartbeats(self.heartbeats));
+                    self.report(FromServer::Bye);
+                    return Flow::Stop;
+                }
+                other @ (ToServer::Config(_) | ToServer::Start { .. }) => {
+                    warn!("ignoring {other:?} after start");
+                }
+            },
+            Input::ControlClosed => {
+                info!("orchestrator gone");
+                return Flow::Stop;
+            }
+        }
+        self.apply(now_ns);
+        Flow::Continue
+    }
+
+    fn fire_timers(&mut self) {
+        let now_ns = mono_ns();
+        let due: Vec<Timer> = self
+            .timers
+            .iter()
+            .filter(|(_, &at)| at <= now_ns)
+            .map(|(t, _)| *t)
+            .collect();
+        for timer in due {
+            self.timers.remove(&timer);
+            let now = self.clock.time_of(now_ns);
+            self.protocol.on_timer(now, timer, &mut self.out);
+            self.apply(now_ns);
+        }
+    }
+
+    fn report(&self, m: FromServer) {
+        // The orchestrator going away ends the run anyway (ControlClosed).
+        let _ = self.events.send(m);
+    }
+
+    /// Execute the effects of the protocol call made at `now_ns`.
+    fn apply(&mut self, now_ns: u64) {
+        let now: Time = self.clock.time_of(now_ns);
+        let mut heartbeats = false;
+        let mut effects = std::mem::take(&mut self.out.effects);
+        for e in effects.drain(..) {
+            match e {
+                Effect::Send { to, msg } => {
+                    if matches!(msg, Msg::Heartbeat) {
+                        self.heartbeats += 1;
+                        heartbeats = true;
+                    } else {
+                        self.sent[usize::from(to)] += 1;
+                        self.report(FromServer::Event(WireEvent::Send {
+                            t_us: now,
+                            to,
+                            msg: Cow::Borrowed(msg.kind()),
+                            ticket: msg.ticket().cloned(),
+                        }));
+                    }
+                    self.send(now_ns, to, &msg);
+                }
+                Effect::SetTimer { timer, after } => {
+                    self.timers.insert(timer, now_ns + after * 1000);
+                }
+                Effect::CancelTimer { timer } => {
+                    self.timers.remove(&timer);
+                }
+                Effect::Decide {
+                    ticket,
+                    outcome,
+                    phase,
+                } => {
+                    if let Some(conn) = self.waiting.get_mut(&ticket).and_then(|q| q.pop_front()) {
+                        if let Some(tx) = self.users.get(&conn) {
+                            let _ = tx.send(UserResp::Decided {
+                                ticket: ticket.clone(),
+                                outcome,
+                            });
+                        }
+                    }
+                    if self.waiting.get(&ticket).is_some_and(|q| q.is_empty()) {
+                        self.waiting.remove(&ticket);
+                    }
+                    self.report(FromServer::Event(WireEvent::Decide {
+                        t_us: now,
+                        ticket,
+                        outcome,
+                        phase,
+                    }));
+                }
+                Effect::Note(note) => self.report(FromServer::Note(note)),
+            }
+        }
+        // Give the (now empty) vector back so its capacity is reused by the next call.
+        self.out.effects = effects;
+        if heartbeats {
+            self.report(FromServer::Heartbeats(self.heartbeats));
+        }
+    }
+
+    /// Queue `msg` on the link to `to`, to be released δ (+ jitter, or the link's override) after
+    /// `now_ns`, and never before the link's previous message.
+    fn send(&mut self, now_ns: u64, to: ServerId, msg: &Msg) {
+        let (delta, jitter) = (self.delta_ns, self.jitter_us);
+        let Some(Some(link)) = self.links.get_mut(usize::from(to)) else {
+            return;
+        };
+        let hold = match link.delay_override {
+            Some(d) => d,
+            None if jitter > 0 => delta + self.rng.gen_range(0..=jitter) * 1000,
+            None => delta,
+        };
+        let release = (now_ns + hold).max(link.last_release);
+        link.last_release = release;
+        if let Err(e) = encode_frame(msg, &mut self.scratch) {
+            warn!(to, "cannot encode {}: {e}", msg.kind());
+            self.scratch.clear();
+            return;
+        }
+        let frame = self.scratch.split().freeze();
+        if link.tx.send(Held { release, frame }).is_err() {
+            // The link task ended (peer gone): drop the link.
+            self.links[usize::from(to)] = None;
+        }
+        debug_assert!(self.me != to && to <= self.n);
+    }
+}

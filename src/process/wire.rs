@@ -1,0 +1,395 @@
+//! The process runtime's wire: what travels on its three kinds of TCP connection, and the framing.
+//!
+//! - **peer links** (server → server, one connection per ordered pair): a [`Hello::Peer`], then
+//!   protocol [`Msg`]s — the protocols' own flat wire enum, unchanged;
+//! - **user connections** (orchestrator's users → server): a [`Hello::User`], then [`UserReq`]s one
+//!   way and [`UserResp`]s the other;
+//! - **the control connection** (server → orchestrator, dialled by the server at start-up):
+//!   [`ToServer`] commands one way, [`FromServer`] reports (history events as they happen,
+//!   counters, probe answers) the other.
+//!
+//! Every frame is a 4-byte big-endian length (tokio-util's [`LengthDelimitedCodec`] format, which
+//! decodes it with a bounded frame size) followed by a bincode 1 body (varint integers, size limit
+//! [`MAX_FRAME`]). Framing is kept apart from I/O as in mini-redis: [`encode_frame`] appends a
+//! frame to a buffer the caller owns, so the hot path reuses one buffer instead of allocating per
+//! message; [`FrameReader`] owns its read buffer.
+//!
+//! [`history::Event`](crate::history::Event) is internally tagged for JSON, which bincode cannot
+//! decode, so history events travel as [`WireEvent`] and become `Event`s at the orchestrator.
+
+use crate::history::Event;
+use crate::protocol::{Control, NodeConfig, Note, Outcome, ProtocolKind, ServerId, Ticket, Time};
+use bincode::Options;
+use bytes::{BufMut, BytesMut};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio_util::codec::{Decoder, LengthDelimitedCodec};
+
+/// The largest frame body either side accepts (a consensus value of many tickets fits easily).
+pub const MAX_FRAME: usize = 8 << 20;
+
+#[derive(Debug, thiserror::Error)]
+pub enum WireError {
+    #[error("connection i/o")]
+    Io(#[from] std::io::Error),
+    #[error("cannot encode or decode a frame")]
+    Codec(#[from] bincode::Error),
+    #[error("frame of {0} bytes exceeds the {MAX_FRAME}-byte limit")]
+    TooLarge(usize),
+    #[error("connection closed in the middle of a frame")]
+    Truncated,
+    #[error("unexpected message: {0}")]
+    Unexpected(String),
+}
+
+fn options() -> impl Options {
+    bincode::DefaultOptions::new().with_limit(MAX_FRAME as u64)
+}
+
+/// Append one frame (length + bincode body) holding `value` to `buf`.
+pub fn encode_frame<T: Serialize>(value: &T, buf: &mut BytesMut) -> Result<(), WireError> {
+    let start = buf.len();
+    buf.put_u32(0);
+    if let Err(e) = options().serialize_into((&mut *buf).writer(), value) {
+        buf.truncate(start);
+        return Err(e.into());
+    }
+    let len = buf.len() - start - 4;
+    if len > MAX_FRAME {
+        buf.truncate(start);
+        return Err(WireError::TooLarge(len));
+    }
+    buf[start..start + 4].copy_from_slice(&(len as u32).to_be_bytes());
+    Ok(())
+}
+
+/// Reads whole frames from a byte stream and decodes them.
+pub struct FrameReader<R> {
+    inner: R,
+    buf: BytesMut,
+    codec: LengthDelimitedCodec,
+}
+
+impl<R: AsyncRead + Unpin> FrameReader<R> {
+    pub fn new(inner: R) -> Self {
+        FrameReader {
+            inner,
+            buf: BytesMut::with_capacity(8 * 1024),
+            codec: LengthDelimitedCodec::builder()
+                .max_frame_length(MAX_FRAME)
+                .new_codec(),
+        }
+    }
+
+    /// The next value, or `None` on a clean end of stream (between frames).
+    pub async fn next<T: DeserializeOwned>(&mut self) -> Result<Option<T>, WireError> {
+        loop {
+            if let Some(frame) = self.codec.decode(&mut self.buf)? {
+                return Ok(Some(options().deserialize(&frame)?));
+            }
+            if self.inner.read_buf(&mut self.buf).await? == 0 {
+                return if self.buf.is_empty() {
+                    Ok(None)
+                } else {
+                    Err(WireError::Truncated)
+                };
+            }
+        }
+    }
+
+    /// The next value; end of stream is an error.
+    pub async fn expect<T: DeserializeOwned>(&mut self) -> Result<T, WireError> {
+        self.next()
+            .await?
+            .ok_or_else(|| WireError::Unexpected("end of stream".into()))
+    }
+}
+
+/// Buffers encoded frames and writes them out in one go.
+pub struct FrameWriter<W> {
+    inner: W,
+    buf: BytesMut,
+}
+
+impl<W: AsyncWrite + Unpin> FrameWriter<W> {
+    pub fn new(inner: W) -> Self {
+        FrameWriter {
+            inner,
+            buf: BytesMut::with_capacity(8 * 1024),
+        }
+    }
+
+    /// Queue a frame; nothing is written until [`FrameWriter::flush`].
+    pub fn push<T: Serialize>(&mut self, value: &T) -> Result<(), WireError> {
+        encode_frame(value, &mut self.buf)
+    }
+
+    /// Write every queued frame.
+    pub async fn flush(&mut self) -> Result<(), WireError> {
+        self.inner.write_all_buf(&mut self.buf).await?;
+        Ok(())
+    }
+
+    pub async fn send<T: Serialize>(&mut self, value: &T) -> Result<(), WireError> {
+        self.push(value)?;
+        self.flush().await
+    }
+
+    /// The connection back, with nothing left queued.
+    pub fn into_inner(self) -> W {
+        debug_assert!(self.buf.is_empty());
+        self.inner
+    }
+}
+
+/// Write every value received on `rx` to `wr` as frames, batching whatever is queued at once,
+/// until `rx` closes or the connection fails.
+pub async fn forward_frames<T: Serialize, W: AsyncWrite + Unpin>(
+    wr: W,
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<T>,
+) -> Result<(), WireError> {
+    let mut w = FrameWriter::new(wr);
+    while let Some(first) = rx.recv().await {
+        w.push(&first)?;
+        while let Ok(more) = rx.try_recv() {
+            w.push(&more)?;
+        }
+        w.flush().await?;
+    }
+    Ok(())
+}
+
+/// The first frame on a connection to a server's listener says who is calling.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Hello {
+    /// Server `from`'s outgoing link to this server; `Msg` frames follow.
+    Peer { from: ServerId, run_id: String },
+    /// A user connection; `UserReq` frames follow.
+    User { run_id: String },
+}
+
+/// A user's request to a server.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum UserReq {
+    Submit { ticket: Ticket },
+}
+
+/// A server's answer to a user.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum UserResp {
+    Decided { ticket: Ticket, outcome: Outcome },
+}
+
+/// Everything a server needs to join a run (sent once, after its [`FromServer::Hello`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerConfig {
+    pub run_id: String,
+    pub protocol: ProtocolKind,
+    pub node: NodeConfig,
+    /// δ, µs: every server→server message is held this long before it reaches the socket.
+    pub delta: Time,
+    /// Extra uniform hold in [0, jitter] µs per message, drawn from `seed`.
+    pub jitter: Time,
+    pub seed: u64,
+    /// Every server's listening port on 127.0.0.1, including this one's.
+    pub peers: Vec<(ServerId, u16)>,
+}
+
+/// Orchestrator → server, on the control connection.
+///
+/// Fault injection that needs the server's cooperation arrives here; faults the OS does on its own
+/// (kill -9 now, SIGSTOP/SIGCONT later) never reach the server. New kinds (e.g. crash-on-event)
+/// are new variants: a server that gets one it cannot honour answers nothing and the orchestrator
+/// times out, so the enum can grow without a version handshake inside one binary.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ToServer {
+    Config(Box<ServerConfig>),
+    /// Start the protocol. `epoch_unix_us` is the run's time 0 as UNIX time in µs: every process
+    /// stamps its history events in µs since that instant, so histories merge on one time base.
+    Start {
+        epoch_unix_us: u64,
+    },
+    /// From now on hold messages to these servers `delay` µs (a `delay` fault).
+    SetDelay {
+        to: Vec<ServerId>,
+        delay: Time,
+    },
+    /// Hand a control command to the protocol (`Protocol::on_control`).
+    Protocol(Control),
+    /// Report the message counters (quiescence detection at the end of a run).
+    Probe {
+        round: u64,
+    },
+    /// Report the final counters, say goodbye and exit.
+    Shutdown,
+}
+
+/// A history event as the server records it (`from`/`server` is the reporting server).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum WireEvent {
+    Submit {
+        t_us: Time,
+        ticket: Ticket,
+    },
+    Send {
+        t_us: Time,
+        to: ServerId,
+        msg: Cow<'static, str>,
+        ticket: Option<Ticket>,
+    },
+    Decide {
+        t_us: Time,
+        ticket: Ticket,
+        outcome: Outcome,
+        phase: Option<u8>,
+    },
+}
+
+impl WireEvent {
+    /// The history event, as reported by server `server`.
+    pub fn into_event(self, server: ServerId) -> Event {
+        match self {
+            WireEvent::Submit { t_us, ticket } => Event::Submit {
+                t_us,
+                ticket,
+                server,
+            },
+            WireEvent::Send {
+                t_us,
+                to,
+                msg,
+                ticket,
+            } => Event::Send {
+                t_us,
+                from: server,
+                to,
+                msg: msg.into_owned(),
+                ticket,
+            },
+            WireEvent::Decide {
+                t_us,
+                ticket,
+                outcome,
+                phase,
+            } => Event::Decide {
+                t_us,
+                ticket,
+                server,
+                outcome,
+                phase,
+            },
+        }
+    }
+}
+
+/// Server → orchestrator, on the control connection.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FromServer {
+    /// First frame: who I am and where my listener is.
+    Hello {
+        id: ServerId,
+        port: u16,
+        pid: u32,
+        run_id: String,
+    },
+    /// Every peer link is up, both ways.
+    Ready,
+    /// A history event, sent as it happens (so a killed server's events up to its death are kept).
+    Event(WireEvent),
+    /// A protocol note (`Effect::Note`).
+    Note(Note),
+    /// Heartbeats sent so far (cumulative).
+    Heartbeats(u64),
+    /// Non-heartbeat protocol messages sent to / received from each server, indexed by id
+    /// (index 0 unused).
+    Probe {
+        round: u64,
+        sent: Vec<u64>,
+        received: Vec<u64>,
+    },
+    /// Last frame before a clean exit.
+    Bye,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::{AppMsg, Body, Msg, MsgId};
+
+    fn roundtrip<T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug>(v: T) {
+        let mut buf = BytesMut::new();
+        encode_frame(&v, &mut buf).unwrap();
+        let mut codec = LengthDelimitedCodec::builder()
+            .max_frame_length(MAX_FRAME)
+            .new_codec();
+        let frame = codec.decode(&mut buf).unwrap().unwrap();
+        assert!(buf.is_empty());
+        let back: T = options().deserialize(&frame).unwrap();
+        assert_eq!(back, v);
+    }
+
+    #[test]
+    fn frames_roundtrip() {
+        roundtrip(Msg::Heartbeat);
+        roundtrip(Msg::Propose {
+            k: 3,
+            r: 1,
+            value: vec![AppMsg {
+                id: MsgId { origin: 2, seq: 7 },
+                body: Body::Phase2 {
+                    ticket: "t9".into(),
+                    replies: vec![1, 2],
+                },
+            }],
+        });
+        roundtrip(FromServer::Event(WireEvent::Send {
+            t_us: 12,
+            to: 3,
+            msg: Cow::Borrowed("NEWTKT"),
+            ticket: Some("t1".into()),
+        }));
+        roundtrip(ToServer::SetDelay {
+            to: vec![1, 2],
+            delay: 5_000,
+        });
+    }
+
+    #[test]
+    fn a_heartbeat_frame_is_small() {
+        let mut buf = BytesMut::new();
+        encode_frame(&Msg::Heartbeat, &mut buf).unwrap();
+        assert_eq!(buf.len(), 5);
+    }
+
+    #[tokio::test]
+    async fn reader_rejects_oversized_and_truncated_frames() {
+        let mut big = BytesMut::new();
+        big.put_u32((MAX_FRAME + 1) as u32);
+        big.put_bytes(0, 16);
+        let mut r = FrameReader::new(&big[..]);
+        assert!(matches!(r.next::<Msg>().await, Err(WireError::Io(_))));
+
+        let mut buf = BytesMut::new();
+        encode_frame(
+            &Msg::NewTkt {
+                ticket: "t1".into(),
+            },
+            &mut buf,
+        )
+        .unwrap();
+        let cut = &buf[..buf.len() - 1];
+        let mut r = FrameReader::new(cut);
+        assert!(matches!(r.next::<Msg>().await, Err(WireError::Truncated)));
+
+        let mut r = FrameReader::new(&buf[..]);
+        assert_eq!(
+            r.next::<Msg>().await.unwrap(),
+            Some(Msg::NewTkt {
+                ticket: "t1".into()
+            })
+        );
+        assert_eq!(r.next::<Msg>().await.unwrap(), None);
+    }
+}
