@@ -76,6 +76,7 @@ pub async fn run_protocol(
         closed: vec![false; usize::from(n) + 1],
         bye: vec![false; usize::from(n) + 1],
         probes: vec![None; usize::from(n) + 1],
+        unconfirmed: BTreeSet::new(),
         client: Client::new(scenario, seed),
         schedule: BTreeMap::new(),
         seq: 0,
@@ -182,6 +183,9 @@ struct Orchestrator<'a> {
     closed: Vec<bool>,
     bye: Vec<bool>,
     probes: Vec<Option<(u64, Counters)>>,
+    /// Servers that have not yet confirmed the last fault command: later actions wait for them,
+    /// so a delay fault is in force before anything scheduled after it happens.
+    unconfirmed: BTreeSet<ServerId>,
     client: Client,
     schedule: BTreeMap<(Time, u64), Action>,
     seq: u64,
@@ -393,7 +397,9 @@ impl Orchestrator<'_> {
                         self.on_report(r)?;
                     }
                 }
-                () = tokio::time::sleep_until(wake), if next.is_some() => self.fire_due()?,
+                () = tokio::time::sleep_until(wake), if next.is_some() && self.unconfirmed.is_empty() => {
+                    self.fire_due()?
+                }
             }
         }
     }
@@ -417,7 +423,7 @@ impl Orchestrator<'_> {
     fn fire_due(&mut self) -> Result<(), ProcessError> {
         let now = self.now();
         while let Some(entry) = self.schedule.first_entry() {
-            if entry.key().0 > now {
+            if entry.key().0 > now || !self.unconfirmed.is_empty() {
                 break;
             }
             let action = entry.remove();
@@ -464,6 +470,7 @@ impl Orchestrator<'_> {
                     info!(server = s, t_us = now, "kill -9");
                     self.ctl[usize::from(s)] = None;
                     self.users[usize::from(s)] = None;
+                    self.unconfirmed.remove(&s);
                     self.history.push(Event::Crash {
                         t_us: now,
                         server: s,
@@ -476,7 +483,9 @@ impl Orchestrator<'_> {
                 for &f in from {
                     if let Some(tx) = &self.ctl[usize::from(f)] {
                         let to: Vec<ServerId> = to.iter().copied().filter(|&t| t != f).collect();
-                        let _ = tx.send(ToServer::SetDelay { to, delay: *delay });
+                        if tx.send(ToServer::SetDelay { to, delay: *delay }).is_ok() {
+                            self.unconfirmed.insert(f);
+                        }
                     }
                 }
             }
@@ -506,6 +515,9 @@ impl Orchestrator<'_> {
                     received,
                 } => self.probes[usize::from(id)] = Some((round, (sent, received))),
                 FromServer::Ready => self.ready[usize::from(id)] = true,
+                FromServer::Applied => {
+                    self.unconfirmed.remove(&id);
+                }
                 FromServer::Bye => self.bye[usize::from(id)] = true,
                 FromServer::Hello { .. } => warn!(server = id, "a second hello"),
             },

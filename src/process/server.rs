@@ -536,6 +536,7 @@ impl Node {
                             link.delay_override = Some(delay * 1000);
                         }
                     }
+                    self.report(FromServer::Applied);
                 }
                 ToServer::Protocol(ctl) => self.protocol.on_control(now, ctl, &mut self.out),
                 ToServer::Probe { round } => self.report(FromServer::Probe {

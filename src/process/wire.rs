@@ -302,6 +302,8 @@ pub enum FromServer {
     Note(Note),
     /// Heartbeats sent so far (cumulative).
     Heartbeats(u64),
+    /// A fault command ([`ToServer::SetDelay`]) is in force.
+    Applied,
     /// Non-heartbeat protocol messages sent to / received from each server, indexed by id
     /// (index 0 unused).
     Probe {

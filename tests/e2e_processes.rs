@@ -1,0 +1,278 @@
+//! End-to-end tests of processes mode: the real `ticketlab` binary spawns real server processes
+//! that talk TCP on 127.0.0.1. Small clusters, few tickets, δ = 2 ms. After every run, no
+//! `ticketlab server` of that run may be left: each test passes a unique `--run-id` (servers carry
+//! it on their command line) and scans /proc for it.
+//!
+//! Timing assertions are one-sided or generous (the machine is shared): latency is never below
+//! theory (δ is a floor: every message is held δ), and stays within theory + a wide margin.
+
+use serde_json::Value;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn ticketlab(dir: &Path, run_id: &str, args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_ticketlab"));
+    c.current_dir(dir)
+        .args(["run", "--run-id", run_id])
+        .args(args)
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null());
+    c
+}
+
+fn output(mut c: Command) -> Output {
+    c.output().expect("the binary runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A run id nobody else uses (the test binary's pid + a per-test tag).
+fn run_id(tag: &str) -> String {
+    format!("e2e{}{tag}", std::process::id())
+}
+
+/// Live processes whose command line mentions `needle` (zombies have an empty command line).
+fn processes_with(needle: &str) -> Vec<(u32, String)> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        if pid == std::process::id() {
+            continue;
+        }
+        if let Ok(raw) = std::fs::read(entry.path().join("cmdline")) {
+            let cmd = String::from_utf8_lossy(&raw).replace('\0', " ");
+            if cmd.contains(needle) {
+                found.push((pid, cmd));
+            }
+        }
+    }
+    found
+}
+
+/// No process of the run is left (allowing a moment for processes the kernel is killing).
+fn assert_no_leftovers(run_id: &str) {
+    let until = Instant::now() + Duration::from_secs(3);
+    loop {
+        let left = processes_with(run_id);
+        if left.is_empty() {
+            return;
+        }
+        assert!(Instant::now() < until, "processes left behind: {left:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn summary(dir: &Path) -> Value {
+    let text = std::fs::read_to_string(dir.join("out/summary.json")).expect("summary.json written");
+    serde_json::from_str(&text).unwrap()
+}
+
+fn history(dir: &Path, protocol: &str) -> Vec<Value> {
+    std::fs::read_to_string(dir.join("out").join(protocol).join("history.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+const SMALL: &[&str] = &[
+    "--set",
+    "cluster.mode=processes",
+    "--set",
+    "cluster.delta_ms=2",
+    "--set",
+    "workload.tickets=12",
+    "--format",
+    "json",
+    "--out",
+    "out",
+];
+
+#[test]
+fn table1_with_real_processes_counts_exactly_and_latency_is_at_least_theory() {
+    let dir = tempfile::tempdir().unwrap();
+    let id = run_id("t1");
+    let mut c = ticketlab(dir.path(), &id, SMALL);
+    // No false suspicion on a busy machine: it would add messages (they are still safe).
+    c.args([
+        "--set",
+        "cluster.servers=4",
+        "--set",
+        "cluster.suspect_after_ms=3000",
+    ]);
+    let o = output(c);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_no_leftovers(&id);
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["mode"], "processes");
+    assert_eq!(v["complete"], true);
+    let n = 4.0;
+    for (run, (name, lat, msgs)) in v["runs"].as_array().unwrap().iter().zip([
+        ("2pe", 2.0, 2.0 * (n - 1.0)),
+        ("se-ct", 4.0, 4.0 * (n - 1.0)),
+    ]) {
+        assert_eq!(run["protocol"], name);
+        assert_eq!(run["messages_per_ticket"], msgs, "{name}: {run}");
+        assert_eq!(run["violations"].as_array().unwrap().len(), 0, "{name}");
+        assert_eq!(run["accepted"], 12, "{name}");
+        assert_eq!(run["undecided"], 0, "{name}");
+        let max_ms = run["latency_ms"]["max"].as_f64().unwrap();
+        let theory_ms = lat * 2.0;
+        assert!(
+            max_ms >= theory_ms,
+            "{name}: max {max_ms} ms < theory {theory_ms} ms"
+        );
+        assert!(
+            max_ms < theory_ms + 250.0,
+            "{name}: max {max_ms} ms, theory {theory_ms} ms"
+        );
+        // The history on disk is the whole story: the counts recount from it.
+        let h = history(dir.path(), name);
+        let sends = h.iter().filter(|e| e["kind"] == "send").count() as f64;
+        assert_eq!(sends / 12.0, msgs, "{name}");
+    }
+}
+
+#[test]
+fn kill_9_of_a_server_mid_run_still_completes_without_e1_violations() {
+    let dir = tempfile::tempdir().unwrap();
+    let id = run_id("crash");
+    std::fs::write(
+        dir.path().join("crash.toml"),
+        r#"
+name = "crash"
+seed = 7
+[cluster]
+servers = 3
+protocols = ["2pe", "se-ct"]
+mode = "processes"
+delta_ms = 2.0
+[workload]
+tickets = 30
+concurrency = 2
+submit_to = "random"
+duplicates = 0.5
+duplicate_gap_ms = 1.0
+[[fault]]
+at_ms = 25.0
+crash = [2]
+"#,
+    )
+    .unwrap();
+    let o = output(ticketlab(
+        dir.path(),
+        &id,
+        &["crash.toml", "--format", "json", "--out", "out"],
+    ));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_no_leftovers(&id);
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["complete"], true);
+    for run in v["runs"].as_array().unwrap() {
+        let name = run["protocol"].as_str().unwrap();
+        assert_eq!(
+            run["violations"].as_array().unwrap().len(),
+            0,
+            "{name}: {run}"
+        );
+        assert_eq!(run["crashed"], serde_json::json!([2]), "{name}");
+        assert_eq!(run["tickets"], 30, "{name}");
+        let h = history(dir.path(), name);
+        let crash = h
+            .iter()
+            .find(|e| e["kind"] == "crash")
+            .expect("a crash event");
+        let t_crash = crash["t_us"].as_u64().unwrap();
+        assert!(t_crash >= 25_000, "{name}: crash at {t_crash} µs");
+        // s2's own events before its death were kept ...
+        assert!(
+            h.iter().any(|e| e["kind"] == "send"
+                && e["from"] == 2
+                && e["t_us"].as_u64() < Some(t_crash)),
+            "{name}: s2 sent nothing before the crash?"
+        );
+        // ... and nothing came from it afterwards.
+        assert!(
+            !h.iter().any(
+                |e| (e["from"] == 2 || (e["kind"] == "decide" && e["server"] == 2))
+                    && e["t_us"].as_u64().unwrap() > t_crash + 1_000
+            ),
+            "{name}: s2 acted after its kill"
+        );
+    }
+}
+
+/// Start a long run and wait until all its servers are up.
+fn start_long_run(dir: &Path, id: &str, n: usize) -> Child {
+    let mut c = ticketlab(
+        dir,
+        id,
+        &[
+            "--set",
+            "cluster.mode=processes",
+            "--set",
+            &format!("cluster.servers={n}"),
+            "--set",
+            "cluster.delta_ms=2",
+            "--set",
+            "workload.tickets=1000000",
+            "--format",
+            "json",
+            "--out",
+            "out",
+        ],
+    );
+    let child = c
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let until = Instant::now() + Duration::from_secs(10);
+    // The servers are up, and the run is under way (some ticket decided).
+    while processes_with("server --id")
+        .iter()
+        .filter(|p| p.1.contains(id))
+        .count()
+        < n
+        || !dir.join("out").exists()
+    {
+        assert!(Instant::now() < until, "the cluster did not come up");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    child
+}
+
+#[test]
+fn ctrl_c_kills_the_cluster_and_writes_partial_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let id = run_id("int");
+    let child = start_long_run(dir.path(), &id, 3);
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(130), "{}", stderr(&o));
+    assert_no_leftovers(&id);
+    let s = summary(dir.path());
+    assert_eq!(s["complete"], false);
+    let run = &s["runs"][0];
+    assert_eq!(run["protocol"], "2pe");
+    assert!(run["decisions"].as_u64().unwrap() > 0, "{run}");
+    assert_eq!(run["violations"].as_array().unwrap().len(), 0);
+    assert!(!history(dir.path(), "2pe").is_empty());
+}
+
+#[test]
+fn kill_9_of_the_orchestrator_leaves_no_server_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let id = run_id("orch");
+    let mut child = start_long_run(dir.path(), &id, 3);
+    child.kill().unwrap(); // SIGKILL: no handler runs; PR_SET_PDEATHSIG does the work.
+    child.wait().unwrap();
+    assert_no_leftovers(&id);
+}
