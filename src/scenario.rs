@@ -47,14 +47,14 @@ pub fn generated_ticket_id(k: u64) -> String {
     format!("t{k}")
 }
 
-/// How a run executes.
+/// How a run executes (`cluster.mode`; `"processes"` when omitted).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
     /// The deterministic discrete-event simulator.
-    #[default]
     Sim,
-    /// Real local server processes over TCP on loopback.
+    /// Real local server processes over TCP on loopback (the default).
+    #[default]
     Processes,
 }
 
@@ -1045,8 +1045,8 @@ impl Ctx<'_> {
         }
 
         let mode = match raw.mode.as_deref() {
-            None | Some("sim") => Mode::Sim,
-            Some("processes") => Mode::Processes,
+            Some("sim") => Mode::Sim,
+            None | Some("processes") => Mode::Processes,
             Some(other) => {
                 return Err(self.invalid(
                     &c.k("mode"),
@@ -1448,7 +1448,7 @@ deadline_ms = 5000.0
             Cluster {
                 servers: 3,
                 protocols: vec![ProtocolKind::TwoPe],
-                mode: Mode::Sim,
+                mode: Mode::Processes,
                 delta: 10_000,
                 jitter: 0,
                 heartbeat: 20_000,
