@@ -189,9 +189,14 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         }
         if r.undecided > 0 {
             eprintln!(
-                "ticketlab: {}: {} ticket(s) undecided at the deadline: {}",
+                "ticketlab: {}: {} ticket(s) undecided {}: {}",
                 r.protocol,
                 r.undecided,
+                if summary.complete {
+                    "at the deadline"
+                } else {
+                    "when the run stopped"
+                },
                 r.pending
                     .iter()
                     .take(10)

@@ -40,7 +40,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::process::{Child, Command};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 use tokio::time::Instant;
-use tracing::{debug, info, warn};
+use tracing::{debug, info, warn, Instrument};
 
 /// How long the cluster may take to come up.
 const SETUP_TIMEOUT: Duration = Duration::from_secs(20);
@@ -91,7 +91,8 @@ pub async fn run_protocol(
     if opts.progress {
         o.bar = Some(progress_bar(protocol, o.client.total_tickets()));
     }
-    let result = o.execute().await;
+    let span = tracing::info_span!("run", protocol = protocol.name());
+    let result = o.execute().instrument(span).await;
     let stop = match result {
         Ok(()) => None,
         Err(mut stop) => {
@@ -398,7 +399,7 @@ impl Orchestrator<'_> {
                     }
                 }
                 () = tokio::time::sleep_until(wake), if next.is_some() && self.unconfirmed.is_empty() => {
-                    self.fire_due()?
+                    self.fire_due()
                 }
             }
         }
@@ -420,7 +421,7 @@ impl Orchestrator<'_> {
         }
     }
 
-    fn fire_due(&mut self) -> Result<(), ProcessError> {
+    fn fire_due(&mut self) {
         let now = self.now();
         while let Some(entry) = self.schedule.first_entry() {
             if entry.key().0 > now || !self.unconfirmed.is_empty() {
@@ -451,14 +452,13 @@ impl Orchestrator<'_> {
                 }
                 Action::Fault(i) => {
                     self.faults_left -= 1;
-                    self.fault(i)?;
+                    self.fault(i);
                 }
             }
         }
-        Ok(())
     }
 
-    fn fault(&mut self, i: usize) -> Result<(), ProcessError> {
+    fn fault(&mut self, i: usize) {
         match &self.scenario.faults[i].action {
             FaultAction::Crash(servers) => {
                 for &s in servers {
@@ -490,7 +490,6 @@ impl Orchestrator<'_> {
                 }
             }
         }
-        Ok(())
     }
 
     fn on_report(&mut self, r: Report) -> Result<(), ProcessError> {
