@@ -6,8 +6,9 @@
 use crate::history;
 use crate::protocol::ProtocolKind;
 use crate::report::{self, RunSummary, Summary};
+use crate::resilience;
 use crate::scenario::{self, Mode, Scenario};
-use crate::sim;
+use crate::sim::{self, RunOutput};
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::{Path, PathBuf};
@@ -185,11 +186,33 @@ fn run_protocol(
     seed: u64,
     out_dir: &Path,
 ) -> anyhow::Result<RunSummary> {
-    let output = sim::run(scenario, protocol, seed);
     let dir = out_dir.join(protocol.name());
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let path = dir.join("history.jsonl");
-    history::write_jsonl(&path, &output.history)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(report::summarize(scenario, protocol, &output))
+    let write = |sub: Option<u16>, output: &RunOutput| -> anyhow::Result<()> {
+        let dir = match sub {
+            Some(f) => dir.join(format!("f{f}")),
+            None => dir.clone(),
+        };
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+        let path = dir.join("history.jsonl");
+        history::write_jsonl(&path, &output.history)
+            .with_context(|| format!("cannot write {}", path.display()))
+    };
+    let Some(res) = &scenario.resilience else {
+        let output = sim::run(scenario, protocol, seed);
+        write(None, &output)?;
+        return Ok(report::summarize(scenario, protocol, &output));
+    };
+    // Resilience sweep: f = 0 is the row's ordinary run (history in <protocol>/), the others
+    // go to <protocol>/f<k>/.
+    let (output, measured) =
+        resilience::sweep(scenario, protocol, res.max_f, res.crash, "sim", |s, f| {
+            let output = sim::run(s, protocol, seed);
+            write((f > 0).then_some(f), &output)?;
+            Ok(output)
+        })?;
+    let mut row = report::summarize(scenario, protocol, &output);
+    row.resilience_measured = measured.measured;
+    row.resilience = Some(measured);
+    Ok(row)
 }

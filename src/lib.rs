@@ -3,8 +3,10 @@
 pub mod checker;
 pub mod cli;
 pub mod history;
+pub mod netmodel;
 pub mod protocol;
 pub mod report;
+pub mod resilience;
 pub mod scenario;
 pub mod sim;
 pub mod workload;

@@ -14,7 +14,7 @@
 //! key's path up in the document as the user wrote it, not from the text after overrides, whose
 //! lines may have moved.
 
-use crate::protocol::{ProtocolKind, ServerId, Time};
+use crate::protocol::{ProtocolKind, ServerId, Time, MSG_KINDS};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -141,12 +141,78 @@ pub enum FaultAction {
         to: Vec<ServerId>,
         delay: Time,
     },
+    /// Stop these servers (SIGSTOP): they handle nothing until resumed; what reaches them waits.
+    Pause(Vec<ServerId>),
+    /// Resume paused servers (SIGCONT).
+    Resume(Vec<ServerId>),
+    /// Split the cluster into groups that cannot reach each other until `heal`. Links stay
+    /// reliable: messages across the cut wait and are delivered, in order, after the heal.
+    Partition(Vec<Vec<ServerId>>),
+    /// End every partition and block.
+    Heal,
+    /// A one-way cut: messages from `from` to `to` wait until `heal`.
+    Block {
+        from: Vec<ServerId>,
+        to: Vec<ServerId>,
+    },
+    /// Each transmission on these links is lost with probability `rate`; the transport
+    /// retransmits after a timeout, so links stay reliable and latency grows.
+    Loss {
+        from: Vec<ServerId>,
+        to: Vec<ServerId>,
+        rate: f64,
+    },
+    /// Force server `by`'s failure detector to suspect `server` for `duration` µs.
+    Suspect {
+        by: ServerId,
+        server: ServerId,
+        duration: Time,
+    },
+}
+
+/// A protocol event at one server that can trigger a fault (`after = {..}`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EventKind {
+    Accept,
+    Reject,
+    Decide,
+    /// A server→server message of this type (e.g. "NEWTKT", "C-PROPOSE").
+    Send(String),
+}
+
+/// "Right after the `count`-th `event` at `server`".
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct After {
+    pub server: ServerId,
+    pub event: EventKind,
+    pub count: u32,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Fault {
+    /// When the fault fires (µs since the start); 0 and unused when `after` is set.
     pub at: Time,
+    /// Fire on a protocol event instead of at a time (crash only).
+    pub after: Option<After>,
     pub action: FaultAction,
+}
+
+/// Which servers a resilience sweep crashes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CrashPick {
+    /// s_1..s_f: includes s_1, the round-1 consensus coordinator (the harder case).
+    First,
+    /// s_{n−f+1}..s_n.
+    Last,
+}
+
+/// `[resilience]`: measure the resilience column by crashing f = 0..=max_f servers at the start.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Resilience {
+    pub max_f: u16,
+    pub crash: CrashPick,
 }
 
 /// A validated scenario: every cross-field rule holds.
@@ -158,6 +224,8 @@ pub struct Scenario {
     pub workload: Workload,
     pub tickets: Vec<ScriptedTicket>,
     pub faults: Vec<Fault>,
+    /// When present, `run` sweeps crashes at the start to measure resilience.
+    pub resilience: Option<Resilience>,
 }
 
 /// Milliseconds (as written in scenarios) to µs.
@@ -684,6 +752,14 @@ struct RawScenario {
     ticket: Vec<RawTicket>,
     #[serde(default)]
     fault: Vec<RawFault>,
+    resilience: Option<RawResilience>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+struct RawResilience {
+    max_f: Option<i64>,
+    crash: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -728,9 +804,29 @@ struct RawSubmission {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a table")]
 struct RawFault {
-    at_ms: f64,
+    at_ms: Option<f64>,
+    after: Option<RawAfter>,
     crash: Option<Vec<i64>>,
     delay: Option<RawDelay>,
+    pause: Option<Vec<i64>>,
+    resume: Option<Vec<i64>>,
+    partition: Option<Vec<Vec<i64>>>,
+    heal: Option<bool>,
+    block: Option<RawLinks>,
+    loss: Option<RawLoss>,
+    suspect: Option<RawSuspect>,
+}
+
+#[derive(Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a table { server = .., event = .., msg = .., count = .. }"
+)]
+struct RawAfter {
+    server: i64,
+    event: String,
+    msg: Option<String>,
+    count: Option<i64>,
 }
 
 #[derive(Deserialize)]
@@ -743,6 +839,35 @@ struct RawDelay {
     from: toml::Value,
     to: toml::Value,
     ms: f64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table { from = .., to = .. }")]
+struct RawLinks {
+    from: toml::Value,
+    to: toml::Value,
+}
+
+#[derive(Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a table { from = .., to = .., rate = .. }"
+)]
+struct RawLoss {
+    from: Option<toml::Value>,
+    to: Option<toml::Value>,
+    rate: f64,
+}
+
+#[derive(Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a table { by = .., server = .., for_ms = .. }"
+)]
+struct RawSuspect {
+    by: i64,
+    server: i64,
+    for_ms: f64,
 }
 
 /// serde's type names as a scenario author knows them.
@@ -977,6 +1102,19 @@ impl Ctx<'_> {
         let workload = self.workload(&raw.workload, n)?;
         let tickets = self.tickets(&raw.ticket, n, workload.tickets)?;
         let faults = self.faults(&raw.fault, n)?;
+        let resilience = self.resilience(&raw.resilience, n)?;
+        if resilience.is_some() {
+            if let Some(i) = faults
+                .iter()
+                .position(|f| matches!(f.action, FaultAction::Crash(_)))
+            {
+                return Err(self.schema(
+                    &root.k("fault").i(i).k("crash"),
+                    "a [resilience] sweep crashes servers itself (f = 0..max_f at the start); \
+                     remove crash faults from this scenario",
+                ));
+            }
+        }
 
         if workload.tickets == 0 && tickets.is_empty() {
             return Err(self.invalid(
@@ -997,6 +1135,7 @@ impl Ctx<'_> {
             workload,
             tickets,
             faults,
+            resilience,
         })
     }
 
@@ -1245,77 +1384,377 @@ impl Ctx<'_> {
         Ok(out)
     }
 
+    /// Links `from` → `to` (each a server id or a list), with no server linked to itself.
+    fn links(
+        &self,
+        key: &K,
+        from: Option<&toml::Value>,
+        to: Option<&toml::Value>,
+        n: u16,
+    ) -> Res<(Vec<ServerId>, Vec<ServerId>)> {
+        let all: Vec<ServerId> = (1..=n).collect();
+        let from = match from {
+            Some(v) => self.server_or_list(&key.k("from"), v, n)?,
+            None => all.clone(),
+        };
+        let to_list = match to {
+            Some(v) => self.server_or_list(&key.k("to"), v, n)?,
+            None => all,
+        };
+        if let (Some(v), [f]) = (to, from.as_slice()) {
+            if to_list == [*f] {
+                return Err(self.invalid(
+                    &key.k("to"),
+                    v,
+                    format!(
+                        "expected servers other than {f}: a link from {f} to itself is not a link"
+                    ),
+                ));
+            }
+        }
+        if to.is_some() && from.len() > 1 {
+            let from_set: BTreeSet<ServerId> = from.iter().copied().collect();
+            if let Some(&s) = to_list.iter().find(|s| from_set.contains(s)) {
+                return Err(self.invalid(
+                    &key.k("to"),
+                    to.expect("checked"),
+                    format!(
+                        "expected servers other than those in {key}.from: {s} is in both, and a \
+                         link from {s} to itself is not a link"
+                    ),
+                ));
+            }
+        }
+        Ok((from, to_list))
+    }
+
+    /// A non-empty list of distinct servers.
+    fn servers(&self, key: &K, list: &[i64], n: u16) -> Res<Vec<ServerId>> {
+        if list.is_empty() {
+            return Err(self.invalid(
+                key,
+                "[]",
+                format!("expected a non-empty list of server ids from 1 to {n}"),
+            ));
+        }
+        let mut ids = Vec::new();
+        for (j, &s) in list.iter().enumerate() {
+            ids.push((j, Ok(self.server(&key.i(j), s, n)?)));
+        }
+        self.server_list(key, ids, n)
+    }
+
+    fn after(&self, key: &K, a: &RawAfter, n: u16) -> Res<After> {
+        let server = self.server(&key.k("server"), a.server, n)?;
+        let event = match (a.event.as_str(), &a.msg) {
+            ("accept", None) => EventKind::Accept,
+            ("reject", None) => EventKind::Reject,
+            ("decide", None) => EventKind::Decide,
+            ("send", Some(m)) if MSG_KINDS.contains(&m.as_str()) => EventKind::Send(m.clone()),
+            ("send", Some(m)) => {
+                return Err(self.invalid(
+                    &key.k("msg"),
+                    format!("{m:?}"),
+                    format!("expected a message type, one of {}", MSG_KINDS.join(", ")),
+                ))
+            }
+            ("send", None) => {
+                return Err(self.schema(
+                    &key.k("msg"),
+                    "missing; event = \"send\" needs msg = a message type, e.g. \"NEWTKT\"",
+                ))
+            }
+            ("accept" | "reject" | "decide", Some(_)) => {
+                return Err(self.schema(&key.k("msg"), "only goes with event = \"send\""))
+            }
+            (other, _) => {
+                return Err(self.invalid(
+                    &key.k("event"),
+                    format!("{other:?}"),
+                    "expected \"accept\", \"reject\", \"decide\" or \"send\"",
+                ))
+            }
+        };
+        let count = match a.count {
+            None => 1,
+            Some(c) if (1..=i64::from(u32::MAX)).contains(&c) => c as u32,
+            Some(c) => return Err(self.invalid(&key.k("count"), c, "expected an integer >= 1")),
+        };
+        Ok(After {
+            server,
+            event,
+            count,
+        })
+    }
+
     fn faults(&self, raw: &[RawFault], n: u16) -> Res<Vec<Fault>> {
         let mut out = Vec::new();
         // Server → the fault that crashes it.
         let mut crashed: BTreeMap<ServerId, usize> = BTreeMap::new();
         for (i, f) in raw.iter().enumerate() {
             let entry = K::root().k("fault").i(i);
-            let at = self.ms(&entry.k("at_ms"), Some(f.at_ms), 0.0, 0.0, MAX_MS)?;
-            let action = match (&f.crash, &f.delay) {
-                (Some(crash), None) => {
-                    let key = entry.k("crash");
-                    if crash.is_empty() {
-                        return Err(self.invalid(
-                            &key,
-                            "[]",
-                            format!("expected a non-empty list of server ids from 1 to {n}"),
-                        ));
-                    }
-                    let mut ids = Vec::new();
-                    for (j, &s) in crash.iter().enumerate() {
-                        ids.push((j, Ok(self.server(&key.i(j), s, n)?)));
-                    }
-                    let ids = self.server_list(&key, ids, n)?;
-                    for (j, &s) in ids.iter().enumerate() {
-                        if let Some(other) = crashed.insert(s, i) {
-                            return Err(self.invalid(
-                                &key.i(j),
-                                s,
-                                format!(
-                                    "expected each server crashed by at most one fault (fault[{other}] \
-                                     already crashes server {s})"
-                                ),
-                            ));
-                        }
-                    }
-                    FaultAction::Crash(ids)
+            let (at, after) = match (&f.at_ms, &f.after) {
+                (Some(ms), None) => (
+                    self.ms(&entry.k("at_ms"), Some(*ms), 0.0, 0.0, MAX_MS)?,
+                    None,
+                ),
+                (None, Some(a)) => (0, Some(self.after(&entry.k("after"), a, n)?)),
+                (Some(_), Some(_)) => {
+                    return Err(self.schema(
+                        &entry.k("after"),
+                        "expected either at_ms (a time) or after (an event), not both",
+                    ))
                 }
-                (None, Some(d)) => {
-                    let key = entry.k("delay");
-                    let from = self.server_or_list(&key.k("from"), &d.from, n)?;
-                    let to = self.server_or_list(&key.k("to"), &d.to, n)?;
-                    let from_set: BTreeSet<ServerId> = from.iter().copied().collect();
-                    if let Some(&s) = to.iter().find(|s| from_set.contains(s)) {
+                (None, None) => return Err(self.schema(
+                    &entry.k("at_ms"),
+                    "missing; a fault needs at_ms = <time> or after = { server = .., event = .. }",
+                )),
+            };
+            let actions = [
+                f.crash.is_some(),
+                f.delay.is_some(),
+                f.pause.is_some(),
+                f.resume.is_some(),
+                f.partition.is_some(),
+                f.heal.is_some(),
+                f.block.is_some(),
+                f.loss.is_some(),
+                f.suspect.is_some(),
+            ];
+            let count = actions.iter().filter(|a| **a).count();
+            if count != 1 {
+                return Err(self.schema(
+                    &entry,
+                    format!(
+                        "expected exactly one action besides at_ms/after: crash, delay, pause, \
+                         resume, partition, heal, block, loss or suspect (found {})",
+                        if count == 0 {
+                            "none".to_string()
+                        } else {
+                            count.to_string()
+                        }
+                    ),
+                ));
+            }
+            let action = if let Some(crash) = &f.crash {
+                let key = entry.k("crash");
+                let ids = self.servers(&key, crash, n)?;
+                for (j, &s) in ids.iter().enumerate() {
+                    if let Some(other) = crashed.insert(s, i) {
                         return Err(self.invalid(
-                            &key.k("to"),
-                            &d.to,
+                            &key.i(j),
+                            s,
                             format!(
-                                "expected servers other than those in delay.from: {s} is in both, \
-                                 and a link from {s} to itself is not a link"
+                                "expected each server crashed by at most one fault (fault[{other}] \
+                                 already crashes server {s})"
                             ),
                         ));
                     }
-                    let delay = self.ms(&key.k("ms"), Some(d.ms), 0.0, 0.0, MAX_MS)?;
-                    FaultAction::Delay { from, to, delay }
                 }
-                (crash, delay) => {
-                    let found = match (crash.is_some(), delay.is_some()) {
-                        (true, true) => "both",
-                        _ => "neither",
-                    };
-                    return Err(self.schema(
-                        &entry,
-                        format!(
-                            "expected exactly one action besides at_ms, crash = [..] or delay = {{ .. }} \
-                             (found {found})"
-                        ),
+                FaultAction::Crash(ids)
+            } else if let Some(d) = &f.delay {
+                let key = entry.k("delay");
+                let (from, to) = self.links(&key, Some(&d.from), Some(&d.to), n)?;
+                let delay = self.ms(&key.k("ms"), Some(d.ms), 0.0, 0.0, MAX_MS)?;
+                FaultAction::Delay { from, to, delay }
+            } else if let Some(p) = &f.pause {
+                FaultAction::Pause(self.servers(&entry.k("pause"), p, n)?)
+            } else if let Some(p) = &f.resume {
+                FaultAction::Resume(self.servers(&entry.k("resume"), p, n)?)
+            } else if let Some(groups) = &f.partition {
+                let key = entry.k("partition");
+                let mut seen: BTreeMap<ServerId, usize> = BTreeMap::new();
+                let mut out_groups = Vec::new();
+                for (g, group) in groups.iter().enumerate() {
+                    let ids = self.servers(&key.i(g), group, n)?;
+                    for (j, &s) in ids.iter().enumerate() {
+                        if let Some(other) = seen.insert(s, g) {
+                            return Err(self.invalid(
+                                &key.i(g).i(j),
+                                s,
+                                format!("expected groups that do not overlap ({key}[{other}] already holds {s})"),
+                            ));
+                        }
+                    }
+                    out_groups.push(ids);
+                }
+                if out_groups.len() < 2 {
+                    return Err(self.invalid(
+                        &key,
+                        format!("{groups:?}"),
+                        "expected at least two groups, e.g. [[1, 2], [3, 4, 5]]",
                     ));
                 }
+                if let Some(missing) = (1..=n).find(|s| !seen.contains_key(s)) {
+                    return Err(self.invalid(
+                        &key,
+                        format!("{groups:?}"),
+                        format!("expected every server in exactly one group: server {missing} is in none"),
+                    ));
+                }
+                FaultAction::Partition(out_groups)
+            } else if let Some(h) = f.heal {
+                if !h {
+                    return Err(self.invalid(&entry.k("heal"), h, "expected heal = true"));
+                }
+                FaultAction::Heal
+            } else if let Some(b) = &f.block {
+                let (from, to) = self.links(&entry.k("block"), Some(&b.from), Some(&b.to), n)?;
+                FaultAction::Block { from, to }
+            } else if let Some(l) = &f.loss {
+                let key = entry.k("loss");
+                let (from, to) = self.links(&key, l.from.as_ref(), l.to.as_ref(), n)?;
+                if !(l.rate.is_finite() && (0.0..0.95).contains(&l.rate)) {
+                    return Err(self.invalid(
+                        &key.k("rate"),
+                        num(l.rate),
+                        "expected a loss probability from 0 to 0.95 (links stay reliable: lost \
+                         transmissions are retransmitted)",
+                    ));
+                }
+                FaultAction::Loss {
+                    from,
+                    to,
+                    rate: l.rate,
+                }
+            } else if let Some(sus) = &f.suspect {
+                let key = entry.k("suspect");
+                let by = self.server(&key.k("by"), sus.by, n)?;
+                let server = self.server(&key.k("server"), sus.server, n)?;
+                if by == server {
+                    return Err(self.invalid(
+                        &key.k("server"),
+                        server,
+                        format!("expected a server other than by = {by} (a server never suspects itself)"),
+                    ));
+                }
+                let duration = self.ms(
+                    &key.k("for_ms"),
+                    Some(sus.for_ms),
+                    0.0,
+                    MIN_POSITIVE_MS,
+                    MAX_MS,
+                )?;
+                FaultAction::Suspect {
+                    by,
+                    server,
+                    duration,
+                }
+            } else {
+                unreachable!("exactly one action was checked above")
             };
-            out.push(Fault { at, action });
+            if after.is_some() && !matches!(action, FaultAction::Crash(_)) {
+                return Err(self.schema(
+                    &entry.k("after"),
+                    "only crash faults can fire on an event; use at_ms for the others",
+                ));
+            }
+            out.push(Fault { at, after, action });
         }
+        self.fault_timeline(raw, &out)?;
         Ok(out)
+    }
+
+    /// Rules that depend on the order of timed faults: resume only a paused server, heal only
+    /// a cut, one partition at a time, nothing done to a server after it crashed.
+    fn fault_timeline(&self, raw: &[RawFault], faults: &[Fault]) -> Res<()> {
+        let mut order: Vec<usize> = (0..faults.len())
+            .filter(|&i| faults[i].after.is_none())
+            .collect();
+        order.sort_by_key(|&i| faults[i].at);
+        let mut paused: BTreeMap<ServerId, usize> = BTreeMap::new();
+        let mut crashed: BTreeMap<ServerId, usize> = BTreeMap::new();
+        let mut partition: Option<usize> = None;
+        let mut blocked = false;
+        for i in order {
+            let entry = K::root().k("fault").i(i);
+            let _ = &raw[i];
+            match &faults[i].action {
+                FaultAction::Crash(ids) => {
+                    for s in ids {
+                        crashed.insert(*s, i);
+                        paused.remove(s);
+                    }
+                }
+                FaultAction::Pause(ids) => {
+                    for (j, s) in ids.iter().enumerate() {
+                        if let Some(c) = crashed.get(s) {
+                            return Err(self.invalid(&entry.k("pause").i(j), s, format!("expected a live server (fault[{c}] crashed server {s} earlier)")));
+                        }
+                        if let Some(p) = paused.insert(*s, i) {
+                            return Err(self.invalid(&entry.k("pause").i(j), s, format!("expected a running server (fault[{p}] already paused server {s}; resume it first)")));
+                        }
+                    }
+                }
+                FaultAction::Resume(ids) => {
+                    for (j, s) in ids.iter().enumerate() {
+                        if paused.remove(s).is_none() {
+                            return Err(self.invalid(&entry.k("resume").i(j), s, format!("expected a paused server (server {s} is not paused at that time)")));
+                        }
+                    }
+                }
+                FaultAction::Partition(_) => {
+                    if let Some(p) = partition {
+                        return Err(self.schema(
+                            &entry.k("partition"),
+                            format!("a partition is already in force (fault[{p}]); heal it first"),
+                        ));
+                    }
+                    partition = Some(i);
+                }
+                FaultAction::Block { .. } => blocked = true,
+                FaultAction::Heal => {
+                    if partition.is_none() && !blocked {
+                        return Err(self.schema(
+                            &entry.k("heal"),
+                            "nothing to heal: no partition or block is in force at that time",
+                        ));
+                    }
+                    partition = None;
+                    blocked = false;
+                }
+                FaultAction::Suspect { by, server, .. } => {
+                    for (name, s) in [("by", by), ("server", server)] {
+                        if let Some(c) = crashed.get(s).filter(|_| name == "by") {
+                            return Err(self.invalid(&entry.k("suspect").k(name), s, format!("expected a live server (fault[{c}] crashed server {s} earlier)")));
+                        }
+                    }
+                }
+                FaultAction::Delay { .. } | FaultAction::Loss { .. } => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn resilience(&self, raw: &Option<RawResilience>, n: u16) -> Res<Option<Resilience>> {
+        let Some(r) = raw else { return Ok(None) };
+        let key = K::root().k("resilience");
+        let max_f = match r.max_f {
+            None => n.div_ceil(2).min(n - 1),
+            Some(f) if (0..i64::from(n)).contains(&f) => f as u16,
+            Some(f) => {
+                return Err(self.invalid(
+                    &key.k("max_f"),
+                    f,
+                    format!(
+                        "expected an integer from 0 to {} (fewer than cluster.servers = {n})",
+                        n - 1
+                    ),
+                ))
+            }
+        };
+        let crash = match r.crash.as_deref() {
+            None | Some("first") => CrashPick::First,
+            Some("last") => CrashPick::Last,
+            Some(other) => {
+                return Err(self.invalid(
+                    &key.k("crash"),
+                    format!("{other:?}"),
+                    "expected \"first\" (s1..sf, with the consensus coordinator) or \"last\" (the highest ids)",
+                ))
+            }
+        };
+        Ok(Some(Resilience { max_f, crash }))
     }
 }
 
@@ -1511,10 +1950,12 @@ delay = { from = 2, to = [1, 4], ms = 15.0 }
             vec![
                 Fault {
                     at: 100_000,
+                    after: None,
                     action: FaultAction::Crash(vec![3]),
                 },
                 Fault {
                     at: 50_000,
+                    after: None,
                     action: FaultAction::Delay {
                         from: vec![2],
                         to: vec![1, 4],
@@ -2112,13 +2553,13 @@ delay = { from = 2, to = [1, 4], ms = 15.0 }
     fn rule_fault_exactly_one_action() {
         let e = load_err(&append("[[fault]]\nat_ms = 1\n"), &[]);
         assert_err_at(&e, 19, "fault[0]");
-        assert!(e.to_string().contains("(found neither)"), "{e}");
+        assert!(e.to_string().contains("(found none)"), "{e}");
         let e = load_err(
             &append("[[fault]]\nat_ms = 1\ncrash = [1]\n[[fault]]\nat_ms = 1\ncrash = [2]\ndelay = { from = 1, to = 2, ms = 1 }\n"),
             &[],
         );
         assert_err_at(&e, 22, "fault[1]");
-        assert!(e.to_string().contains("(found both)"), "{e}");
+        assert!(e.to_string().contains("(found 2)"), "{e}");
     }
 
     #[test]

@@ -135,6 +135,19 @@ pub enum Msg {
     Decide { k: u64, value: Vec<AppMsg> },
 }
 
+/// Every message type name [`Msg::kind`] can return, except HEARTBEAT.
+pub const MSG_KINDS: &[&str] = &[
+    "NEWTKT",
+    "ACK",
+    "NACK",
+    "AB-DATA",
+    "C-ESTIMATE",
+    "C-PROPOSE",
+    "C-ACK",
+    "C-NACK",
+    "C-DECIDE",
+];
+
 impl Msg {
     /// The message type name used in counters, `messages_by_type` and `history.jsonl`.
     pub fn kind(&self) -> &'static str {
