@@ -1393,6 +1393,7 @@ impl Ctx<'_> {
         n: u16,
     ) -> Res<(Vec<ServerId>, Vec<ServerId>)> {
         let all: Vec<ServerId> = (1..=n).collect();
+        let from_given = from;
         let from = match from {
             Some(v) => self.server_or_list(&key.k("from"), v, n)?,
             None => all.clone(),
@@ -1401,23 +1402,12 @@ impl Ctx<'_> {
             Some(v) => self.server_or_list(&key.k("to"), v, n)?,
             None => all,
         };
-        if let (Some(v), [f]) = (to, from.as_slice()) {
-            if to_list == [*f] {
-                return Err(self.invalid(
-                    &key.k("to"),
-                    v,
-                    format!(
-                        "expected servers other than {f}: a link from {f} to itself is not a link"
-                    ),
-                ));
-            }
-        }
-        if to.is_some() && from.len() > 1 {
+        if let (Some(v), Some(_)) = (to, from_given) {
             let from_set: BTreeSet<ServerId> = from.iter().copied().collect();
             if let Some(&s) = to_list.iter().find(|s| from_set.contains(s)) {
                 return Err(self.invalid(
                     &key.k("to"),
-                    to.expect("checked"),
+                    v,
                     format!(
                         "expected servers other than those in {key}.from: {s} is in both, and a \
                          link from {s} to itself is not a link"
