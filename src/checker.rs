@@ -81,6 +81,9 @@ pub struct Checked {
     pub violations: Vec<Violation>,
     /// Tickets with no accept that some live server of σ(τ) had not decided.
     pub pending: Vec<Ticket>,
+    /// The pending tickets no server of whose σ(τ) crashed: E-2 is in danger for them (a
+    /// violation if the run's faults all healed and the deadline was generous).
+    pub stalled: Vec<Ticket>,
 }
 
 pub fn check(history: &[Event]) -> Checked {
@@ -145,6 +148,9 @@ pub fn check(history: &[Event]) -> Checked {
             .any(|s| !decided.contains(s) && !c.crashed.contains_key(s));
         if undecided_live {
             c.pending.push(ticket.clone());
+            if !any_crashed {
+                c.stalled.push(ticket.clone());
+            }
         } else if !any_crashed {
             c.violations.push(Violation::E2 {
                 ticket: ticket.clone(),

@@ -29,6 +29,30 @@ struct Cli {
 enum Cmd {
     /// Run a scenario (the built-in Table 1 scenario when none is given).
     Run(RunArgs),
+    /// Fault campaign: random scenarios within each protocol's fault model, checked for E-1/E-2.
+    Explore(ExploreArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct ExploreArgs {
+    /// Seeds per protocol.
+    #[arg(long, default_value_t = 1000)]
+    seeds: u64,
+    /// First seed (seeds run from here on).
+    #[arg(long, default_value_t = 0)]
+    start_seed: u64,
+    /// Protocols to hammer, comma-separated (default: every Table 1 protocol).
+    #[arg(long, value_delimiter = ',')]
+    protocols: Vec<String>,
+    /// Cluster sizes to draw from, comma-separated.
+    #[arg(long, value_delimiter = ',', default_values_t = vec![3u16, 4, 5, 7])]
+    servers: Vec<u16>,
+    /// Output folder for the reproducing scenarios and the report (default results/explore/).
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// What to print on stdout.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
 }
 
 #[derive(clap::Args, Debug)]
@@ -50,6 +74,10 @@ struct RunArgs {
     /// What to print on stdout.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
+    /// Also fail (exit 1) when a ticket is undecided at the deadline although no server that
+    /// received it crashed (E-2 as a finite run can check it).
+    #[arg(long)]
+    strict: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -66,6 +94,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.cmd {
         Cmd::Run(args) => run(args),
+        Cmd::Explore(args) => explore(args),
     };
     match result {
         Ok(code) => code,
@@ -155,6 +184,15 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             violated = true;
             eprintln!("ticketlab: {}: {v}", r.protocol);
         }
+        if args.strict {
+            for t in &r.stalled {
+                violated = true;
+                eprintln!(
+                    "ticketlab: {}: E-2 (strict): ticket {t} undecided at the deadline although no server that received it crashed",
+                    r.protocol
+                );
+            }
+        }
         if r.undecided > 0 {
             eprintln!(
                 "ticketlab: {}: {} ticket(s) undecided at the deadline: {}",
@@ -215,4 +253,66 @@ fn run_protocol(
     row.resilience_measured = measured.measured;
     row.resilience = Some(measured);
     Ok(row)
+}
+
+fn explore(args: ExploreArgs) -> anyhow::Result<ExitCode> {
+    let protocols: Vec<ProtocolKind> = if args.protocols.is_empty() {
+        ProtocolKind::TABLE1.to_vec()
+    } else {
+        args.protocols
+            .iter()
+            .map(|name| {
+                ProtocolKind::from_name(name).ok_or_else(|| {
+                    let known: Vec<&str> = ProtocolKind::ALL.iter().map(|p| p.name()).collect();
+                    anyhow::anyhow!(
+                        "--protocols: unknown protocol {name:?}, expected one of {}",
+                        known.join(", ")
+                    )
+                })
+            })
+            .collect::<anyhow::Result<_>>()?
+    };
+    if let Some(&bad) = args.servers.iter().find(|&&n| !(2..=64).contains(&n)) {
+        anyhow::bail!("--servers: {bad} is not a cluster size from 2 to 64");
+    }
+    if args.servers.is_empty() {
+        anyhow::bail!("--servers: expected at least one cluster size");
+    }
+    let out_dir = args
+        .out
+        .clone()
+        .unwrap_or_else(|| Path::new("results").join("explore"));
+    std::fs::create_dir_all(&out_dir)
+        .with_context(|| format!("cannot create output folder {}", out_dir.display()))?;
+    eprintln!(
+        "ticketlab explore: seeds {}..{}, protocols [{}], sizes {:?}, simulator, out {}",
+        args.start_seed,
+        args.start_seed + args.seeds,
+        protocols
+            .iter()
+            .map(|p| p.name())
+            .collect::<Vec<_>>()
+            .join(", "),
+        args.servers,
+        out_dir.display()
+    );
+    let report = crate::explore::campaign(
+        &protocols,
+        args.start_seed..args.start_seed + args.seeds,
+        &args.servers,
+        &out_dir,
+        args.format == Format::Table,
+    )?;
+    let json = serde_json::to_string_pretty(&report)?;
+    std::fs::write(out_dir.join("explore.json"), format!("{json}\n"))
+        .with_context(|| format!("cannot write {}", out_dir.join("explore.json").display()))?;
+    match args.format {
+        Format::Json => println!("{json}"),
+        Format::Table => println!("{}", crate::explore::render(&report)),
+    }
+    Ok(if report.violations > 0 {
+        ExitCode::from(EXIT_VIOLATION)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

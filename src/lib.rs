@@ -2,8 +2,10 @@
 
 pub mod checker;
 pub mod cli;
+pub mod explore;
 pub mod history;
 pub mod netmodel;
+pub mod progress;
 pub mod protocol;
 pub mod report;
 pub mod resilience;

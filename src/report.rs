@@ -46,6 +46,8 @@ pub struct RunSummary {
     pub violations: Vec<Violation>,
     /// The undecided tickets, by id.
     pub pending: Vec<Ticket>,
+    /// Undecided tickets no server of whose σ(τ) crashed (`run --strict` fails on these).
+    pub stalled: Vec<Ticket>,
     /// Decisions at servers (a ticket submitted to two servers has two).
     pub decisions: u64,
     /// Servers that crashed during the run.
@@ -179,6 +181,7 @@ pub fn summarize(scenario: &Scenario, protocol: ProtocolKind, run: &RunOutput) -
         heartbeats: run.heartbeats,
         theory: protocol.theory(scenario.cluster.servers),
         violations: checked.violations,
+        stalled: checked.stalled.clone(),
         pending,
         decisions,
         crashed: checked.crashed.keys().copied().collect(),
