@@ -2248,7 +2248,7 @@ delay = { from = 2, to = [1, 4], ms = 15.0 }
         let e = load_err(&edit("protocols", "protocols = [\"2pe\", \"paxos\"]"), &[]);
         assert_eq!(
             e.to_string(),
-            "test.toml:5: cluster.protocols[1] = \"paxos\": expected one of \"2pe\", \"se-ct\""
+            "test.toml:5: cluster.protocols[1] = \"paxos\": expected one of \"2pe\", \"se-ct\", \"2pe-minority\""
         );
     }
 
