@@ -319,7 +319,9 @@ pub fn generate(seed: u64, protocol: ProtocolKind, sizes: &[u16]) -> Scenario {
     }
     for _ in 0..rng.gen_range(0..=3) {
         // Suspicions are forced on servers that never crash (a crashed one suspects nothing).
-        let Some(&by) = alive.choose(&mut rng) else { break };
+        let Some(&by) = alive.choose(&mut rng) else {
+            break;
+        };
         let server = loop {
             let s = rng.gen_range(1..=n);
             if s != by || n == 1 {

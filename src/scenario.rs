@@ -2631,4 +2631,206 @@ delay = { from = 2, to = [1, 4], ms = 15.0 }
         );
         assert_err_at(&e, 23, "fault[0].delay.to");
     }
+
+    // --- The fault vocabulary (issue "Faults") -------------------------------------------
+
+    fn fault_err(extra: &str) -> String {
+        load_err(&append(extra), &[]).to_string()
+    }
+
+    #[test]
+    fn the_whole_fault_vocabulary_loads() {
+        let s = load_ok(&append(
+            "[[fault]]\nafter = { server = 1, event = \"accept\" }\ncrash = [1]\n\
+             [[fault]]\nafter = { server = 2, event = \"send\", msg = \"C-PROPOSE\", count = 3 }\ncrash = [2]\n\
+             [[fault]]\nat_ms = 10\npause = [3]\n[[fault]]\nat_ms = 20\nresume = [3]\n\
+             [[fault]]\nat_ms = 30\npartition = [[1, 2], [3, 4, 5]]\n[[fault]]\nat_ms = 40\nheal = true\n\
+             [[fault]]\nat_ms = 50\nblock = { from = 1, to = 3 }\n[[fault]]\nat_ms = 60\nheal = true\n\
+             [[fault]]\nat_ms = 0\nloss = { rate = 0.2 }\n\
+             [[fault]]\nat_ms = 0\nloss = { from = 4, to = [1, 2], rate = 0.5 }\n\
+             [[fault]]\nat_ms = 5\nsuspect = { by = 4, server = 5, for_ms = 50 }\n",
+        ));
+        assert_eq!(s.faults.len(), 11);
+        assert_eq!(
+            s.faults[1].after,
+            Some(After {
+                server: 2,
+                event: EventKind::Send("C-PROPOSE".into()),
+                count: 3
+            })
+        );
+        assert_eq!(
+            s.faults[4].action,
+            FaultAction::Partition(vec![vec![1, 2], vec![3, 4, 5]])
+        );
+        assert_eq!(
+            s.faults[8].action,
+            FaultAction::Loss {
+                from: vec![1, 2, 3, 4, 5],
+                to: vec![1, 2, 3, 4, 5],
+                rate: 0.2
+            }
+        );
+        assert_eq!(
+            s.faults[10].action,
+            FaultAction::Suspect {
+                by: 4,
+                server: 5,
+                duration: 50_000
+            }
+        );
+    }
+
+    #[test]
+    fn rule_fault_time_or_event() {
+        let e = fault_err("[[fault]]\ncrash = [1]\n");
+        assert!(e.contains("fault[0].at_ms") && e.contains("missing"), "{e}");
+        let e = fault_err(
+            "[[fault]]\nat_ms = 1\nafter = { server = 1, event = \"accept\" }\ncrash = [1]\n",
+        );
+        assert!(e.contains("not both"), "{e}");
+        let e = fault_err("[[fault]]\nafter = { server = 1, event = \"accept\" }\npause = [1]\n");
+        assert!(
+            e.contains("fault[0].after") && e.contains("only crash"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn rule_fault_after_event() {
+        let e = fault_err("[[fault]]\nafter = { server = 9, event = \"accept\" }\ncrash = [1]\n");
+        assert!(e.contains("fault[0].after.server = 9"), "{e}");
+        let e = fault_err("[[fault]]\nafter = { server = 1, event = \"explode\" }\ncrash = [1]\n");
+        assert!(
+            e.contains("fault[0].after.event") && e.contains("\"send\""),
+            "{e}"
+        );
+        let e = fault_err("[[fault]]\nafter = { server = 1, event = \"send\" }\ncrash = [1]\n");
+        assert!(
+            e.contains("fault[0].after.msg") && e.contains("NEWTKT"),
+            "{e}"
+        );
+        let e = fault_err(
+            "[[fault]]\nafter = { server = 1, event = \"send\", msg = \"HELLO\" }\ncrash = [1]\n",
+        );
+        assert!(
+            e.contains("fault[0].after.msg = \"HELLO\"") && e.contains("C-PROPOSE"),
+            "{e}"
+        );
+        let e = fault_err(
+            "[[fault]]\nafter = { server = 1, event = \"accept\", count = 0 }\ncrash = [1]\n",
+        );
+        assert!(e.contains("fault[0].after.count = 0"), "{e}");
+    }
+
+    #[test]
+    fn rule_pause_and_resume() {
+        let e = fault_err("[[fault]]\nat_ms = 1\npause = [6]\n");
+        assert!(e.contains("test.toml:21: fault[0].pause[0] = 6"), "{e}");
+        let e = fault_err("[[fault]]\nat_ms = 1\nresume = [2]\n");
+        assert!(
+            e.contains("fault[0].resume[0] = 2") && e.contains("not paused"),
+            "{e}"
+        );
+        let e = fault_err("[[fault]]\nat_ms = 5\nresume = [2]\n[[fault]]\nat_ms = 1\npause = [2]\n[[fault]]\nat_ms = 2\npause = [2]\n");
+        assert!(
+            e.contains("fault[2].pause[0] = 2") && e.contains("already paused"),
+            "{e}"
+        );
+        let e = fault_err("[[fault]]\nat_ms = 1\ncrash = [2]\n[[fault]]\nat_ms = 2\npause = [2]\n");
+        assert!(
+            e.contains("fault[1].pause[0] = 2") && e.contains("crashed"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn rule_partition_groups() {
+        let e = fault_err("[[fault]]\nat_ms = 1\npartition = [[1, 2], [2, 3, 4, 5]]\n");
+        assert!(
+            e.contains("fault[0].partition[1][0] = 2") && e.contains("overlap"),
+            "{e}"
+        );
+        let e = fault_err("[[fault]]\nat_ms = 1\npartition = [[1, 2], [3, 4]]\n");
+        assert!(e.contains("server 5 is in none"), "{e}");
+        let e = fault_err("[[fault]]\nat_ms = 1\npartition = [[1, 2, 3, 4, 5]]\n");
+        assert!(e.contains("at least two groups"), "{e}");
+        let e = fault_err("[[fault]]\nat_ms = 1\npartition = [[1, 7], [2, 3, 4, 5]]\n");
+        assert!(e.contains("fault[0].partition[0][1] = 7"), "{e}");
+        let e = fault_err("[[fault]]\nat_ms = 1\npartition = [[1], [2, 3, 4, 5]]\n[[fault]]\nat_ms = 2\npartition = [[1, 2], [3, 4, 5]]\n");
+        assert!(
+            e.contains("fault[1].partition") && e.contains("heal it first"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn rule_heal_needs_a_cut() {
+        let e = fault_err("[[fault]]\nat_ms = 1\nheal = true\n");
+        assert!(
+            e.contains("test.toml:21: fault[0].heal") && e.contains("nothing to heal"),
+            "{e}"
+        );
+        let e = fault_err("[[fault]]\nat_ms = 9\nheal = true\n[[fault]]\nat_ms = 10\nblock = { from = 1, to = 2 }\n");
+        assert!(e.contains("fault[0].heal"), "heal before the block: {e}");
+        let e = fault_err("[[fault]]\nat_ms = 1\nblock = { from = 1, to = 2 }\n[[fault]]\nat_ms = 2\nheal = false\n");
+        assert!(e.contains("fault[1].heal = false"), "{e}");
+    }
+
+    #[test]
+    fn rule_block_and_loss_links() {
+        let e = fault_err("[[fault]]\nat_ms = 1\nblock = { from = 1, to = 1 }\n");
+        assert!(
+            e.contains("fault[0].block.to") && e.contains("itself"),
+            "{e}"
+        );
+        let e = fault_err("[[fault]]\nat_ms = 1\nblock = { from = 1, to = 8 }\n");
+        assert!(e.contains("fault[0].block.to = 8"), "{e}");
+        let e = fault_err("[[fault]]\nat_ms = 1\nloss = { rate = 1.0 }\n");
+        assert!(
+            e.contains("fault[0].loss.rate = 1") && e.contains("0.95"),
+            "{e}"
+        );
+        let e = fault_err("[[fault]]\nat_ms = 1\nloss = { from = 0, rate = 0.1 }\n");
+        assert!(e.contains("fault[0].loss.from = 0"), "{e}");
+    }
+
+    #[test]
+    fn rule_suspect() {
+        let e = fault_err("[[fault]]\nat_ms = 1\nsuspect = { by = 2, server = 2, for_ms = 10 }\n");
+        assert!(
+            e.contains("fault[0].suspect.server = 2") && e.contains("never suspects itself"),
+            "{e}"
+        );
+        let e = fault_err("[[fault]]\nat_ms = 1\nsuspect = { by = 2, server = 3, for_ms = 0 }\n");
+        assert!(e.contains("fault[0].suspect.for_ms = 0"), "{e}");
+        let e = fault_err("[[fault]]\nat_ms = 1\nsuspect = { by = 2, server = 3 }\n");
+        assert!(e.contains("for_ms"), "{e}");
+    }
+
+    #[test]
+    fn rule_resilience_table() {
+        let s = load_ok(&append("[resilience]\n"));
+        assert_eq!(
+            s.resilience,
+            Some(Resilience {
+                max_f: 3,
+                crash: CrashPick::First
+            })
+        );
+        let e = fault_err("[resilience]\nmax_f = 5\n");
+        assert!(
+            e.contains("test.toml:20: resilience.max_f = 5") && e.contains("from 0 to 4"),
+            "{e}"
+        );
+        let e = fault_err("[resilience]\ncrash = \"middle\"\n");
+        assert!(e.contains("resilience.crash = \"middle\""), "{e}");
+        let e = fault_err("[resilience]\n[[fault]]\nat_ms = 1\ncrash = [1]\n");
+        assert!(e.contains("fault[0].crash") && e.contains("sweep"), "{e}");
+        let e = fault_err("[resilience]\nf = 2\n");
+        assert!(
+            e.contains("resilience.f") && e.contains("unknown key"),
+            "{e}"
+        );
+    }
 }
