@@ -67,10 +67,26 @@ impl fmt::Display for Violation {
 /// Per-ticket facts gathered from a history.
 #[derive(Clone, Debug, Default)]
 pub struct TicketFacts {
-    /// σ(τ): servers that received τ from a user, with the first submission time at each.
-    pub sigma: BTreeMap<ServerId, Time>,
+    /// σ(τ): servers that received τ from a user, with the time of every submission at each
+    /// (a resubmission to the same server adds a time).
+    pub sigma: BTreeMap<ServerId, Vec<Time>>,
     /// Every decision about τ: (server, time, outcome, phase).
     pub decisions: Vec<(ServerId, Time, Outcome, Option<u8>)>,
+}
+
+impl TicketFacts {
+    /// Validation latencies (µs) of this ticket: each decision at a server answers that
+    /// server's oldest unanswered submission (a resubmission is decided at once, so decisions
+    /// at one server come in submission order).
+    pub fn latencies(&self) -> impl Iterator<Item = Time> + '_ {
+        self.sigma.iter().flat_map(move |(server, submitted)| {
+            self.decisions
+                .iter()
+                .filter(move |d| d.0 == *server)
+                .zip(submitted)
+                .map(|(d, t)| d.1 - t)
+        })
+    }
 }
 
 /// What the checker found.
@@ -100,7 +116,8 @@ pub fn check(history: &[Event]) -> Checked {
                     .or_default()
                     .sigma
                     .entry(*server)
-                    .or_insert(*t_us);
+                    .or_default()
+                    .push(*t_us);
             }
             Event::Refused { ticket, .. } => {
                 c.tickets.entry(ticket.clone()).or_default();

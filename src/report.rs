@@ -96,38 +96,6 @@ fn stats(sorted: &[Time], unit: f64) -> Stats {
     }
 }
 
-/// Validation latencies in µs: for every decision, the time since that server received the ticket.
-pub fn latencies(history: &[Event]) -> Vec<Time> {
-    let mut submitted: BTreeMap<(&Ticket, ServerId), Vec<Time>> = BTreeMap::new();
-    let mut lat = Vec::new();
-    for e in history {
-        match e {
-            Event::Submit {
-                t_us,
-                ticket,
-                server,
-            } => submitted.entry((ticket, *server)).or_default().push(*t_us),
-            Event::Decide {
-                t_us,
-                ticket,
-                server,
-                ..
-            } => {
-                // Decisions at a server come in submission order (a resubmission is decided at
-                // once), so each decision answers the oldest unanswered submission.
-                if let Some(v) = submitted.get_mut(&(ticket, *server)) {
-                    if !v.is_empty() {
-                        lat.push(t_us - v.remove(0));
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-    lat.sort_unstable();
-    lat
-}
-
 pub fn summarize(scenario: &Scenario, protocol: ProtocolKind, run: &RunOutput) -> RunSummary {
     let checked = checker::check(&run.history);
     let mut accepted = 0;
@@ -159,7 +127,12 @@ pub fn summarize(scenario: &Scenario, protocol: ProtocolKind, run: &RunOutput) -
     }
     let messages: u64 = by_type.values().sum();
     let tickets = checked.tickets.len() as u64;
-    let lat = latencies(&run.history);
+    let mut lat: Vec<Time> = checked
+        .tickets
+        .values()
+        .flat_map(|f| f.latencies())
+        .collect();
+    lat.sort_unstable();
     let delta = scenario.cluster.delta as f64;
     RunSummary {
         protocol: protocol.name().to_string(),
