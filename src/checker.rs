@@ -67,10 +67,26 @@ impl fmt::Display for Violation {
 /// Per-ticket facts gathered from a history.
 #[derive(Clone, Debug, Default)]
 pub struct TicketFacts {
-    /// σ(τ): servers that received τ from a user, with the first submission time at each.
-    pub sigma: BTreeMap<ServerId, Time>,
+    /// σ(τ): servers that received τ from a user, with the time of every submission at each
+    /// (a resubmission to the same server adds a time).
+    pub sigma: BTreeMap<ServerId, Vec<Time>>,
     /// Every decision about τ: (server, time, outcome, phase).
     pub decisions: Vec<(ServerId, Time, Outcome, Option<u8>)>,
+}
+
+impl TicketFacts {
+    /// Validation latencies (µs) of this ticket: each decision at a server answers that
+    /// server's oldest unanswered submission (a resubmission is decided at once, so decisions
+    /// at one server come in submission order).
+    pub fn latencies(&self) -> impl Iterator<Item = Time> + '_ {
+        self.sigma.iter().flat_map(move |(server, submitted)| {
+            self.decisions
+                .iter()
+                .filter(move |d| d.0 == *server)
+                .zip(submitted)
+                .map(|(d, t)| d.1 - t)
+        })
+    }
 }
 
 /// What the checker found.
@@ -81,6 +97,9 @@ pub struct Checked {
     pub violations: Vec<Violation>,
     /// Tickets with no accept that some live server of σ(τ) had not decided.
     pub pending: Vec<Ticket>,
+    /// The pending tickets no server of whose σ(τ) crashed: E-2 is in danger for them (a
+    /// violation if the run's faults all healed and the deadline was generous).
+    pub stalled: Vec<Ticket>,
 }
 
 pub fn check(history: &[Event]) -> Checked {
@@ -97,7 +116,8 @@ pub fn check(history: &[Event]) -> Checked {
                     .or_default()
                     .sigma
                     .entry(*server)
-                    .or_insert(*t_us);
+                    .or_default()
+                    .push(*t_us);
             }
             Event::Refused { ticket, .. } => {
                 c.tickets.entry(ticket.clone()).or_default();
@@ -145,6 +165,9 @@ pub fn check(history: &[Event]) -> Checked {
             .any(|s| !decided.contains(s) && !c.crashed.contains_key(s));
         if undecided_live {
             c.pending.push(ticket.clone());
+            if !any_crashed {
+                c.stalled.push(ticket.clone());
+            }
         } else if !any_crashed {
             c.violations.push(Violation::E2 {
                 ticket: ticket.clone(),

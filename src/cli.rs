@@ -11,6 +11,7 @@ use crate::history;
 use crate::process::{self, Interrupt, RunOptions, Stop};
 use crate::protocol::ProtocolKind;
 use crate::report::{self, RunSummary, Summary};
+use crate::resilience;
 use crate::scenario::{self, Mode, Scenario};
 use crate::sim::{self, RunOutput};
 use anyhow::Context;
@@ -34,12 +35,36 @@ struct Cli {
 enum Cmd {
     /// Run a scenario (the built-in Table 1 scenario when none is given).
     Run(RunArgs),
+    /// Fault campaign: random scenarios within each protocol's fault model, checked for E-1/E-2.
+    Explore(ExploreArgs),
     /// One server of a processes-mode run (started by `ticketlab run`, not by hand).
     #[command(hide = true)]
     Server(process::server::ServerArgs),
     /// Table 1 in processes mode at several δ: measured latency / theory per protocol.
     #[command(hide = true)]
     Bench(BenchArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct ExploreArgs {
+    /// Seeds per protocol.
+    #[arg(long, default_value_t = 1000)]
+    seeds: u64,
+    /// First seed (seeds run from here on).
+    #[arg(long, default_value_t = 0)]
+    start_seed: u64,
+    /// Protocols to hammer, comma-separated (default: every Table 1 protocol).
+    #[arg(long, value_delimiter = ',')]
+    protocols: Vec<String>,
+    /// Cluster sizes to draw from, comma-separated.
+    #[arg(long, value_delimiter = ',', default_values_t = vec![3u16, 4, 5, 7])]
+    servers: Vec<u16>,
+    /// Output folder for the reproducing scenarios and the report (default results/explore/).
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// What to print on stdout.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
 }
 
 #[derive(clap::Args, Debug)]
@@ -61,6 +86,10 @@ struct RunArgs {
     /// What to print on stdout.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
+    /// Also fail (exit 1) when a ticket is undecided at the deadline although no server that
+    /// received it crashed (E-2 as a finite run can check it).
+    #[arg(long)]
+    strict: bool,
     /// Name for this run's server processes (`ticketlab server --run-id ID-<protocol>`).
     #[arg(long, hide = true)]
     run_id: Option<String>,
@@ -96,6 +125,7 @@ pub fn main() -> ExitCode {
     init_tracing();
     let result = match cli.cmd {
         Cmd::Run(args) => run(args),
+        Cmd::Explore(args) => explore(args),
         Cmd::Server(args) => return process::server::main(args),
         Cmd::Bench(args) => bench(args),
     };
@@ -187,6 +217,15 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             violated = true;
             eprintln!("ticketlab: {}: {v}", r.protocol);
         }
+        if args.strict {
+            for t in &r.stalled {
+                violated = true;
+                eprintln!(
+                    "ticketlab: {}: E-2 (strict): ticket {t} undecided at the deadline although no server that received it crashed",
+                    r.protocol
+                );
+            }
+        }
         if r.undecided > 0 {
             eprintln!(
                 "ticketlab: {}: {} ticket(s) undecided {}: {}",
@@ -227,9 +266,10 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// A progress bar only for a person watching: stderr is a terminal and this is not CI.
+/// Progress bars are for a person watching: never in CI (and `progress::bar` shows them only
+/// on a terminal).
 fn show_progress() -> bool {
-    std::io::stderr().is_terminal() && std::env::var_os("CI").is_none()
+    std::env::var_os("CI").is_none()
 }
 
 /// The runtime of processes-mode runs: one current-thread tokio runtime on the main thread (the
@@ -273,61 +313,189 @@ fn execute(
         complete: true,
         runs: Vec::new(),
     };
-    let mut stop = None;
-    match scenario.cluster.mode {
-        Mode::Sim => {
-            for &protocol in &scenario.cluster.protocols {
-                let output = sim::run(scenario, protocol, seed);
-                summary
-                    .runs
-                    .push(record(scenario, protocol, &output, out_dir)?);
-            }
-        }
+    let runner = match scenario.cluster.mode {
+        Mode::Sim => Runner::Sim,
         Mode::Processes => {
             if procs.is_none() {
                 *procs = Some(Procs::new()?);
             }
             let procs = procs.as_ref().expect("just made");
-            let opts = RunOptions {
-                run_id: run_id.to_string(),
-                progress,
-                interrupt: procs.interrupt.clone(),
-            };
-            for &protocol in &scenario.cluster.protocols {
-                if let Some(sig) = opts.interrupt.fired() {
-                    stop = Some(Stop::Interrupted(sig));
-                    break;
-                }
-                let r = procs
-                    .rt
-                    .block_on(process::run_protocol(scenario, protocol, seed, &opts));
-                summary
-                    .runs
-                    .push(record(scenario, protocol, &r.output, out_dir)?);
-                if r.stop.is_some() {
-                    stop = r.stop;
-                    break;
-                }
+            Runner::Processes {
+                procs,
+                opts: RunOptions {
+                    run_id: run_id.to_string(),
+                    progress,
+                    interrupt: procs.interrupt.clone(),
+                },
             }
+        }
+    };
+    let mut stop = None;
+    for &protocol in &scenario.cluster.protocols {
+        if let Runner::Processes { opts, .. } = &runner {
+            if let Some(sig) = opts.interrupt.fired() {
+                stop = Some(Stop::Interrupted(sig));
+                break;
+            }
+        }
+        let (row, stopped) = run_protocol(scenario, protocol, seed, out_dir, &runner)?;
+        summary.runs.push(row);
+        if stopped.is_some() {
+            stop = stopped;
+            break;
         }
     }
     summary.complete = stop.is_none();
     Ok((summary, stop))
 }
 
-/// Write one protocol's history and summarize it.
-fn record(
+/// How the runs of one `ticketlab` invocation execute.
+enum Runner<'a> {
+    Sim,
+    Processes { procs: &'a Procs, opts: RunOptions },
+}
+
+impl Runner<'_> {
+    /// One run of `protocol`: its output (partial if it stopped early) and why it stopped.
+    fn run(
+        &self,
+        scenario: &Scenario,
+        protocol: ProtocolKind,
+        seed: u64,
+    ) -> (RunOutput, Option<Stop>) {
+        match self {
+            Runner::Sim => (sim::run(scenario, protocol, seed), None),
+            Runner::Processes { procs, opts } => {
+                let r = procs
+                    .rt
+                    .block_on(process::run_protocol(scenario, protocol, seed, opts));
+                (r.output, r.stop)
+            }
+        }
+    }
+
+    fn mode(&self) -> &'static str {
+        match self {
+            Runner::Sim => "sim",
+            Runner::Processes { .. } => "processes",
+        }
+    }
+}
+
+fn run_protocol(
     scenario: &Scenario,
     protocol: ProtocolKind,
-    output: &RunOutput,
+    seed: u64,
     out_dir: &Path,
-) -> anyhow::Result<RunSummary> {
+    runner: &Runner,
+) -> anyhow::Result<(RunSummary, Option<Stop>)> {
     let dir = out_dir.join(protocol.name());
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let path = dir.join("history.jsonl");
-    history::write_jsonl(&path, &output.history)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(report::summarize(scenario, protocol, output))
+    let write = |sub: Option<u16>, output: &RunOutput| -> anyhow::Result<()> {
+        let dir = match sub {
+            Some(f) => dir.join(format!("f{f}")),
+            None => dir.clone(),
+        };
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+        let path = dir.join("history.jsonl");
+        history::write_jsonl(&path, &output.history)
+            .with_context(|| format!("cannot write {}", path.display()))
+    };
+    let Some(res) = &scenario.resilience else {
+        let (output, stop) = runner.run(scenario, protocol, seed);
+        write(None, &output)?;
+        return Ok((report::summarize(scenario, protocol, &output), stop));
+    };
+    // Resilience sweep: f = 0 is the row's ordinary run (history in <protocol>/), the others
+    // go to <protocol>/f<k>/.
+    let mut stopped: Option<(Stop, RunOutput)> = None;
+    let swept = resilience::sweep(
+        scenario,
+        protocol,
+        res.max_f,
+        res.crash,
+        runner.mode(),
+        |s, f| {
+            let (output, stop) = runner.run(s, protocol, seed);
+            write((f > 0).then_some(f), &output)?;
+            if let Some(stop) = stop {
+                stopped = Some((stop, output));
+                anyhow::bail!("the sweep stopped at f = {f}");
+            }
+            Ok(output)
+        },
+    );
+    if let Some((stop, output)) = stopped {
+        // Stopped early: the row shows what the interrupted run had recorded.
+        return Ok((report::summarize(scenario, protocol, &output), Some(stop)));
+    }
+    let (output, measured) = swept?;
+    let mut row = report::summarize(scenario, protocol, &output);
+    row.resilience_measured = measured.measured;
+    row.resilience = Some(measured);
+    Ok((row, None))
+}
+
+fn explore(args: ExploreArgs) -> anyhow::Result<ExitCode> {
+    let protocols: Vec<ProtocolKind> = if args.protocols.is_empty() {
+        ProtocolKind::TABLE1.to_vec()
+    } else {
+        args.protocols
+            .iter()
+            .map(|name| {
+                ProtocolKind::from_name(name).ok_or_else(|| {
+                    let known: Vec<&str> = ProtocolKind::ALL.iter().map(|p| p.name()).collect();
+                    anyhow::anyhow!(
+                        "--protocols: unknown protocol {name:?}, expected one of {}",
+                        known.join(", ")
+                    )
+                })
+            })
+            .collect::<anyhow::Result<_>>()?
+    };
+    if let Some(&bad) = args.servers.iter().find(|&&n| !(2..=64).contains(&n)) {
+        anyhow::bail!("--servers: {bad} is not a cluster size from 2 to 64");
+    }
+    if args.servers.is_empty() {
+        anyhow::bail!("--servers: expected at least one cluster size");
+    }
+    let out_dir = args
+        .out
+        .clone()
+        .unwrap_or_else(|| Path::new("results").join("explore"));
+    std::fs::create_dir_all(&out_dir)
+        .with_context(|| format!("cannot create output folder {}", out_dir.display()))?;
+    eprintln!(
+        "ticketlab explore: seeds {}..{}, protocols [{}], sizes {:?}, simulator, out {}",
+        args.start_seed,
+        args.start_seed + args.seeds,
+        protocols
+            .iter()
+            .map(|p| p.name())
+            .collect::<Vec<_>>()
+            .join(", "),
+        args.servers,
+        out_dir.display()
+    );
+    let report = crate::explore::campaign(
+        &protocols,
+        args.start_seed..args.start_seed + args.seeds,
+        &args.servers,
+        &out_dir,
+        args.format == Format::Table,
+    )?;
+    let json = serde_json::to_string_pretty(&report)?;
+    std::fs::write(out_dir.join("explore.json"), format!("{json}\n"))
+        .with_context(|| format!("cannot write {}", out_dir.join("explore.json").display()))?;
+    match args.format {
+        Format::Json => println!("{json}"),
+        Format::Table => println!("{}", crate::explore::render(&report)),
+    }
+    Ok(if report.violations > 0 {
+        ExitCode::from(EXIT_VIOLATION)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// `ticketlab bench`: Table 1 in processes mode at each δ; prints measured latency / theory.

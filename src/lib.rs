@@ -2,10 +2,14 @@
 
 pub mod checker;
 pub mod cli;
+pub mod explore;
 pub mod history;
+pub mod netmodel;
 pub mod process;
+pub mod progress;
 pub mod protocol;
 pub mod report;
+pub mod resilience;
 pub mod scenario;
 pub mod sim;
 pub mod workload;

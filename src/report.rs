@@ -46,6 +46,8 @@ pub struct RunSummary {
     pub violations: Vec<Violation>,
     /// The undecided tickets, by id.
     pub pending: Vec<Ticket>,
+    /// Undecided tickets no server of whose σ(τ) crashed (`run --strict` fails on these).
+    pub stalled: Vec<Ticket>,
     /// Decisions at servers (a ticket submitted to two servers has two).
     pub decisions: u64,
     /// Servers that crashed during the run.
@@ -54,6 +56,14 @@ pub struct RunSummary {
     pub notes: BTreeMap<String, u64>,
     /// Run duration (simulated or wall-clock), ms.
     pub duration_ms: f64,
+    /// Transmissions lost on lossy links and retransmitted (links stay reliable).
+    pub retransmissions: u64,
+    /// Measured resilience: the largest f (servers crashed at the start) with every ticket
+    /// decided. Only with a `[resilience]` sweep.
+    pub resilience_measured: Option<u16>,
+    /// The sweep behind `resilience_measured`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resilience: Option<crate::resilience::Measured>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -84,38 +94,6 @@ fn stats(sorted: &[Time], unit: f64) -> Stats {
         p99: f(percentile(sorted, 0.99)),
         max: f(sorted.last().copied()),
     }
-}
-
-/// Validation latencies in µs: for every decision, the time since that server received the ticket.
-pub fn latencies(history: &[Event]) -> Vec<Time> {
-    let mut submitted: BTreeMap<(&Ticket, ServerId), Vec<Time>> = BTreeMap::new();
-    let mut lat = Vec::new();
-    for e in history {
-        match e {
-            Event::Submit {
-                t_us,
-                ticket,
-                server,
-            } => submitted.entry((ticket, *server)).or_default().push(*t_us),
-            Event::Decide {
-                t_us,
-                ticket,
-                server,
-                ..
-            } => {
-                // Decisions at a server come in submission order (a resubmission is decided at
-                // once), so each decision answers the oldest unanswered submission.
-                if let Some(v) = submitted.get_mut(&(ticket, *server)) {
-                    if !v.is_empty() {
-                        lat.push(t_us - v.remove(0));
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-    lat.sort_unstable();
-    lat
 }
 
 pub fn summarize(scenario: &Scenario, protocol: ProtocolKind, run: &RunOutput) -> RunSummary {
@@ -149,7 +127,12 @@ pub fn summarize(scenario: &Scenario, protocol: ProtocolKind, run: &RunOutput) -
     }
     let messages: u64 = by_type.values().sum();
     let tickets = checked.tickets.len() as u64;
-    let lat = latencies(&run.history);
+    let mut lat: Vec<Time> = checked
+        .tickets
+        .values()
+        .flat_map(|f| f.latencies())
+        .collect();
+    lat.sort_unstable();
     let delta = scenario.cluster.delta as f64;
     RunSummary {
         protocol: protocol.name().to_string(),
@@ -171,6 +154,7 @@ pub fn summarize(scenario: &Scenario, protocol: ProtocolKind, run: &RunOutput) -
         heartbeats: run.heartbeats,
         theory: protocol.theory(scenario.cluster.servers),
         violations: checked.violations,
+        stalled: checked.stalled.clone(),
         pending,
         decisions,
         crashed: checked.crashed.keys().copied().collect(),
@@ -180,7 +164,23 @@ pub fn summarize(scenario: &Scenario, protocol: ProtocolKind, run: &RunOutput) -
             .map(|(k, v)| (format!("{k:?}"), *v))
             .collect(),
         duration_ms: run.end as f64 / 1000.0,
+        retransmissions: run.retransmissions,
+        resilience_measured: None,
+        resilience: None,
     }
+}
+
+/// "f ≤ 2 (blocks at 3)" plus the fast path where the protocol has one.
+fn measured_text(m: &crate::resilience::Measured) -> String {
+    let mut s = match (m.measured, m.blocks_at) {
+        (Some(f), Some(b)) => format!("f ≤ {f} (blocks at {b})"),
+        (Some(f), None) => format!("f ≤ {f} (all decided)"),
+        (None, _) => "blocks at f = 0".to_string(),
+    };
+    if let Some(fp) = m.fast_path_max_f {
+        s.push_str(&format!("\nfast path f ≤ {fp}"));
+    }
+    s
 }
 
 fn fmt_num(v: Option<f64>) -> String {
@@ -207,11 +207,34 @@ pub fn render_table(summary: &Summary) -> String {
         "accepted /\nrejected /\nundecided",
         "violations",
     ]);
+    let swept = summary.runs.iter().any(|r| r.resilience.is_some());
+    if swept {
+        let mut header: Vec<&str> =
+            vec!["protocol", "resilience\n(theory)", "resilience\nmeasured"];
+        header.extend([
+            "latency max\nδ measured",
+            "latency\nδ theory",
+            "latency p50\nδ measured",
+            "msgs/ticket\nmeasured",
+            "msgs/ticket\ntheory",
+            "accepted /\nrejected /\nundecided",
+            "violations",
+        ]);
+        t.set_header(header);
+    }
     for r in &summary.runs {
         let right = |s: String| Cell::new(s).set_alignment(CellAlignment::Right);
-        t.add_row(vec![
-            Cell::new(&r.protocol),
-            Cell::new(&r.theory.resilience),
+        let theory = match &r.resilience {
+            Some(m) => format!("{}\n(f ≤ {})", r.theory.resilience, m.claim_max_f),
+            None => r.theory.resilience.clone(),
+        };
+        let mut row = vec![Cell::new(&r.protocol), Cell::new(theory)];
+        if swept {
+            row.push(Cell::new(
+                r.resilience.as_ref().map_or("—".to_string(), measured_text),
+            ));
+        }
+        row.extend(vec![
             right(fmt_num(r.latency_delta.max)),
             right(fmt_num(Some(r.theory.latency_delta))),
             right(fmt_num(r.latency_delta.p50)),
@@ -220,12 +243,13 @@ pub fn render_table(summary: &Summary) -> String {
             right(format!("{} / {} / {}", r.accepted, r.rejected, r.undecided)),
             right(r.violations.len().to_string()),
         ]);
+        t.add_row(row);
     }
     let mode = match summary.mode {
         Mode::Sim => "simulator",
         Mode::Processes => "real processes",
     };
-    format!(
+    let mut text = format!(
         "{}: n = {}, δ = {} ms, seed {}, {mode}{}\n{t}",
         summary.scenario,
         summary.servers,
@@ -236,5 +260,22 @@ pub fn render_table(summary: &Summary) -> String {
         } else {
             " — INCOMPLETE run"
         },
-    )
+    );
+    if let Some(m) = summary.runs.iter().find_map(|r| r.resilience.as_ref()) {
+        let who = match m.crash {
+            crate::scenario::CrashPick::First => "s1..sf (with the consensus coordinator s1)",
+            crate::scenario::CrashPick::Last => "the f highest-numbered servers",
+        };
+        let max = m.sweep.last().map_or(0, |p| p.f);
+        text.push_str(&format!(
+            "\nresilience measured ({}): {who} crashed at the start, f = 0..{max}, one run each; \
+             measured = the largest f with every ticket decided; other columns from f = 0",
+            if m.mode == "sim" {
+                "in the simulator"
+            } else {
+                "with real processes"
+            },
+        ));
+    }
+    text
 }

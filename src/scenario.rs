@@ -14,7 +14,7 @@
 //! key's path up in the document as the user wrote it, not from the text after overrides, whose
 //! lines may have moved.
 
-use crate::protocol::{ProtocolKind, ServerId, Time};
+use crate::protocol::{ProtocolKind, ServerId, Time, MSG_KINDS};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -141,12 +141,78 @@ pub enum FaultAction {
         to: Vec<ServerId>,
         delay: Time,
     },
+    /// Stop these servers (SIGSTOP): they handle nothing until resumed; what reaches them waits.
+    Pause(Vec<ServerId>),
+    /// Resume paused servers (SIGCONT).
+    Resume(Vec<ServerId>),
+    /// Split the cluster into groups that cannot reach each other until `heal`. Links stay
+    /// reliable: messages across the cut wait and are delivered, in order, after the heal.
+    Partition(Vec<Vec<ServerId>>),
+    /// End every partition and block.
+    Heal,
+    /// A one-way cut: messages from `from` to `to` wait until `heal`.
+    Block {
+        from: Vec<ServerId>,
+        to: Vec<ServerId>,
+    },
+    /// Each transmission on these links is lost with probability `rate`; the transport
+    /// retransmits after a timeout, so links stay reliable and latency grows.
+    Loss {
+        from: Vec<ServerId>,
+        to: Vec<ServerId>,
+        rate: f64,
+    },
+    /// Force server `by`'s failure detector to suspect `server` for `duration` µs.
+    Suspect {
+        by: ServerId,
+        server: ServerId,
+        duration: Time,
+    },
+}
+
+/// A protocol event at one server that can trigger a fault (`after = {..}`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EventKind {
+    Accept,
+    Reject,
+    Decide,
+    /// A server→server message of this type (e.g. "NEWTKT", "C-PROPOSE").
+    Send(String),
+}
+
+/// "Right after the `count`-th `event` at `server`".
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct After {
+    pub server: ServerId,
+    pub event: EventKind,
+    pub count: u32,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Fault {
+    /// When the fault fires (µs since the start); 0 and unused when `after` is set.
     pub at: Time,
+    /// Fire on a protocol event instead of at a time (crash only).
+    pub after: Option<After>,
     pub action: FaultAction,
+}
+
+/// Which servers a resilience sweep crashes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CrashPick {
+    /// s_1..s_f: includes s_1, the round-1 consensus coordinator (the harder case).
+    First,
+    /// s_{n−f+1}..s_n.
+    Last,
+}
+
+/// `[resilience]`: measure the resilience column by crashing f = 0..=max_f servers at the start.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Resilience {
+    pub max_f: u16,
+    pub crash: CrashPick,
 }
 
 /// A validated scenario: every cross-field rule holds.
@@ -158,6 +224,8 @@ pub struct Scenario {
     pub workload: Workload,
     pub tickets: Vec<ScriptedTicket>,
     pub faults: Vec<Fault>,
+    /// When present, `run` sweeps crashes at the start to measure resilience.
+    pub resilience: Option<Resilience>,
 }
 
 /// Milliseconds (as written in scenarios) to µs.
@@ -684,6 +752,14 @@ struct RawScenario {
     ticket: Vec<RawTicket>,
     #[serde(default)]
     fault: Vec<RawFault>,
+    resilience: Option<RawResilience>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+struct RawResilience {
+    max_f: Option<i64>,
+    crash: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -728,9 +804,29 @@ struct RawSubmission {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a table")]
 struct RawFault {
-    at_ms: f64,
+    at_ms: Option<f64>,
+    after: Option<RawAfter>,
     crash: Option<Vec<i64>>,
     delay: Option<RawDelay>,
+    pause: Option<Vec<i64>>,
+    resume: Option<Vec<i64>>,
+    partition: Option<Vec<Vec<i64>>>,
+    heal: Option<bool>,
+    block: Option<RawLinks>,
+    loss: Option<RawLoss>,
+    suspect: Option<RawSuspect>,
+}
+
+#[derive(Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a table { server = .., event = .., msg = .., count = .. }"
+)]
+struct RawAfter {
+    server: i64,
+    event: String,
+    msg: Option<String>,
+    count: Option<i64>,
 }
 
 #[derive(Deserialize)]
@@ -743,6 +839,35 @@ struct RawDelay {
     from: toml::Value,
     to: toml::Value,
     ms: f64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table { from = .., to = .. }")]
+struct RawLinks {
+    from: toml::Value,
+    to: toml::Value,
+}
+
+#[derive(Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a table { from = .., to = .., rate = .. }"
+)]
+struct RawLoss {
+    from: Option<toml::Value>,
+    to: Option<toml::Value>,
+    rate: f64,
+}
+
+#[derive(Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a table { by = .., server = .., for_ms = .. }"
+)]
+struct RawSuspect {
+    by: i64,
+    server: i64,
+    for_ms: f64,
 }
 
 /// serde's type names as a scenario author knows them.
@@ -977,6 +1102,19 @@ impl Ctx<'_> {
         let workload = self.workload(&raw.workload, n)?;
         let tickets = self.tickets(&raw.ticket, n, workload.tickets)?;
         let faults = self.faults(&raw.fault, n)?;
+        let resilience = self.resilience(&raw.resilience, n)?;
+        if resilience.is_some() {
+            if let Some(i) = faults
+                .iter()
+                .position(|f| matches!(f.action, FaultAction::Crash(_)))
+            {
+                return Err(self.schema(
+                    &root.k("fault").i(i).k("crash"),
+                    "a [resilience] sweep crashes servers itself (f = 0..max_f at the start); \
+                     remove crash faults from this scenario",
+                ));
+            }
+        }
 
         if workload.tickets == 0 && tickets.is_empty() {
             return Err(self.invalid(
@@ -997,6 +1135,7 @@ impl Ctx<'_> {
             workload,
             tickets,
             faults,
+            resilience,
         })
     }
 
@@ -1245,77 +1384,367 @@ impl Ctx<'_> {
         Ok(out)
     }
 
+    /// Links `from` → `to` (each a server id or a list), with no server linked to itself.
+    fn links(
+        &self,
+        key: &K,
+        from: Option<&toml::Value>,
+        to: Option<&toml::Value>,
+        n: u16,
+    ) -> Res<(Vec<ServerId>, Vec<ServerId>)> {
+        let all: Vec<ServerId> = (1..=n).collect();
+        let from_given = from;
+        let from = match from {
+            Some(v) => self.server_or_list(&key.k("from"), v, n)?,
+            None => all.clone(),
+        };
+        let to_list = match to {
+            Some(v) => self.server_or_list(&key.k("to"), v, n)?,
+            None => all,
+        };
+        if let (Some(v), Some(_)) = (to, from_given) {
+            let from_set: BTreeSet<ServerId> = from.iter().copied().collect();
+            if let Some(&s) = to_list.iter().find(|s| from_set.contains(s)) {
+                return Err(self.invalid(
+                    &key.k("to"),
+                    v,
+                    format!(
+                        "expected servers other than those in {key}.from: {s} is in both, and a \
+                         link from {s} to itself is not a link"
+                    ),
+                ));
+            }
+        }
+        Ok((from, to_list))
+    }
+
+    /// A non-empty list of distinct servers.
+    fn servers(&self, key: &K, list: &[i64], n: u16) -> Res<Vec<ServerId>> {
+        if list.is_empty() {
+            return Err(self.invalid(
+                key,
+                "[]",
+                format!("expected a non-empty list of server ids from 1 to {n}"),
+            ));
+        }
+        let mut ids = Vec::new();
+        for (j, &s) in list.iter().enumerate() {
+            ids.push((j, Ok(self.server(&key.i(j), s, n)?)));
+        }
+        self.server_list(key, ids, n)
+    }
+
+    fn after(&self, key: &K, a: &RawAfter, n: u16) -> Res<After> {
+        let server = self.server(&key.k("server"), a.server, n)?;
+        let event = match (a.event.as_str(), &a.msg) {
+            ("accept", None) => EventKind::Accept,
+            ("reject", None) => EventKind::Reject,
+            ("decide", None) => EventKind::Decide,
+            ("send", Some(m)) if MSG_KINDS.contains(&m.as_str()) => EventKind::Send(m.clone()),
+            ("send", Some(m)) => {
+                return Err(self.invalid(
+                    &key.k("msg"),
+                    format!("{m:?}"),
+                    format!("expected a message type, one of {}", MSG_KINDS.join(", ")),
+                ))
+            }
+            ("send", None) => {
+                return Err(self.schema(
+                    &key.k("msg"),
+                    "missing; event = \"send\" needs msg = a message type, e.g. \"NEWTKT\"",
+                ))
+            }
+            ("accept" | "reject" | "decide", Some(_)) => {
+                return Err(self.schema(&key.k("msg"), "only goes with event = \"send\""))
+            }
+            (other, _) => {
+                return Err(self.invalid(
+                    &key.k("event"),
+                    format!("{other:?}"),
+                    "expected \"accept\", \"reject\", \"decide\" or \"send\"",
+                ))
+            }
+        };
+        let count = match a.count {
+            None => 1,
+            Some(c) if (1..=i64::from(u32::MAX)).contains(&c) => c as u32,
+            Some(c) => return Err(self.invalid(&key.k("count"), c, "expected an integer >= 1")),
+        };
+        Ok(After {
+            server,
+            event,
+            count,
+        })
+    }
+
     fn faults(&self, raw: &[RawFault], n: u16) -> Res<Vec<Fault>> {
         let mut out = Vec::new();
         // Server → the fault that crashes it.
         let mut crashed: BTreeMap<ServerId, usize> = BTreeMap::new();
         for (i, f) in raw.iter().enumerate() {
             let entry = K::root().k("fault").i(i);
-            let at = self.ms(&entry.k("at_ms"), Some(f.at_ms), 0.0, 0.0, MAX_MS)?;
-            let action = match (&f.crash, &f.delay) {
-                (Some(crash), None) => {
-                    let key = entry.k("crash");
-                    if crash.is_empty() {
-                        return Err(self.invalid(
-                            &key,
-                            "[]",
-                            format!("expected a non-empty list of server ids from 1 to {n}"),
-                        ));
-                    }
-                    let mut ids = Vec::new();
-                    for (j, &s) in crash.iter().enumerate() {
-                        ids.push((j, Ok(self.server(&key.i(j), s, n)?)));
-                    }
-                    let ids = self.server_list(&key, ids, n)?;
-                    for (j, &s) in ids.iter().enumerate() {
-                        if let Some(other) = crashed.insert(s, i) {
-                            return Err(self.invalid(
-                                &key.i(j),
-                                s,
-                                format!(
-                                    "expected each server crashed by at most one fault (fault[{other}] \
-                                     already crashes server {s})"
-                                ),
-                            ));
-                        }
-                    }
-                    FaultAction::Crash(ids)
+            let (at, after) = match (&f.at_ms, &f.after) {
+                (Some(ms), None) => (
+                    self.ms(&entry.k("at_ms"), Some(*ms), 0.0, 0.0, MAX_MS)?,
+                    None,
+                ),
+                (None, Some(a)) => (0, Some(self.after(&entry.k("after"), a, n)?)),
+                (Some(_), Some(_)) => {
+                    return Err(self.schema(
+                        &entry.k("after"),
+                        "expected either at_ms (a time) or after (an event), not both",
+                    ))
                 }
-                (None, Some(d)) => {
-                    let key = entry.k("delay");
-                    let from = self.server_or_list(&key.k("from"), &d.from, n)?;
-                    let to = self.server_or_list(&key.k("to"), &d.to, n)?;
-                    let from_set: BTreeSet<ServerId> = from.iter().copied().collect();
-                    if let Some(&s) = to.iter().find(|s| from_set.contains(s)) {
+                (None, None) => return Err(self.schema(
+                    &entry.k("at_ms"),
+                    "missing; a fault needs at_ms = <time> or after = { server = .., event = .. }",
+                )),
+            };
+            let actions = [
+                f.crash.is_some(),
+                f.delay.is_some(),
+                f.pause.is_some(),
+                f.resume.is_some(),
+                f.partition.is_some(),
+                f.heal.is_some(),
+                f.block.is_some(),
+                f.loss.is_some(),
+                f.suspect.is_some(),
+            ];
+            let count = actions.iter().filter(|a| **a).count();
+            if count != 1 {
+                return Err(self.schema(
+                    &entry,
+                    format!(
+                        "expected exactly one action besides at_ms/after: crash, delay, pause, \
+                         resume, partition, heal, block, loss or suspect (found {})",
+                        if count == 0 {
+                            "none".to_string()
+                        } else {
+                            count.to_string()
+                        }
+                    ),
+                ));
+            }
+            let action = if let Some(crash) = &f.crash {
+                let key = entry.k("crash");
+                let ids = self.servers(&key, crash, n)?;
+                for (j, &s) in ids.iter().enumerate() {
+                    if let Some(other) = crashed.insert(s, i) {
                         return Err(self.invalid(
-                            &key.k("to"),
-                            &d.to,
+                            &key.i(j),
+                            s,
                             format!(
-                                "expected servers other than those in delay.from: {s} is in both, \
-                                 and a link from {s} to itself is not a link"
+                                "expected each server crashed by at most one fault (fault[{other}] \
+                                 already crashes server {s})"
                             ),
                         ));
                     }
-                    let delay = self.ms(&key.k("ms"), Some(d.ms), 0.0, 0.0, MAX_MS)?;
-                    FaultAction::Delay { from, to, delay }
                 }
-                (crash, delay) => {
-                    let found = match (crash.is_some(), delay.is_some()) {
-                        (true, true) => "both",
-                        _ => "neither",
-                    };
-                    return Err(self.schema(
-                        &entry,
-                        format!(
-                            "expected exactly one action besides at_ms, crash = [..] or delay = {{ .. }} \
-                             (found {found})"
-                        ),
+                FaultAction::Crash(ids)
+            } else if let Some(d) = &f.delay {
+                let key = entry.k("delay");
+                let (from, to) = self.links(&key, Some(&d.from), Some(&d.to), n)?;
+                let delay = self.ms(&key.k("ms"), Some(d.ms), 0.0, 0.0, MAX_MS)?;
+                FaultAction::Delay { from, to, delay }
+            } else if let Some(p) = &f.pause {
+                FaultAction::Pause(self.servers(&entry.k("pause"), p, n)?)
+            } else if let Some(p) = &f.resume {
+                FaultAction::Resume(self.servers(&entry.k("resume"), p, n)?)
+            } else if let Some(groups) = &f.partition {
+                let key = entry.k("partition");
+                let mut seen: BTreeMap<ServerId, usize> = BTreeMap::new();
+                let mut out_groups = Vec::new();
+                for (g, group) in groups.iter().enumerate() {
+                    let ids = self.servers(&key.i(g), group, n)?;
+                    for (j, &s) in ids.iter().enumerate() {
+                        if let Some(other) = seen.insert(s, g) {
+                            return Err(self.invalid(
+                                &key.i(g).i(j),
+                                s,
+                                format!("expected groups that do not overlap ({key}[{other}] already holds {s})"),
+                            ));
+                        }
+                    }
+                    out_groups.push(ids);
+                }
+                if out_groups.len() < 2 {
+                    return Err(self.invalid(
+                        &key,
+                        format!("{groups:?}"),
+                        "expected at least two groups, e.g. [[1, 2], [3, 4, 5]]",
                     ));
                 }
+                if let Some(missing) = (1..=n).find(|s| !seen.contains_key(s)) {
+                    return Err(self.invalid(
+                        &key,
+                        format!("{groups:?}"),
+                        format!("expected every server in exactly one group: server {missing} is in none"),
+                    ));
+                }
+                FaultAction::Partition(out_groups)
+            } else if let Some(h) = f.heal {
+                if !h {
+                    return Err(self.invalid(&entry.k("heal"), h, "expected heal = true"));
+                }
+                FaultAction::Heal
+            } else if let Some(b) = &f.block {
+                let (from, to) = self.links(&entry.k("block"), Some(&b.from), Some(&b.to), n)?;
+                FaultAction::Block { from, to }
+            } else if let Some(l) = &f.loss {
+                let key = entry.k("loss");
+                let (from, to) = self.links(&key, l.from.as_ref(), l.to.as_ref(), n)?;
+                if !(l.rate.is_finite() && (0.0..0.95).contains(&l.rate)) {
+                    return Err(self.invalid(
+                        &key.k("rate"),
+                        num(l.rate),
+                        "expected a loss probability from 0 to 0.95 (links stay reliable: lost \
+                         transmissions are retransmitted)",
+                    ));
+                }
+                FaultAction::Loss {
+                    from,
+                    to,
+                    rate: l.rate,
+                }
+            } else if let Some(sus) = &f.suspect {
+                let key = entry.k("suspect");
+                let by = self.server(&key.k("by"), sus.by, n)?;
+                let server = self.server(&key.k("server"), sus.server, n)?;
+                if by == server {
+                    return Err(self.invalid(
+                        &key.k("server"),
+                        server,
+                        format!("expected a server other than by = {by} (a server never suspects itself)"),
+                    ));
+                }
+                let duration = self.ms(
+                    &key.k("for_ms"),
+                    Some(sus.for_ms),
+                    0.0,
+                    MIN_POSITIVE_MS,
+                    MAX_MS,
+                )?;
+                FaultAction::Suspect {
+                    by,
+                    server,
+                    duration,
+                }
+            } else {
+                unreachable!("exactly one action was checked above")
             };
-            out.push(Fault { at, action });
+            if after.is_some() && !matches!(action, FaultAction::Crash(_)) {
+                return Err(self.schema(
+                    &entry.k("after"),
+                    "only crash faults can fire on an event; use at_ms for the others",
+                ));
+            }
+            out.push(Fault { at, after, action });
         }
+        self.fault_timeline(raw, &out)?;
         Ok(out)
+    }
+
+    /// Rules that depend on the order of timed faults: resume only a paused server, heal only
+    /// a cut, one partition at a time, nothing done to a server after it crashed.
+    fn fault_timeline(&self, raw: &[RawFault], faults: &[Fault]) -> Res<()> {
+        let mut order: Vec<usize> = (0..faults.len())
+            .filter(|&i| faults[i].after.is_none())
+            .collect();
+        order.sort_by_key(|&i| faults[i].at);
+        let mut paused: BTreeMap<ServerId, usize> = BTreeMap::new();
+        let mut crashed: BTreeMap<ServerId, usize> = BTreeMap::new();
+        let mut partition: Option<usize> = None;
+        let mut blocked = false;
+        for i in order {
+            let entry = K::root().k("fault").i(i);
+            let _ = &raw[i];
+            match &faults[i].action {
+                FaultAction::Crash(ids) => {
+                    for s in ids {
+                        crashed.insert(*s, i);
+                        paused.remove(s);
+                    }
+                }
+                FaultAction::Pause(ids) => {
+                    for (j, s) in ids.iter().enumerate() {
+                        if let Some(c) = crashed.get(s) {
+                            return Err(self.invalid(&entry.k("pause").i(j), s, format!("expected a live server (fault[{c}] crashed server {s} earlier)")));
+                        }
+                        if let Some(p) = paused.insert(*s, i) {
+                            return Err(self.invalid(&entry.k("pause").i(j), s, format!("expected a running server (fault[{p}] already paused server {s}; resume it first)")));
+                        }
+                    }
+                }
+                FaultAction::Resume(ids) => {
+                    for (j, s) in ids.iter().enumerate() {
+                        if paused.remove(s).is_none() {
+                            return Err(self.invalid(&entry.k("resume").i(j), s, format!("expected a paused server (server {s} is not paused at that time)")));
+                        }
+                    }
+                }
+                FaultAction::Partition(_) => {
+                    if let Some(p) = partition {
+                        return Err(self.schema(
+                            &entry.k("partition"),
+                            format!("a partition is already in force (fault[{p}]); heal it first"),
+                        ));
+                    }
+                    partition = Some(i);
+                }
+                FaultAction::Block { .. } => blocked = true,
+                FaultAction::Heal => {
+                    if partition.is_none() && !blocked {
+                        return Err(self.schema(
+                            &entry.k("heal"),
+                            "nothing to heal: no partition or block is in force at that time",
+                        ));
+                    }
+                    partition = None;
+                    blocked = false;
+                }
+                FaultAction::Suspect { by, server, .. } => {
+                    for (name, s) in [("by", by), ("server", server)] {
+                        if let Some(c) = crashed.get(s).filter(|_| name == "by") {
+                            return Err(self.invalid(&entry.k("suspect").k(name), s, format!("expected a live server (fault[{c}] crashed server {s} earlier)")));
+                        }
+                    }
+                }
+                FaultAction::Delay { .. } | FaultAction::Loss { .. } => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn resilience(&self, raw: &Option<RawResilience>, n: u16) -> Res<Option<Resilience>> {
+        let Some(r) = raw else { return Ok(None) };
+        let key = K::root().k("resilience");
+        let max_f = match r.max_f {
+            None => n.div_ceil(2).min(n - 1),
+            Some(f) if (0..i64::from(n)).contains(&f) => f as u16,
+            Some(f) => {
+                return Err(self.invalid(
+                    &key.k("max_f"),
+                    f,
+                    format!(
+                        "expected an integer from 0 to {} (fewer than cluster.servers = {n})",
+                        n - 1
+                    ),
+                ))
+            }
+        };
+        let crash = match r.crash.as_deref() {
+            None | Some("first") => CrashPick::First,
+            Some("last") => CrashPick::Last,
+            Some(other) => {
+                return Err(self.invalid(
+                    &key.k("crash"),
+                    format!("{other:?}"),
+                    "expected \"first\" (s1..sf, with the consensus coordinator) or \"last\" (the highest ids)",
+                ))
+            }
+        };
+        Ok(Some(Resilience { max_f, crash }))
     }
 }
 
@@ -1511,10 +1940,12 @@ delay = { from = 2, to = [1, 4], ms = 15.0 }
             vec![
                 Fault {
                     at: 100_000,
+                    after: None,
                     action: FaultAction::Crash(vec![3]),
                 },
                 Fault {
                     at: 50_000,
+                    after: None,
                     action: FaultAction::Delay {
                         from: vec![2],
                         to: vec![1, 4],
@@ -1817,7 +2248,7 @@ delay = { from = 2, to = [1, 4], ms = 15.0 }
         let e = load_err(&edit("protocols", "protocols = [\"2pe\", \"paxos\"]"), &[]);
         assert_eq!(
             e.to_string(),
-            "test.toml:5: cluster.protocols[1] = \"paxos\": expected one of \"2pe\", \"se-ct\""
+            "test.toml:5: cluster.protocols[1] = \"paxos\": expected one of \"2pe\", \"se-ct\", \"2pe-minority\""
         );
     }
 
@@ -2112,13 +2543,13 @@ delay = { from = 2, to = [1, 4], ms = 15.0 }
     fn rule_fault_exactly_one_action() {
         let e = load_err(&append("[[fault]]\nat_ms = 1\n"), &[]);
         assert_err_at(&e, 19, "fault[0]");
-        assert!(e.to_string().contains("(found neither)"), "{e}");
+        assert!(e.to_string().contains("(found none)"), "{e}");
         let e = load_err(
             &append("[[fault]]\nat_ms = 1\ncrash = [1]\n[[fault]]\nat_ms = 1\ncrash = [2]\ndelay = { from = 1, to = 2, ms = 1 }\n"),
             &[],
         );
         assert_err_at(&e, 22, "fault[1]");
-        assert!(e.to_string().contains("(found both)"), "{e}");
+        assert!(e.to_string().contains("(found 2)"), "{e}");
     }
 
     #[test]
@@ -2199,5 +2630,207 @@ delay = { from = 2, to = [1, 4], ms = 15.0 }
             &[],
         );
         assert_err_at(&e, 23, "fault[0].delay.to");
+    }
+
+    // --- The fault vocabulary (issue "Faults") -------------------------------------------
+
+    fn fault_err(extra: &str) -> String {
+        load_err(&append(extra), &[]).to_string()
+    }
+
+    #[test]
+    fn the_whole_fault_vocabulary_loads() {
+        let s = load_ok(&append(
+            "[[fault]]\nafter = { server = 1, event = \"accept\" }\ncrash = [1]\n\
+             [[fault]]\nafter = { server = 2, event = \"send\", msg = \"C-PROPOSE\", count = 3 }\ncrash = [2]\n\
+             [[fault]]\nat_ms = 10\npause = [3]\n[[fault]]\nat_ms = 20\nresume = [3]\n\
+             [[fault]]\nat_ms = 30\npartition = [[1, 2], [3, 4, 5]]\n[[fault]]\nat_ms = 40\nheal = true\n\
+             [[fault]]\nat_ms = 50\nblock = { from = 1, to = 3 }\n[[fault]]\nat_ms = 60\nheal = true\n\
+             [[fault]]\nat_ms = 0\nloss = { rate = 0.2 }\n\
+             [[fault]]\nat_ms = 0\nloss = { from = 4, to = [1, 2], rate = 0.5 }\n\
+             [[fault]]\nat_ms = 5\nsuspect = { by = 4, server = 5, for_ms = 50 }\n",
+        ));
+        assert_eq!(s.faults.len(), 11);
+        assert_eq!(
+            s.faults[1].after,
+            Some(After {
+                server: 2,
+                event: EventKind::Send("C-PROPOSE".into()),
+                count: 3
+            })
+        );
+        assert_eq!(
+            s.faults[4].action,
+            FaultAction::Partition(vec![vec![1, 2], vec![3, 4, 5]])
+        );
+        assert_eq!(
+            s.faults[8].action,
+            FaultAction::Loss {
+                from: vec![1, 2, 3, 4, 5],
+                to: vec![1, 2, 3, 4, 5],
+                rate: 0.2
+            }
+        );
+        assert_eq!(
+            s.faults[10].action,
+            FaultAction::Suspect {
+                by: 4,
+                server: 5,
+                duration: 50_000
+            }
+        );
+    }
+
+    #[test]
+    fn rule_fault_time_or_event() {
+        let e = fault_err("[[fault]]\ncrash = [1]\n");
+        assert!(e.contains("fault[0].at_ms") && e.contains("missing"), "{e}");
+        let e = fault_err(
+            "[[fault]]\nat_ms = 1\nafter = { server = 1, event = \"accept\" }\ncrash = [1]\n",
+        );
+        assert!(e.contains("not both"), "{e}");
+        let e = fault_err("[[fault]]\nafter = { server = 1, event = \"accept\" }\npause = [1]\n");
+        assert!(
+            e.contains("fault[0].after") && e.contains("only crash"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn rule_fault_after_event() {
+        let e = fault_err("[[fault]]\nafter = { server = 9, event = \"accept\" }\ncrash = [1]\n");
+        assert!(e.contains("fault[0].after.server = 9"), "{e}");
+        let e = fault_err("[[fault]]\nafter = { server = 1, event = \"explode\" }\ncrash = [1]\n");
+        assert!(
+            e.contains("fault[0].after.event") && e.contains("\"send\""),
+            "{e}"
+        );
+        let e = fault_err("[[fault]]\nafter = { server = 1, event = \"send\" }\ncrash = [1]\n");
+        assert!(
+            e.contains("fault[0].after.msg") && e.contains("NEWTKT"),
+            "{e}"
+        );
+        let e = fault_err(
+            "[[fault]]\nafter = { server = 1, event = \"send\", msg = \"HELLO\" }\ncrash = [1]\n",
+        );
+        assert!(
+            e.contains("fault[0].after.msg = \"HELLO\"") && e.contains("C-PROPOSE"),
+            "{e}"
+        );
+        let e = fault_err(
+            "[[fault]]\nafter = { server = 1, event = \"accept\", count = 0 }\ncrash = [1]\n",
+        );
+        assert!(e.contains("fault[0].after.count = 0"), "{e}");
+    }
+
+    #[test]
+    fn rule_pause_and_resume() {
+        let e = fault_err("[[fault]]\nat_ms = 1\npause = [6]\n");
+        assert!(e.contains("test.toml:21: fault[0].pause[0] = 6"), "{e}");
+        let e = fault_err("[[fault]]\nat_ms = 1\nresume = [2]\n");
+        assert!(
+            e.contains("fault[0].resume[0] = 2") && e.contains("not paused"),
+            "{e}"
+        );
+        let e = fault_err("[[fault]]\nat_ms = 5\nresume = [2]\n[[fault]]\nat_ms = 1\npause = [2]\n[[fault]]\nat_ms = 2\npause = [2]\n");
+        assert!(
+            e.contains("fault[2].pause[0] = 2") && e.contains("already paused"),
+            "{e}"
+        );
+        let e = fault_err("[[fault]]\nat_ms = 1\ncrash = [2]\n[[fault]]\nat_ms = 2\npause = [2]\n");
+        assert!(
+            e.contains("fault[1].pause[0] = 2") && e.contains("crashed"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn rule_partition_groups() {
+        let e = fault_err("[[fault]]\nat_ms = 1\npartition = [[1, 2], [2, 3, 4, 5]]\n");
+        assert!(
+            e.contains("fault[0].partition[1][0] = 2") && e.contains("overlap"),
+            "{e}"
+        );
+        let e = fault_err("[[fault]]\nat_ms = 1\npartition = [[1, 2], [3, 4]]\n");
+        assert!(e.contains("server 5 is in none"), "{e}");
+        let e = fault_err("[[fault]]\nat_ms = 1\npartition = [[1, 2, 3, 4, 5]]\n");
+        assert!(e.contains("at least two groups"), "{e}");
+        let e = fault_err("[[fault]]\nat_ms = 1\npartition = [[1, 7], [2, 3, 4, 5]]\n");
+        assert!(e.contains("fault[0].partition[0][1] = 7"), "{e}");
+        let e = fault_err("[[fault]]\nat_ms = 1\npartition = [[1], [2, 3, 4, 5]]\n[[fault]]\nat_ms = 2\npartition = [[1, 2], [3, 4, 5]]\n");
+        assert!(
+            e.contains("fault[1].partition") && e.contains("heal it first"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn rule_heal_needs_a_cut() {
+        let e = fault_err("[[fault]]\nat_ms = 1\nheal = true\n");
+        assert!(
+            e.contains("test.toml:21: fault[0].heal") && e.contains("nothing to heal"),
+            "{e}"
+        );
+        let e = fault_err("[[fault]]\nat_ms = 9\nheal = true\n[[fault]]\nat_ms = 10\nblock = { from = 1, to = 2 }\n");
+        assert!(e.contains("fault[0].heal"), "heal before the block: {e}");
+        let e = fault_err("[[fault]]\nat_ms = 1\nblock = { from = 1, to = 2 }\n[[fault]]\nat_ms = 2\nheal = false\n");
+        assert!(e.contains("fault[1].heal = false"), "{e}");
+    }
+
+    #[test]
+    fn rule_block_and_loss_links() {
+        let e = fault_err("[[fault]]\nat_ms = 1\nblock = { from = 1, to = 1 }\n");
+        assert!(
+            e.contains("fault[0].block.to") && e.contains("itself"),
+            "{e}"
+        );
+        let e = fault_err("[[fault]]\nat_ms = 1\nblock = { from = 1, to = 8 }\n");
+        assert!(e.contains("fault[0].block.to = 8"), "{e}");
+        let e = fault_err("[[fault]]\nat_ms = 1\nloss = { rate = 1.0 }\n");
+        assert!(
+            e.contains("fault[0].loss.rate = 1") && e.contains("0.95"),
+            "{e}"
+        );
+        let e = fault_err("[[fault]]\nat_ms = 1\nloss = { from = 0, rate = 0.1 }\n");
+        assert!(e.contains("fault[0].loss.from = 0"), "{e}");
+    }
+
+    #[test]
+    fn rule_suspect() {
+        let e = fault_err("[[fault]]\nat_ms = 1\nsuspect = { by = 2, server = 2, for_ms = 10 }\n");
+        assert!(
+            e.contains("fault[0].suspect.server = 2") && e.contains("never suspects itself"),
+            "{e}"
+        );
+        let e = fault_err("[[fault]]\nat_ms = 1\nsuspect = { by = 2, server = 3, for_ms = 0 }\n");
+        assert!(e.contains("fault[0].suspect.for_ms = 0"), "{e}");
+        let e = fault_err("[[fault]]\nat_ms = 1\nsuspect = { by = 2, server = 3 }\n");
+        assert!(e.contains("for_ms"), "{e}");
+    }
+
+    #[test]
+    fn rule_resilience_table() {
+        let s = load_ok(&append("[resilience]\n"));
+        assert_eq!(
+            s.resilience,
+            Some(Resilience {
+                max_f: 3,
+                crash: CrashPick::First
+            })
+        );
+        let e = fault_err("[resilience]\nmax_f = 5\n");
+        assert!(
+            e.contains("test.toml:20: resilience.max_f = 5") && e.contains("from 0 to 4"),
+            "{e}"
+        );
+        let e = fault_err("[resilience]\ncrash = \"middle\"\n");
+        assert!(e.contains("resilience.crash = \"middle\""), "{e}");
+        let e = fault_err("[resilience]\n[[fault]]\nat_ms = 1\ncrash = [1]\n");
+        assert!(e.contains("fault[0].crash") && e.contains("sweep"), "{e}");
+        let e = fault_err("[resilience]\nf = 2\n");
+        assert!(
+            e.contains("resilience.f") && e.contains("unknown key"),
+            "{e}"
+        );
     }
 }

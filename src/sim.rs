@@ -11,14 +11,22 @@
 //!   lost (as in the process runtime, where a server holds outgoing messages for δ before they
 //!   reach the socket, and kill -9 takes them with it).
 //! - The run ends when the client has resolved every submission, no protocol message is in flight
-//!   and no fault is still scheduled; heartbeats alone do not keep it alive.
+//!   and no timed fault is still scheduled; heartbeats alone do not keep it alive.
+//! - Faults: links are shaped by [`LinkModel`] (delay overrides, partitions and blocks whose
+//!   messages wait for the heal, loss with retransmission); a paused server's inputs (messages,
+//!   timers, submissions) wait, in order, until it resumes; a crash can fire right after a
+//!   protocol event at a server (`after = {..}`), in which case the rest of that server's effects
+//!   from the same step are lost with it; a forced suspicion goes to the server's failure
+//!   detector as a [`Control`] input.
 
 use crate::history::Event;
+use crate::netmodel::LinkModel;
+use crate::protocol::Outcome;
 use crate::protocol::{Control, Effect, Msg, NodeConfig, Note, Out, Protocol, ProtocolKind};
 use crate::protocol::{ServerId, Ticket, Time, Timer};
-use crate::scenario::{FaultAction, Scenario};
+use crate::scenario::{EventKind, FaultAction, Scenario};
 use crate::workload::{Client, ClientOut};
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BinaryHeap};
@@ -33,11 +41,19 @@ pub struct RunOutput {
     pub notes: BTreeMap<Note, u64>,
     /// Simulated time at the end of the run, µs.
     pub end: Time,
+    /// Transmissions lost on lossy links and retransmitted (not in messages per ticket).
+    pub retransmissions: u64,
 }
 
 #[derive(Debug)]
 enum Ev {
+    /// A user hands a ticket to a server.
     Submit {
+        ticket: Ticket,
+        server: ServerId,
+    },
+    /// The server takes it in (at once, or when it resumes).
+    Receive {
         ticket: Ticket,
         server: ServerId,
     },
@@ -89,8 +105,14 @@ struct Sim<'a> {
     nodes: Vec<Option<Box<dyn Protocol>>>,
     crashed_at: Vec<Option<Time>>,
     timer_gen: BTreeMap<(ServerId, Timer), u64>,
-    link_delay: BTreeMap<(ServerId, ServerId), Time>,
+    links: LinkModel,
     link_last: BTreeMap<(ServerId, ServerId), Time>,
+    /// Messages waiting on a cut link, per link, in send order.
+    held: BTreeMap<(ServerId, ServerId), Vec<Msg>>,
+    /// Inputs of paused servers, in arrival order.
+    paused: BTreeMap<ServerId, Vec<Ev>>,
+    /// Event-triggered faults not fired yet: (fault index, events seen so far).
+    triggers: Vec<(usize, u32)>,
     rng: ChaCha8Rng,
     client: Client,
     in_flight: u64,
@@ -120,17 +142,24 @@ pub fn run(scenario: &Scenario, protocol: ProtocolKind, seed: u64) -> RunOutput 
         nodes,
         crashed_at: vec![None; usize::from(n) + 1],
         timer_gen: BTreeMap::new(),
-        link_delay: BTreeMap::new(),
+        links: LinkModel::new(scenario.cluster.delta, scenario.cluster.jitter),
         link_last: BTreeMap::new(),
+        held: BTreeMap::new(),
+        paused: BTreeMap::new(),
+        triggers: (0..scenario.faults.len())
+            .filter(|&i| scenario.faults[i].after.is_some())
+            .map(|i| (i, 0))
+            .collect(),
         rng: ChaCha8Rng::seed_from_u64(seed),
         client: Client::new(scenario, seed),
         in_flight: 0,
-        faults_left: scenario.faults.len(),
+        faults_left: scenario.faults.iter().filter(|f| f.after.is_none()).count(),
         out: RunOutput {
             history: Vec::new(),
             heartbeats: 0,
             notes: BTreeMap::new(),
             end: 0,
+            retransmissions: 0,
         },
     };
     sim.run();
@@ -149,16 +178,28 @@ impl Sim<'_> {
 
     fn run(&mut self) {
         for (i, f) in self.scenario.faults.iter().enumerate() {
-            self.push(f.at, Ev::Fault(i));
+            if f.after.is_none() {
+                self.push(f.at, Ev::Fault(i));
+            }
         }
         for id in 1..=self.n {
             self.with_node(id, |p, now, out| p.on_start(now, out));
         }
         let outs = self.client.start(0, self.scenario.workload.concurrency);
         self.client_outs(outs);
+        // Once the users are done and no timed fault is left, protocol stragglers get at most one
+        // deadline to drain (messages held on a link that never heals, or sent to a server that
+        // never resumes, would otherwise keep the run alive forever).
+        let mut drain_until: Option<Time> = None;
         while let Some(q) = self.queue.pop() {
-            if self.client.done() && self.in_flight == 0 && self.faults_left == 0 {
-                break;
+            if self.client.done() && self.faults_left == 0 {
+                if self.in_flight == 0 {
+                    break;
+                }
+                let limit = *drain_until.get_or_insert(self.now + self.scenario.workload.deadline);
+                if q.at > limit {
+                    break;
+                }
             }
             self.now = q.at;
             self.handle(q.ev);
@@ -170,18 +211,32 @@ impl Sim<'_> {
         self.crashed_at[usize::from(id)].is_none()
     }
 
+    /// The server an event is an input of, if any.
+    fn input_of(ev: &Ev) -> Option<ServerId> {
+        match ev {
+            Ev::Receive { server, .. } => Some(*server),
+            Ev::Deliver { to, .. } => Some(*to),
+            Ev::Timer { node, .. } => Some(*node),
+            Ev::Submit { .. } | Ev::Fault(_) | Ev::Wake => None,
+        }
+    }
+
     fn handle(&mut self, ev: Ev) {
         let now = self.now;
+        if let Some(node) = Self::input_of(&ev) {
+            if self.alive(node) {
+                if let Some(waiting) = self.paused.get_mut(&node) {
+                    waiting.push(ev);
+                    return;
+                }
+            }
+        }
         match ev {
             Ev::Submit { ticket, server } => {
+                // The user hands the ticket over now (its deadline runs from here); the server
+                // receives it now, or when it resumes if it is paused.
                 let alive = self.alive(server);
-                if alive {
-                    self.out.history.push(Event::Submit {
-                        t_us: now,
-                        ticket: ticket.clone(),
-                        server,
-                    });
-                } else {
+                if !alive {
                     self.out.history.push(Event::Refused {
                         t_us: now,
                         ticket: ticket.clone(),
@@ -191,8 +246,16 @@ impl Sim<'_> {
                 let outs = self.client.submitted(now, &ticket, server, alive);
                 self.client_outs(outs);
                 if alive {
-                    self.with_node(server, |p, now, out| p.on_ticket(now, ticket, out));
+                    self.handle(Ev::Receive { ticket, server });
                 }
+            }
+            Ev::Receive { ticket, server } => {
+                self.out.history.push(Event::Submit {
+                    t_us: now,
+                    ticket: ticket.clone(),
+                    server,
+                });
+                self.with_node(server, |p, now, out| p.on_ticket(now, ticket, out));
             }
             Ev::Deliver { from, to, msg } => {
                 if !matches!(msg, Msg::Heartbeat) {
@@ -213,27 +276,111 @@ impl Sim<'_> {
             }
             Ev::Fault(i) => {
                 self.faults_left -= 1;
-                match &self.scenario.faults[i].action {
-                    FaultAction::Crash(servers) => {
-                        for &s in servers {
-                            self.crash(s);
-                        }
-                    }
-                    FaultAction::Delay { from, to, delay } => {
-                        for &f in from {
-                            for &t in to {
-                                if f != t {
-                                    self.link_delay.insert((f, t), *delay);
-                                }
-                            }
-                        }
-                    }
-                }
+                self.fault(i);
             }
             Ev::Wake => {
                 let outs = self.client.wake(now);
                 self.client_outs(outs);
             }
+        }
+    }
+
+    fn fault(&mut self, i: usize) {
+        let action = &self.scenario.faults[i].action;
+        match action {
+            FaultAction::Crash(servers) => {
+                for &s in servers {
+                    self.crash(s);
+                }
+            }
+            FaultAction::Pause(servers) => {
+                for &s in servers {
+                    if self.alive(s) {
+                        self.paused.entry(s).or_default();
+                    }
+                }
+            }
+            FaultAction::Resume(servers) => {
+                for &s in servers {
+                    // Its waiting inputs go first, in order, before anything newer.
+                    for ev in self.paused.remove(&s).unwrap_or_default() {
+                        self.push(self.now, ev);
+                    }
+                }
+            }
+            FaultAction::Suspect {
+                by,
+                server,
+                duration,
+            } => {
+                let ctl = Control::Suspect {
+                    server: *server,
+                    until: self.now + duration,
+                };
+                self.with_node(*by, |p, now, out| p.on_control(now, ctl, out));
+            }
+            FaultAction::Delay { .. }
+            | FaultAction::Loss { .. }
+            | FaultAction::Block { .. }
+            | FaultAction::Partition(_)
+            | FaultAction::Heal => {
+                if self.links.apply(action) {
+                    self.release_held();
+                }
+            }
+        }
+    }
+
+    /// After a heal: every message that waited on a now open link leaves, in send order.
+    fn release_held(&mut self) {
+        let held = std::mem::take(&mut self.held);
+        for ((from, to), msgs) in held {
+            for msg in msgs {
+                self.transmit(from, to, msg);
+            }
+        }
+    }
+
+    /// Count the event toward event-triggered faults; fire those whose count is reached.
+    fn observe(&mut self, server: ServerId, effect: &Effect) {
+        let mut fire = Vec::new();
+        for (i, seen) in self.triggers.iter_mut() {
+            let after = self.scenario.faults[*i]
+                .after
+                .as_ref()
+                .expect("event-triggered");
+            if after.server != server {
+                continue;
+            }
+            let hit = match (&after.event, effect) {
+                (
+                    EventKind::Accept,
+                    Effect::Decide {
+                        outcome: Outcome::Accept,
+                        ..
+                    },
+                ) => true,
+                (
+                    EventKind::Reject,
+                    Effect::Decide {
+                        outcome: Outcome::Reject,
+                        ..
+                    },
+                ) => true,
+                (EventKind::Decide, Effect::Decide { .. }) => true,
+                (EventKind::Send(kind), Effect::Send { msg, .. }) => msg.kind() == kind,
+                _ => false,
+            };
+            if hit {
+                *seen += 1;
+                if *seen == after.count {
+                    fire.push(*i);
+                }
+            }
+        }
+        self.triggers.retain(|(i, _)| !fire.contains(i));
+        for i in fire {
+            self.fault(i);
         }
     }
 
@@ -243,18 +390,13 @@ impl Sim<'_> {
         }
         self.crashed_at[usize::from(s)] = Some(self.now);
         self.nodes[usize::from(s)] = None;
+        self.paused.remove(&s);
         self.out.history.push(Event::Crash {
             t_us: self.now,
             server: s,
         });
         let outs = self.client.crashed(self.now, s);
         self.client_outs(outs);
-    }
-
-    /// Forward a control command (fault injection) to a live server.
-    #[allow(dead_code)]
-    fn control(&mut self, s: ServerId, ctl: Control) {
-        self.with_node(s, |p, now, out| p.on_control(now, ctl, out));
     }
 
     fn with_node(&mut self, id: ServerId, f: impl FnOnce(&mut dyn Protocol, Time, &mut Out)) {
@@ -264,6 +406,9 @@ impl Sim<'_> {
         let mut out = Out::new(id, self.n);
         f(node, self.now, &mut out);
         for e in out.effects {
+            if !self.alive(id) {
+                break; // crashed right after an earlier effect of this step
+            }
             self.effect(id, e);
         }
     }
@@ -284,22 +429,15 @@ impl Sim<'_> {
                         ticket: msg.ticket().cloned(),
                     });
                 }
-                let delay = match self.link_delay.get(&(id, to)) {
-                    Some(d) => *d,
-                    None => {
-                        let jitter = self.scenario.cluster.jitter;
-                        self.scenario.cluster.delta
-                            + if jitter > 0 {
-                                self.rng.gen_range(0..=jitter)
-                            } else {
-                                0
-                            }
-                    }
-                };
-                let last = self.link_last.entry((id, to)).or_insert(0);
-                let at = (now + delay).max(*last);
-                *last = at;
-                self.push(at, Ev::Deliver { from: id, to, msg });
+                let trigger = !self.triggers.is_empty();
+                let observed = trigger.then(|| Effect::Send {
+                    to,
+                    msg: msg.clone(),
+                });
+                self.transmit(id, to, msg);
+                if let Some(e) = observed {
+                    self.observe(id, &e);
+                }
             }
             Effect::SetTimer { timer, after } => {
                 let g = self.timer_gen.entry((id, timer)).or_insert(0);
@@ -331,9 +469,33 @@ impl Sim<'_> {
                 });
                 let outs = self.client.decided(now, &ticket, id);
                 self.client_outs(outs);
+                if !self.triggers.is_empty() {
+                    self.observe(
+                        id,
+                        &Effect::Decide {
+                            ticket,
+                            outcome,
+                            phase,
+                        },
+                    );
+                }
             }
             Effect::Note(note) => *self.out.notes.entry(note).or_insert(0) += 1,
         }
+    }
+
+    /// Put a message on the wire, or hold it while its link is cut. FIFO per link either way.
+    fn transmit(&mut self, from: ServerId, to: ServerId, msg: Msg) {
+        if self.links.is_cut(from, to) {
+            self.held.entry((from, to)).or_default().push(msg);
+            return;
+        }
+        let transit = self.links.transit(from, to, &mut self.rng);
+        self.out.retransmissions += u64::from(transit.retransmissions);
+        let last = self.link_last.entry((from, to)).or_insert(0);
+        let at = (self.now + transit.time).max(*last);
+        *last = at;
+        self.push(at, Ev::Deliver { from, to, msg });
     }
 
     fn client_outs(&mut self, outs: Vec<ClientOut>) {

@@ -14,7 +14,7 @@
 //! ticket aimed at a crashed server goes to the next live one.
 
 use crate::protocol::{ServerId, Ticket, Time};
-use crate::scenario::{Scenario, SubmitTo};
+use crate::scenario::{generated_ticket_id, Scenario, SubmitTo};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::collections::{BTreeMap, BTreeSet};
@@ -58,11 +58,6 @@ pub struct Client {
     crashed: BTreeSet<ServerId>,
     flights: BTreeMap<Ticket, InFlight>,
     scripted: Vec<(Time, Ticket, ServerId)>,
-}
-
-/// The id of the i-th generated ticket (1-based).
-pub fn generated_id(i: u64) -> Ticket {
-    Ticket(format!("t{i}"))
 }
 
 impl Client {
@@ -144,7 +139,7 @@ impl Client {
             return;
         };
         self.next += 1;
-        let ticket = generated_id(self.next as u64);
+        let ticket = Ticket(generated_ticket_id(self.next as u64));
         let Some(primary) = self.live_from(plan.primary) else {
             return;
         };

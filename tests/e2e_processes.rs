@@ -276,3 +276,104 @@ fn kill_9_of_the_orchestrator_leaves_no_server_behind() {
     child.wait().unwrap();
     assert_no_leftovers(&id);
 }
+
+#[test]
+fn crash_on_event_kills_the_server_right_after_its_accept_as_in_the_simulator() {
+    let dir = tempfile::tempdir().unwrap();
+    let id = run_id("fig2");
+    let scenario = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/figure2.toml");
+    let mut c = ticketlab(
+        dir.path(),
+        &id,
+        &[scenario, "--format", "json", "--out", "out"],
+    );
+    c.args([
+        "--set",
+        "cluster.mode=processes",
+        "--set",
+        "cluster.delta_ms=4",
+    ]);
+    let o = output(c);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_no_leftovers(&id);
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    for run in v["runs"].as_array().unwrap() {
+        let name = run["protocol"].as_str().unwrap();
+        assert_eq!(run["accepted"], 1, "{name}: {run}");
+        assert_eq!(run["crashed"], serde_json::json!([1]), "{name}");
+        assert_eq!(run["violations"].as_array().unwrap().len(), 0, "{name}");
+        // (No exact message count: after the crash, what the survivors send depends on when their
+        // failure detectors notice, which real time does not fix.)
+        let h = history(dir.path(), name);
+        let accept = h
+            .iter()
+            .find(|e| e["kind"] == "decide" && e["outcome"] == "accept")
+            .unwrap();
+        assert_eq!(accept["server"], 1, "{name}");
+        let crash = h.iter().find(|e| e["kind"] == "crash").unwrap();
+        assert_eq!(
+            crash["t_us"], accept["t_us"],
+            "{name}: crash right after the accept"
+        );
+        assert!(
+            !h.iter()
+                .any(|e| e["from"] == 1 && e["t_us"].as_u64() > accept["t_us"].as_u64()),
+            "{name}: s1 sent something after its crash"
+        );
+    }
+}
+
+#[test]
+fn pause_resume_and_a_healed_partition_keep_every_ticket_and_a_server_left_paused_is_killed() {
+    let dir = tempfile::tempdir().unwrap();
+    let id = run_id("pause");
+    std::fs::write(
+        dir.path().join("pause.toml"),
+        r#"
+name = "pause"
+seed = 3
+[cluster]
+servers = 3
+protocols = ["2pe"]
+mode = "processes"
+delta_ms = 2.0
+suspect_after_ms = 3000.0
+[workload]
+tickets = 20
+concurrency = 2
+submit_to = "round-robin"
+[[fault]]
+at_ms = 10.0
+partition = [[1], [2, 3]]
+[[fault]]
+at_ms = 60.0
+heal = true
+[[fault]]
+at_ms = 80.0
+pause = [2]
+[[fault]]
+at_ms = 150.0
+resume = [2]
+[[fault]]
+at_ms = 170.0
+pause = [3]
+"#,
+    )
+    .unwrap();
+    let o = output(ticketlab(
+        dir.path(),
+        &id,
+        &["pause.toml", "--format", "json", "--out", "out"],
+    ));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_no_leftovers(&id);
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let run = &v["runs"][0];
+    assert_eq!(v["complete"], true);
+    assert_eq!(run["violations"].as_array().unwrap().len(), 0, "{run}");
+    // s3 stays paused from 170 ms to the end: tickets it holds may be undecided, the rest not.
+    let decided = run["accepted"].as_u64().unwrap() + run["rejected"].as_u64().unwrap();
+    assert!(decided >= 10, "{run}");
+    // Tickets held up by the partition and the pause waited: some latency spans the cut.
+    assert!(run["latency_ms"]["max"].as_f64().unwrap() >= 40.0, "{run}");
+}

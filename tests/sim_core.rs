@@ -176,6 +176,7 @@ fn a_crashed_coordinator_does_not_block_either_protocol() {
     let mut s = s;
     s.faults.push(ticketlab::scenario::Fault {
         at: 0,
+        after: None,
         action: ticketlab::scenario::FaultAction::Crash(vec![1, 2]),
     });
     for proto in ["2pe", "se-ct"] {
@@ -191,6 +192,7 @@ fn a_majority_crashed_blocks_but_stays_safe() {
     let mut s = table1(&["workload.tickets=5", "workload.deadline_ms=2000"]);
     s.faults.push(ticketlab::scenario::Fault {
         at: 0,
+        after: None,
         action: ticketlab::scenario::FaultAction::Crash(vec![1, 2, 3]),
     });
     for proto in ["2pe", "se-ct"] {
@@ -236,6 +238,7 @@ fn many_seeds_with_duplicates_jitter_false_suspicions_and_crashes_keep_e1() {
                 let crashed: Vec<u16> = (0..f).map(|i| ((seed as u16 + i * 2) % n) + 1).collect();
                 s.faults.push(ticketlab::scenario::Fault {
                     at: (seed % 9) * 15_000,
+                    after: None,
                     action: ticketlab::scenario::FaultAction::Crash(crashed),
                 });
             }

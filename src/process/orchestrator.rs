@@ -22,16 +22,17 @@
 
 use super::clock::{tokio_instant, unix_us, RunClock};
 use super::wire::{
-    forward_frames, FrameReader, FrameWriter, FromServer, Hello, ServerConfig, ToServer, UserReq,
-    UserResp,
+    forward_frames, FrameReader, FrameWriter, FromServer, Hello, LinkFault, ServerConfig, ToServer,
+    Trigger, UserReq, UserResp,
 };
 use super::{Interrupt, ProcessError, ProcessRun, RunOptions, Stop};
 use crate::history::Event;
-use crate::protocol::{NodeConfig, Note, ProtocolKind, ServerId, Ticket, Time};
+use crate::progress;
+use crate::protocol::{Control, NodeConfig, Note, ProtocolKind, ServerId, Ticket, Time};
 use crate::scenario::{FaultAction, Scenario};
 use crate::sim::RunOutput;
 use crate::workload::{Client, ClientOut};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::process::Stdio;
@@ -77,20 +78,23 @@ pub async fn run_protocol(
         bye: vec![false; usize::from(n) + 1],
         probes: vec![None; usize::from(n) + 1],
         unconfirmed: BTreeSet::new(),
+        paused: BTreeSet::new(),
         client: Client::new(scenario, seed),
         schedule: BTreeMap::new(),
         seq: 0,
-        faults_left: scenario.faults.len(),
+        faults_left: scenario.faults.iter().filter(|f| f.after.is_none()).count(),
         history: Vec::new(),
         heartbeats: vec![0; usize::from(n) + 1],
+        retransmissions: vec![0; usize::from(n) + 1],
         notes: BTreeMap::new(),
         decided: BTreeSet::new(),
-        bar: None,
+        bar: progress::bar(
+            Client::new(scenario, seed).total_tickets(),
+            protocol.name(),
+            opts.progress,
+        ),
         end: 0,
     };
-    if opts.progress {
-        o.bar = Some(progress_bar(protocol, o.client.total_tickets()));
-    }
     let span = tracing::info_span!("run", protocol = protocol.name());
     let result = o.execute().instrument(span).await;
     let stop = match result {
@@ -114,29 +118,15 @@ pub async fn run_protocol(
         }
     };
     o.cluster.reap().await;
-    if let Some(bar) = &o.bar {
-        if stop.is_some() {
-            bar.abandon();
-        } else {
-            bar.finish();
-        }
+    if stop.is_some() {
+        o.bar.abandon();
+    } else {
+        o.bar.finish();
     }
     ProcessRun {
         output: o.into_output(),
         stop,
     }
-}
-
-fn progress_bar(protocol: ProtocolKind, total: u64) -> ProgressBar {
-    let bar = ProgressBar::new(total);
-    let style = ProgressStyle::with_template(
-        "{prefix:>6} [{bar:30}] {pos}/{len} tickets decided  {per_sec}  ETA {eta}",
-    )
-    .unwrap_or_else(|_| ProgressStyle::default_bar())
-    .progress_chars("=> ");
-    bar.set_style(style);
-    bar.set_prefix(protocol.name());
-    bar
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -187,15 +177,19 @@ struct Orchestrator<'a> {
     /// Servers that have not yet confirmed the last fault command: later actions wait for them,
     /// so a delay fault is in force before anything scheduled after it happens.
     unconfirmed: BTreeSet<ServerId>,
+    /// Servers stopped with SIGSTOP (a `pause` fault) and not resumed yet.
+    paused: BTreeSet<ServerId>,
     client: Client,
     schedule: BTreeMap<(Time, u64), Action>,
     seq: u64,
     faults_left: usize,
     history: Vec<Event>,
     heartbeats: Vec<u64>,
+    retransmissions: Vec<u64>,
     notes: BTreeMap<Note, u64>,
     decided: BTreeSet<Ticket>,
-    bar: Option<ProgressBar>,
+    /// Tickets decided / total (hidden unless wanted and on a terminal).
+    bar: ProgressBar,
     end: Time,
 }
 
@@ -311,6 +305,7 @@ impl Orchestrator<'_> {
                 jitter: c.jitter,
                 seed: self.seed,
                 peers: ports.clone(),
+                triggers: self.triggers_at(id),
             };
             let _ = tx.send(ToServer::Config(Box::new(cfg)));
             self.ctl[usize::from(id)] = Some(tx);
@@ -368,6 +363,22 @@ impl Orchestrator<'_> {
         Ok(())
     }
 
+    /// The event-triggered faults (`after = {..}`) server `id` watches.
+    fn triggers_at(&self, id: ServerId) -> Vec<Trigger> {
+        let faults = self.scenario.faults.iter().enumerate();
+        faults
+            .filter_map(|(i, f)| {
+                let after = f.after.as_ref().filter(|a| a.server == id)?;
+                Some(Trigger {
+                    fault: i as u32,
+                    event: (&after.event).into(),
+                    count: after.count,
+                    crash_self: matches!(&f.action, FaultAction::Crash(s) if s.contains(&id)),
+                })
+            })
+            .collect()
+    }
+
     fn setup_failure(&self, what: &str) -> ProcessError {
         ProcessError::Setup(format!(
             "{} ({} servers, run {})",
@@ -379,7 +390,9 @@ impl Orchestrator<'_> {
 
     async fn workload(&mut self) -> Result<(), Stop> {
         for (i, f) in self.scenario.faults.iter().enumerate() {
-            self.push(f.at, Action::Fault(i));
+            if f.after.is_none() {
+                self.push(f.at, Action::Fault(i));
+            }
         }
         let outs = self.client.start(0, self.scenario.workload.concurrency);
         self.client_outs(outs);
@@ -452,25 +465,32 @@ impl Orchestrator<'_> {
                 }
                 Action::Fault(i) => {
                     self.faults_left -= 1;
-                    self.fault(i);
+                    self.fault(i, None);
                 }
             }
         }
     }
 
-    fn fault(&mut self, i: usize) {
-        match &self.scenario.faults[i].action {
+    /// Execute fault `i`; `trigger` is the server whose event fired it, and when.
+    fn fault(&mut self, i: usize, trigger: Option<(ServerId, Time)>) {
+        let action = &self.scenario.faults[i].action;
+        let now = self.now();
+        info!(fault = i, t_us = now, "fault: {action:?}");
+        match action {
             FaultAction::Crash(servers) => {
                 for &s in servers {
                     if self.ctl[usize::from(s)].is_none() {
                         continue;
                     }
                     self.cluster.kill(s);
-                    let now = self.now();
-                    info!(server = s, t_us = now, "kill -9");
+                    let now = match trigger {
+                        Some((t, at)) if t == s => at,
+                        _ => self.now(),
+                    };
                     self.ctl[usize::from(s)] = None;
                     self.users[usize::from(s)] = None;
                     self.unconfirmed.remove(&s);
+                    self.paused.remove(&s);
                     self.history.push(Event::Crash {
                         t_us: now,
                         server: s,
@@ -479,12 +499,50 @@ impl Orchestrator<'_> {
                     self.client_outs(outs);
                 }
             }
-            FaultAction::Delay { from, to, delay } => {
-                for &f in from {
-                    if let Some(tx) = &self.ctl[usize::from(f)] {
-                        let to: Vec<ServerId> = to.iter().copied().filter(|&t| t != f).collect();
-                        if tx.send(ToServer::SetDelay { to, delay: *delay }).is_ok() {
-                            self.unconfirmed.insert(f);
+            FaultAction::Pause(servers) => {
+                for &s in servers {
+                    if self.ctl[usize::from(s)].is_some() && self.paused.insert(s) {
+                        self.cluster.signal(s, libc::SIGSTOP);
+                        self.unconfirmed.remove(&s);
+                    }
+                }
+            }
+            FaultAction::Resume(servers) => {
+                for &s in servers {
+                    if self.paused.remove(&s) {
+                        self.cluster.signal(s, libc::SIGCONT);
+                    }
+                }
+            }
+            FaultAction::Suspect {
+                by,
+                server,
+                duration,
+            } => {
+                if let Some(tx) = &self.ctl[usize::from(*by)] {
+                    let _ = tx.send(ToServer::Protocol(Control::Suspect {
+                        server: *server,
+                        until: now + duration,
+                    }));
+                }
+            }
+            FaultAction::Delay { .. }
+            | FaultAction::Loss { .. }
+            | FaultAction::Block { .. }
+            | FaultAction::Partition(_)
+            | FaultAction::Heal => {
+                let Some(link) = LinkFault::of(action) else {
+                    return;
+                };
+                // Every server keeps the whole link model; later actions wait until the fault
+                // is in force at every server that can answer (a paused one applies it when it
+                // resumes).
+                for s in self.live() {
+                    if let Some(tx) = &self.ctl[usize::from(s)] {
+                        if tx.send(ToServer::Link(link.clone())).is_ok()
+                            && !self.paused.contains(&s)
+                        {
+                            self.unconfirmed.insert(s);
                         }
                     }
                 }
@@ -499,15 +557,25 @@ impl Orchestrator<'_> {
                     let e = e.into_event(id);
                     if let Event::Decide { ticket, .. } = &e {
                         if self.decided.insert(ticket.clone()) {
-                            if let Some(bar) = &self.bar {
-                                bar.inc(1);
-                            }
+                            self.bar.inc(1);
                         }
                     }
                     self.history.push(e);
                 }
                 FromServer::Note(note) => *self.notes.entry(note).or_insert(0) += 1,
-                FromServer::Heartbeats(h) => self.heartbeats[usize::from(id)] = h,
+                FromServer::Counters {
+                    heartbeats,
+                    retransmissions,
+                } => {
+                    self.heartbeats[usize::from(id)] = heartbeats;
+                    self.retransmissions[usize::from(id)] = retransmissions;
+                }
+                FromServer::Triggered { fault, t_us } => {
+                    if self.phase == Phase::Running || self.phase == Phase::Quiescing {
+                        // A server that crashes itself on the event died at the event.
+                        self.fault(fault as usize, Some((id, t_us)));
+                    }
+                }
                 FromServer::Probe {
                     round,
                     sent,
@@ -570,20 +638,32 @@ impl Orchestrator<'_> {
 
     // ---- phase 3 -------------------------------------------------------------------------
 
+    /// Servers not crashed.
     fn live(&self) -> Vec<ServerId> {
         (1..=self.n)
             .filter(|&s| self.ctl[usize::from(s)].is_some())
             .collect()
     }
 
+    /// Servers not crashed and not paused: those that answer.
+    fn responsive(&self) -> Vec<ServerId> {
+        (1..=self.n)
+            .filter(|&s| self.ctl[usize::from(s)].is_some() && !self.paused.contains(&s))
+            .collect()
+    }
+
     async fn quiesce(&mut self) -> Result<(), Stop> {
         self.phase = Phase::Quiescing;
         let c = &self.scenario.cluster;
-        let longest_hold = Duration::from_micros(c.delta + c.jitter);
+        let longest_delay = self.scenario.faults.iter().fold(0, |m, f| match f.action {
+            FaultAction::Delay { delay, .. } => m.max(delay),
+            _ => m,
+        });
+        let longest_hold = Duration::from_micros((c.delta + c.jitter).max(longest_delay));
         let give_up = Instant::now() + Duration::from_secs(2) + longest_hold * 50;
         let mut previous: Option<Vec<Option<(u64, Counters)>>> = None;
         for round in 1u64.. {
-            let live = self.live();
+            let live = self.responsive();
             for &s in &live {
                 self.probes[usize::from(s)] = None;
                 if let Some(tx) = &self.ctl[usize::from(s)] {
@@ -592,7 +672,7 @@ impl Orchestrator<'_> {
             }
             let answered = self
                 .pump_until(give_up, |o| {
-                    o.live().iter().all(|&s| {
+                    o.responsive().iter().all(|&s| {
                         o.probes[usize::from(s)]
                             .as_ref()
                             .is_some_and(|p| p.0 == round)
@@ -603,7 +683,7 @@ impl Orchestrator<'_> {
                 warn!("servers did not answer the end-of-run probe; message counts may be short");
                 return Ok(());
             }
-            let live = self.live();
+            let live = self.responsive();
             let balanced = live.iter().all(|&i| {
                 live.iter().all(|&j| {
                     let (pi, pj) = (&self.probes[usize::from(i)], &self.probes[usize::from(j)]);
@@ -645,7 +725,7 @@ impl Orchestrator<'_> {
 
     async fn shutdown(&mut self) {
         self.phase = Phase::ShuttingDown;
-        let live = self.live();
+        let live = self.responsive();
         for &s in &live {
             if let Some(tx) = &self.ctl[usize::from(s)] {
                 let _ = tx.send(ToServer::Shutdown);
@@ -660,10 +740,9 @@ impl Orchestrator<'_> {
             Ok(false) => warn!("servers did not exit in time; killing them"),
             Err(_) => {}
         }
-        for s in live {
-            self.ctl[usize::from(s)] = None;
-            self.users[usize::from(s)] = None;
-        }
+        // Paused servers never said goodbye: the kill takes them as they are.
+        self.ctl.iter_mut().for_each(|c| *c = None);
+        self.users.iter_mut().for_each(|u| *u = None);
         self.cluster.kill_all();
     }
 
@@ -689,6 +768,7 @@ impl Orchestrator<'_> {
         RunOutput {
             history: self.history,
             heartbeats: self.heartbeats.iter().sum(),
+            retransmissions: self.retransmissions.iter().sum(),
             notes: self.notes,
             end: self.end,
         }
@@ -757,6 +837,14 @@ impl Cluster {
         (1..self.pids.len() as u16)
             .filter(|&s| self.pids[usize::from(s)].is_some())
             .collect()
+    }
+
+    /// Send `sig` to server `id` (SIGSTOP/SIGCONT for pause/resume).
+    fn signal(&self, id: ServerId, sig: libc::c_int) {
+        if let Some(pid) = self.pid(id) {
+            // SAFETY: kill(2) on our own child, which we have not reaped yet.
+            unsafe { libc::kill(pid as i32, sig) };
+        }
     }
 
     /// kill -9 one server.

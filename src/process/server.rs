@@ -21,13 +21,14 @@
 
 use super::clock::{mono_ns, tokio_instant, RunClock, TimerFd};
 use super::wire::{
-    encode_frame, forward_frames, FrameReader, FrameWriter, FromServer, Hello, ToServer, UserReq,
-    UserResp, WireEvent,
+    encode_frame, forward_frames, FrameReader, FrameWriter, FromServer, Hello, ToServer, Trigger,
+    TriggerEvent, UserReq, UserResp, WireEvent,
 };
-use crate::protocol::{Effect, Msg, Out, Protocol, ServerId, Ticket, Time, Timer};
+use crate::netmodel::LinkModel;
+use crate::protocol::{Effect, Msg, Out, Outcome, Protocol, ServerId, Ticket, Time, Timer};
 use anyhow::{bail, Context};
 use bytes::{Bytes, BytesMut};
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::borrow::Cow;
 use std::collections::{BTreeMap, VecDeque};
@@ -183,7 +184,7 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
         links[usize::from(peer)] = Some(Link {
             tx,
             last_release: 0,
-            delay_override: None,
+            cut: VecDeque::new(),
         });
     }
     // Incoming links: every peer dials us.
@@ -244,8 +245,7 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
         protocol,
         out: Out::new(args.id, n),
         links,
-        delta_ns: cfg.delta * 1000,
-        jitter_us: cfg.jitter,
+        model: LinkModel::new(cfg.delta, cfg.jitter),
         rng: ChaCha8Rng::seed_from_u64(
             cfg.seed ^ 0x9E37_79B9_7F4A_7C15_u64.wrapping_mul(u64::from(args.id)),
         ),
@@ -253,14 +253,23 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
         users: BTreeMap::new(),
         waiting: BTreeMap::new(),
         events: ev_tx,
+        triggers: cfg.triggers.iter().map(|t| (t.clone(), 0)).collect(),
+        dying: false,
         heartbeats: 0,
+        retransmissions: 0,
         sent: vec![0; usize::from(n) + 1],
         received: vec![0; usize::from(n) + 1],
         scratch: BytesMut::with_capacity(64 * 1024),
     };
-    node.run(in_rx).await;
+    let died = node.run(in_rx).await;
     // The node dropped its event sender: the writer flushes what is left and ends.
     let _ = writer.await;
+    if died {
+        // A crash-on-event fault: everything up to the event is reported; nothing after it may
+        // happen. kill -9 ourselves, exactly like a timed crash.
+        // SAFETY: kill(2) on this very process.
+        unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
+    }
     Ok(())
 }
 
@@ -373,8 +382,9 @@ struct Link {
     tx: UnboundedSender<Held>,
     /// Release time of the last message queued (monotonic ns): FIFO per link.
     last_release: u64,
-    /// A `delay` fault's hold time for this link, ns.
-    delay_override: Option<u64>,
+    /// Messages sent while the link is cut (partition or block), waiting for the heal in send
+    /// order: (frame, precise).
+    cut: VecDeque<(Bytes, bool)>,
 }
 
 /// How long before a protocol message's release its link wakes up, then finishes the wait on the
@@ -467,9 +477,9 @@ struct Node {
     protocol: Box<dyn Protocol>,
     out: Out,
     links: Vec<Option<Link>>,
-    delta_ns: u64,
-    /// Jitter bound, µs (drawn in µs, like the simulator).
-    jitter_us: u64,
+    /// δ, jitter and the link faults in force (the simulator's model of the same links).
+    model: LinkModel,
+    /// Jitter and loss draws.
     rng: ChaCha8Rng,
     /// Pending protocol timers: deadline (monotonic ns) by id; setting one replaces it.
     timers: BTreeMap<Timer, u64>,
@@ -477,7 +487,12 @@ struct Node {
     /// Users waiting for a decision on a ticket, oldest submission first.
     waiting: BTreeMap<Ticket, VecDeque<u64>>,
     events: UnboundedSender<FromServer>,
+    /// Event-triggered faults watched here, with the matching events seen so far.
+    triggers: Vec<(Trigger, u32)>,
+    /// A crash-on-event fault hit this server: it executes nothing more.
+    dying: bool,
     heartbeats: u64,
+    retransmissions: u64,
     sent: Vec<u64>,
     received: Vec<u64>,
     /// Encoding buffer shared by every outgoing frame (split off, never reallocated per message).
@@ -492,7 +507,8 @@ enum Flow {
 }
 
 impl Node {
-    async fn run(mut self, mut inputs: UnboundedReceiver<Input>) {
+    /// Drive the protocol until told to stop; true when a crash-on-event fault hit this server.
+    async fn run(mut self, mut inputs: UnboundedReceiver<Input>) -> bool {
         let now_ns = mono_ns();
         let now = self.clock.time_of(now_ns);
         self.protocol.on_start(now, &mut self.out);
@@ -521,8 +537,13 @@ impl Node {
                     self.fire_timers();
                 }
             }
+            if self.dying {
+                info!("crashing on a protocol event");
+                return true;
+            }
         }
         info!("stopped");
+        false
     }
 
     fn input(&mut self, input: Input) -> Flow {
@@ -550,11 +571,9 @@ impl Node {
                 self.protocol.on_ticket(now, ticket, &mut self.out);
             }
             Input::Control(cmd) => match cmd {
-                ToServer::SetDelay { to, delay } => {
-                    for t in to {
-                        if let Some(Some(link)) = self.links.get_mut(usize::from(t)) {
-                            link.delay_override = Some(delay * 1000);
-                        }
+                ToServer::Link(fault) => {
+                    if self.model.apply(&fault.action()) {
+                        self.release_cut(now_ns);
                     }
                     self.report(FromServer::Applied);
                 }
@@ -565,7 +584,7 @@ impl Node {
                     received: self.received.clone(),
                 }),
                 ToServer::Shutdown => {
-                    self.report(FromServer::Heartbeats(self.heartbeats));
+                    self.report_counters();
                     self.report(FromServer::Bye);
                     return Flow::Stop;
                 }
@@ -591,6 +610,9 @@ impl Node {
             .map(|(t, _)| *t)
             .collect();
         for timer in due {
+            if self.dying {
+                return;
+            }
             self.timers.remove(&timer);
             let now = self.clock.time_of(now_ns);
             self.protocol.on_timer(now, timer, &mut self.out);
@@ -603,17 +625,64 @@ impl Node {
         let _ = self.events.send(m);
     }
 
+    fn report_counters(&self) {
+        self.report(FromServer::Counters {
+            heartbeats: self.heartbeats,
+            retransmissions: self.retransmissions,
+        });
+    }
+
+    /// Count an executed effect toward the event triggers; a trigger that fires is reported, and
+    /// if it crashes this server, the server stops here: the rest of the step is lost and the
+    /// messages it holds die with it.
+    fn observe(&mut self, now: Time, seen: Seen) {
+        let mut fired = Vec::new();
+        for (t, count) in &mut self.triggers {
+            let hit = match (&t.event, seen) {
+                (TriggerEvent::Accept, Seen::Decide(Outcome::Accept))
+                | (TriggerEvent::Reject, Seen::Decide(Outcome::Reject))
+                | (TriggerEvent::Decide, Seen::Decide(_)) => true,
+                (TriggerEvent::Send(kind), Seen::Send(k)) => kind == k,
+                _ => false,
+            };
+            if hit {
+                *count += 1;
+                if *count == t.count {
+                    fired.push(t.clone());
+                }
+            }
+        }
+        for t in fired {
+            self.triggers.retain(|(x, _)| x.fault != t.fault);
+            self.report(FromServer::Triggered {
+                fault: t.fault,
+                t_us: now,
+            });
+            if t.crash_self {
+                self.dying = true;
+                self.links.iter_mut().for_each(|l| *l = None);
+            }
+        }
+    }
+
     /// Execute the effects of the protocol call made at `now_ns`.
     fn apply(&mut self, now_ns: u64) {
         let now: Time = self.clock.time_of(now_ns);
-        let mut heartbeats = false;
+        let counters = (self.heartbeats, self.retransmissions);
         let mut effects = std::mem::take(&mut self.out.effects);
         for e in effects.drain(..) {
+            if self.dying {
+                break; // crashed right after an earlier effect of this step
+            }
+            let seen = match &e {
+                Effect::Send { msg, .. } => Seen::Send(msg.kind()),
+                Effect::Decide { outcome, .. } => Seen::Decide(*outcome),
+                _ => Seen::Other,
+            };
             match e {
                 Effect::Send { to, msg } => {
                     if matches!(msg, Msg::Heartbeat) {
                         self.heartbeats += 1;
-                        heartbeats = true;
                     } else {
                         self.sent[usize::from(to)] += 1;
                         self.report(FromServer::Event(WireEvent::Send {
@@ -656,28 +725,26 @@ impl Node {
                 }
                 Effect::Note(note) => self.report(FromServer::Note(note)),
             }
+            if !self.triggers.is_empty() && !matches!(seen, Seen::Other) {
+                self.observe(now, seen);
+            }
         }
         // Give the (now empty) vector back so its capacity is reused by the next call.
+        effects.clear();
         self.out.effects = effects;
-        if heartbeats {
-            self.report(FromServer::Heartbeats(self.heartbeats));
+        if (self.heartbeats, self.retransmissions) != counters {
+            self.report_counters();
         }
     }
 
-    /// Queue `msg` on the link to `to`, to be released δ (+ jitter, or the link's override) after
-    /// `now_ns`, and never before the link's previous message.
+    /// Queue `msg` on the link to `to`: held until the link's transit time (δ, + jitter, or a
+    /// delay fault's override, + retransmission timeouts on a lossy link) after `now_ns`, never
+    /// before the link's previous message; or, while the link is cut, until the heal.
     fn send(&mut self, now_ns: u64, to: ServerId, msg: &Msg) {
-        let (delta, jitter) = (self.delta_ns, self.jitter_us);
-        let Some(Some(link)) = self.links.get_mut(usize::from(to)) else {
+        debug_assert!(self.me != to && to <= self.n);
+        if !matches!(self.links.get(usize::from(to)), Some(Some(_))) {
             return;
-        };
-        let hold = match link.delay_override {
-            Some(d) => d,
-            None if jitter > 0 => delta + self.rng.gen_range(0..=jitter) * 1000,
-            None => delta,
-        };
-        let release = (now_ns + hold).max(link.last_release);
-        link.last_release = release;
+        }
         if let Err(e) = encode_frame(msg, &mut self.scratch) {
             warn!(to, "cannot encode {}: {e}", msg.kind());
             self.scratch.clear();
@@ -685,18 +752,56 @@ impl Node {
         }
         let frame = self.scratch.split().freeze();
         let precise = !matches!(msg, Msg::Heartbeat);
-        if link
-            .tx
-            .send(Held {
-                release,
-                frame,
-                precise,
-            })
-            .is_err()
-        {
+        if self.model.is_cut(self.me, to) {
+            if let Some(Some(link)) = self.links.get_mut(usize::from(to)) {
+                link.cut.push_back((frame, precise));
+            }
+            return;
+        }
+        self.transmit(now_ns, to, frame, precise);
+    }
+
+    fn transmit(&mut self, now_ns: u64, to: ServerId, frame: Bytes, precise: bool) {
+        let transit = self.model.transit(self.me, to, &mut self.rng);
+        self.retransmissions += u64::from(transit.retransmissions);
+        let Some(Some(link)) = self.links.get_mut(usize::from(to)) else {
+            return;
+        };
+        let release = (now_ns + transit.time * 1000).max(link.last_release);
+        link.last_release = release;
+        let held = Held {
+            release,
+            frame,
+            precise,
+        };
+        if link.tx.send(held).is_err() {
             // The link task ended (peer gone): drop the link.
             self.links[usize::from(to)] = None;
         }
-        debug_assert!(self.me != to && to <= self.n);
     }
+
+    /// After a heal: what waited on a cut link leaves now, in send order, link by link.
+    fn release_cut(&mut self, now_ns: u64) {
+        for to in 1..=self.n {
+            let waiting = match self.links.get_mut(usize::from(to)) {
+                Some(Some(link)) => std::mem::take(&mut link.cut),
+                _ => continue,
+            };
+            for (frame, precise) in waiting {
+                if self.model.is_cut(self.me, to) {
+                    break;
+                }
+                self.transmit(now_ns, to, frame, precise);
+            }
+        }
+        self.report_counters();
+    }
+}
+
+/// What an executed effect was, for the event triggers.
+#[derive(Clone, Copy)]
+enum Seen {
+    Send(&'static str),
+    Decide(Outcome),
+    Other,
 }

@@ -19,6 +19,7 @@
 
 use crate::history::Event;
 use crate::protocol::{Control, NodeConfig, Note, Outcome, ProtocolKind, ServerId, Ticket, Time};
+use crate::scenario::{EventKind, FaultAction};
 use bincode::Options;
 use bytes::{BufMut, BytesMut};
 use serde::de::DeserializeOwned;
@@ -195,15 +196,110 @@ pub struct ServerConfig {
     pub seed: u64,
     /// Every server's listening port on 127.0.0.1, including this one's.
     pub peers: Vec<(ServerId, u16)>,
+    /// Event-triggered faults (`after = {..}`) watched at this server.
+    pub triggers: Vec<Trigger>,
+}
+
+/// "Right after the `count`-th `event` at this server, fault `fault` fires" (a `[[fault]]` with
+/// `after = {..}`). The server reports [`FromServer::Triggered`]; when the fault crashes the
+/// server itself (`crash_self`), it executes nothing more of that step and dies at once, so
+/// the crash lands exactly where the scenario says, as in the simulator.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Trigger {
+    pub fault: u32,
+    pub event: TriggerEvent,
+    pub count: u32,
+    pub crash_self: bool,
+}
+
+/// [`EventKind`] on the wire.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TriggerEvent {
+    Accept,
+    Reject,
+    Decide,
+    Send(String),
+}
+
+impl From<&EventKind> for TriggerEvent {
+    fn from(e: &EventKind) -> Self {
+        match e {
+            EventKind::Accept => TriggerEvent::Accept,
+            EventKind::Reject => TriggerEvent::Reject,
+            EventKind::Decide => TriggerEvent::Decide,
+            EventKind::Send(kind) => TriggerEvent::Send(kind.clone()),
+        }
+    }
+}
+
+/// A link fault on the wire: the [`FaultAction`]s that shape links (see [`crate::netmodel`]).
+/// Every server gets every link fault and keeps the whole [`crate::netmodel::LinkModel`]; it
+/// only ever asks it about its own outgoing links.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum LinkFault {
+    Delay {
+        from: Vec<ServerId>,
+        to: Vec<ServerId>,
+        delay: Time,
+    },
+    Loss {
+        from: Vec<ServerId>,
+        to: Vec<ServerId>,
+        rate: f64,
+    },
+    Block {
+        from: Vec<ServerId>,
+        to: Vec<ServerId>,
+    },
+    Partition(Vec<Vec<ServerId>>),
+    Heal,
+}
+
+impl LinkFault {
+    /// The link part of a fault, if it is one.
+    pub fn of(action: &FaultAction) -> Option<Self> {
+        Some(match action {
+            FaultAction::Delay { from, to, delay } => LinkFault::Delay {
+                from: from.clone(),
+                to: to.clone(),
+                delay: *delay,
+            },
+            FaultAction::Loss { from, to, rate } => LinkFault::Loss {
+                from: from.clone(),
+                to: to.clone(),
+                rate: *rate,
+            },
+            FaultAction::Block { from, to } => LinkFault::Block {
+                from: from.clone(),
+                to: to.clone(),
+            },
+            FaultAction::Partition(groups) => LinkFault::Partition(groups.clone()),
+            FaultAction::Heal => LinkFault::Heal,
+            FaultAction::Crash(_)
+            | FaultAction::Pause(_)
+            | FaultAction::Resume(_)
+            | FaultAction::Suspect { .. } => return None,
+        })
+    }
+
+    pub fn action(&self) -> FaultAction {
+        match self.clone() {
+            LinkFault::Delay { from, to, delay } => FaultAction::Delay { from, to, delay },
+            LinkFault::Loss { from, to, rate } => FaultAction::Loss { from, to, rate },
+            LinkFault::Block { from, to } => FaultAction::Block { from, to },
+            LinkFault::Partition(groups) => FaultAction::Partition(groups),
+            LinkFault::Heal => FaultAction::Heal,
+        }
+    }
 }
 
 /// Orchestrator → server, on the control connection.
 ///
-/// Fault injection that needs the server's cooperation arrives here; faults the OS does on its own
-/// (kill -9 now, SIGSTOP/SIGCONT later) never reach the server. New kinds (e.g. crash-on-event)
-/// are new variants: a server that gets one it cannot honour answers nothing and the orchestrator
-/// times out, so the enum can grow without a version handshake inside one binary.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// Fault injection that needs the server's cooperation arrives here (link faults, forced
+/// suspicions; event triggers come with the configuration); faults the OS does on its own
+/// (kill -9, SIGSTOP/SIGCONT) never reach the server. New kinds are new variants: orchestrator
+/// and servers are always the same binary, so the enum grows without a version handshake.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum ToServer {
     Config(Box<ServerConfig>),
     /// Start the protocol. `epoch_unix_us` is the run's time 0 as UNIX time in µs: every process
@@ -211,11 +307,9 @@ pub enum ToServer {
     Start {
         epoch_unix_us: u64,
     },
-    /// From now on hold messages to these servers `delay` µs (a `delay` fault).
-    SetDelay {
-        to: Vec<ServerId>,
-        delay: Time,
-    },
+    /// Apply a link fault to this server's outgoing links. Answered by [`FromServer::Applied`],
+    /// so the orchestrator can hold back later actions until the fault is in force.
+    Link(LinkFault),
     /// Hand a control command to the protocol (`Protocol::on_control`).
     Protocol(Control),
     /// Report the message counters (quiescence detection at the end of a run).
@@ -300,10 +394,16 @@ pub enum FromServer {
     Event(WireEvent),
     /// A protocol note (`Effect::Note`).
     Note(Note),
-    /// Heartbeats sent so far (cumulative).
-    Heartbeats(u64),
-    /// A fault command ([`ToServer::SetDelay`]) is in force.
+    /// Counters so far (cumulative): heartbeats sent, transmissions lost and retransmitted.
+    Counters {
+        heartbeats: u64,
+        retransmissions: u64,
+    },
+    /// A link fault ([`ToServer::Link`]) is in force.
     Applied,
+    /// An event trigger fired at `t_us` (see [`Trigger`]); with `crash_self` this is the last
+    /// frame.
+    Triggered { fault: u32, t_us: Time },
     /// Non-heartbeat protocol messages sent to / received from each server, indexed by id
     /// (index 0 unused).
     Probe {
@@ -352,10 +452,38 @@ mod tests {
             msg: Cow::Borrowed("NEWTKT"),
             ticket: Some("t1".into()),
         }));
-        roundtrip(ToServer::SetDelay {
-            to: vec![1, 2],
-            delay: 5_000,
-        });
+        roundtrip(ToServer::Link(LinkFault::Loss {
+            from: vec![1],
+            to: vec![2, 3],
+            rate: 0.25,
+        }));
+    }
+
+    #[test]
+    fn every_link_fault_crosses_the_wire_and_back() {
+        let actions = [
+            FaultAction::Delay {
+                from: vec![1],
+                to: vec![2],
+                delay: 7,
+            },
+            FaultAction::Loss {
+                from: vec![1, 2],
+                to: vec![3],
+                rate: 0.5,
+            },
+            FaultAction::Block {
+                from: vec![3],
+                to: vec![1],
+            },
+            FaultAction::Partition(vec![vec![1, 2], vec![3]]),
+            FaultAction::Heal,
+        ];
+        for a in actions {
+            assert_eq!(LinkFault::of(&a).expect("a link fault").action(), a);
+        }
+        assert_eq!(LinkFault::of(&FaultAction::Crash(vec![1])), None);
+        assert_eq!(LinkFault::of(&FaultAction::Pause(vec![1])), None);
     }
 
     #[test]

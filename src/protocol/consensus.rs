@@ -160,10 +160,7 @@ impl Consensus {
             if r > 1 {
                 out.note(Note::ConsensusExtraRound);
             }
-            self.round = r;
-            self.estimates.clear();
-            self.proposal = None;
-            self.acks.clear();
+            self.reset_round(r);
             let c = self.coordinator(r);
             if c == self.me {
                 if r == 1 {
@@ -204,6 +201,14 @@ impl Consensus {
             out.send(c, Msg::CNack { k: self.k, r });
             r += 1;
         }
+    }
+
+    /// Enter round `r` with no coordinator state.
+    fn reset_round(&mut self, r: u32) {
+        self.round = r;
+        self.estimates.clear();
+        self.proposal = None;
+        self.acks.clear();
     }
 
     fn propose(&mut self, v: Vec<AppMsg>, out: &mut Out) -> Option<Decision> {
@@ -260,12 +265,9 @@ impl Consensus {
         self.decisions.insert(k, value.clone());
         self.k += 1;
         self.active = false;
-        self.round = 0;
         self.ts = 0;
         self.locked.clear();
-        self.estimates.clear();
-        self.proposal = None;
-        self.acks.clear();
+        self.reset_round(0);
         Decision { k, value }
     }
 
@@ -388,10 +390,7 @@ impl Consensus {
                     if r > 1 {
                         out.note(Note::ConsensusExtraRound);
                     }
-                    self.round = r;
-                    self.estimates.clear();
-                    self.proposal = None;
-                    self.acks.clear();
+                    self.reset_round(r);
                 }
                 self.locked = value;
                 self.ts = r;

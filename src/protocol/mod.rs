@@ -135,6 +135,19 @@ pub enum Msg {
     Decide { k: u64, value: Vec<AppMsg> },
 }
 
+/// Every message type name [`Msg::kind`] can return, except HEARTBEAT.
+pub const MSG_KINDS: &[&str] = &[
+    "NEWTKT",
+    "ACK",
+    "NACK",
+    "AB-DATA",
+    "C-ESTIMATE",
+    "C-PROPOSE",
+    "C-ACK",
+    "C-NACK",
+    "C-DECIDE",
+];
+
 impl Msg {
     /// The message type name used in counters, `messages_by_type` and `history.jsonl`.
     pub fn kind(&self) -> &'static str {
@@ -327,6 +340,11 @@ pub enum ProtocolKind {
     TwoPe,
     #[serde(rename = "se-ct")]
     SeCt,
+    /// A deliberately broken 2PE that accepts in Phase 1 on ⌊n/2⌋ replies (a minority for odd
+    /// n): two servers can both gather "majorities" and both accept. For teaching, and for
+    /// checking that the checker and `explore` catch what they should. Not in Table 1.
+    #[serde(rename = "2pe-minority")]
+    TwoPeMinority,
 }
 
 /// The paper's Table 1 row for a protocol at size n (theory, never measured).
@@ -341,12 +359,20 @@ pub struct Theory {
 }
 
 impl ProtocolKind {
-    pub const ALL: &'static [ProtocolKind] = &[ProtocolKind::TwoPe, ProtocolKind::SeCt];
+    pub const ALL: &'static [ProtocolKind] = &[
+        ProtocolKind::TwoPe,
+        ProtocolKind::SeCt,
+        ProtocolKind::TwoPeMinority,
+    ];
+
+    /// The protocols of the paper's Table 1 (the default of `explore`).
+    pub const TABLE1: &'static [ProtocolKind] = &[ProtocolKind::TwoPe, ProtocolKind::SeCt];
 
     pub fn name(self) -> &'static str {
         match self {
             ProtocolKind::TwoPe => "2pe",
             ProtocolKind::SeCt => "se-ct",
+            ProtocolKind::TwoPeMinority => "2pe-minority",
         }
     }
 
@@ -358,7 +384,7 @@ impl ProtocolKind {
     pub fn theory(self, n: u16) -> Theory {
         let n = u64::from(n);
         match self {
-            ProtocolKind::TwoPe => Theory {
+            ProtocolKind::TwoPe | ProtocolKind::TwoPeMinority => Theory {
                 resilience: "f < n/2".into(),
                 latency_delta: 2.0,
                 messages_per_ticket: 2 * (n - 1),
@@ -374,7 +400,9 @@ impl ProtocolKind {
     /// The largest number of crashes the protocol is designed to tolerate at size n.
     pub fn max_faults(self, n: u16) -> u16 {
         match self {
-            ProtocolKind::TwoPe | ProtocolKind::SeCt => quorum::max_minority_faults(n),
+            ProtocolKind::TwoPe | ProtocolKind::SeCt | ProtocolKind::TwoPeMinority => {
+                quorum::max_minority_faults(n)
+            }
         }
     }
 
@@ -382,6 +410,9 @@ impl ProtocolKind {
     pub fn build(self, cfg: &NodeConfig) -> Box<dyn Protocol> {
         match self {
             ProtocolKind::TwoPe => Box::new(twope::TwoPe::new(cfg, ct::CtBroadcast::new(cfg))),
+            ProtocolKind::TwoPeMinority => Box::new(
+                twope::TwoPe::new(cfg, ct::CtBroadcast::new(cfg)).with_quorum((cfg.n / 2).max(1)),
+            ),
             ProtocolKind::SeCt => Box::new(se::Se::new(cfg, ct::CtBroadcast::new(cfg))),
         }
     }

@@ -41,7 +41,8 @@ struct Validation {
 
 pub struct TwoPe<A: AtomicBroadcast> {
     me: ServerId,
-    n: u16,
+    /// Replies needed before deciding Phase 1: ⌈(n+1)/2⌉ (line 21).
+    quorum: u16,
     ab: A,
     /// rTkts: tickets received from users.
     r_tkts: BTreeSet<Ticket>,
@@ -59,7 +60,7 @@ impl<A: AtomicBroadcast> TwoPe<A> {
     pub fn new(cfg: &NodeConfig, ab: A) -> Self {
         TwoPe {
             me: cfg.me,
-            n: cfg.n,
+            quorum: majority(cfg.n),
             ab,
             r_tkts: BTreeSet::new(),
             a_tkts: BTreeMap::new(),
@@ -67,6 +68,12 @@ impl<A: AtomicBroadcast> TwoPe<A> {
             open: BTreeMap::new(),
             delivered_p2: BTreeMap::new(),
         }
+    }
+
+    /// Replace the Phase-1 quorum — only for the deliberately broken `2pe-minority` variant.
+    pub fn with_quorum(mut self, quorum: u16) -> Self {
+        self.quorum = quorum;
+        self
     }
 
     /// Task 2: a NEWTKT from `from` (possibly this server itself). Returns the reply.
@@ -103,7 +110,7 @@ impl<A: AtomicBroadcast> TwoPe<A> {
             return;
         }
         v.replies.insert(owner);
-        if v.responders.len() < usize::from(majority(self.n)) {
+        if v.responders.len() < usize::from(self.quorum) {
             return;
         }
         if v.replies.len() == 1 && v.replies.contains(&self.me) {

@@ -1,0 +1,617 @@
+//! `ticketlab explore`: a fault campaign. For every seed and protocol it generates a random
+//! scenario *within the protocol's fault model* — at most f crashes (at random times or right
+//! after protocol events), jitter, duplicate submissions, false suspicions, partitions that heal,
+//! pauses that resume, lossy and slow links — runs it, and checks the history:
+//! - E-1 always;
+//! - E-2 where no server of σ(τ) crashed: an accept must exist, and since every generated fault
+//!   heals and the deadline is generous, a ticket still undecided at the deadline counts as an
+//!   E-2 failure too ("E-2 (undecided)").
+//!
+//! Every failure is written as a scenario file that reproduces it:
+//! `ticketlab run <file> --sim --strict` (strict: undecided tickets whose σ(τ) all stayed up fail).
+
+use crate::checker::{self, Violation};
+use crate::protocol::{ProtocolKind, ServerId};
+use crate::scenario::{
+    ms_to_us, After, Cluster, EventKind, Fault, FaultAction, Mode, Scenario, SubmitTo, Workload,
+};
+use crate::sim::RunOutput;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+use std::fmt::Write as _;
+
+/// What one generated run found.
+#[derive(Clone, Debug, Serialize)]
+pub struct Finding {
+    pub seed: u64,
+    pub protocol: String,
+    pub servers: u16,
+    pub e1: usize,
+    pub e2: usize,
+    pub e2_undecided: usize,
+    /// One line per problem, for the report.
+    pub details: Vec<String>,
+}
+
+impl Finding {
+    pub fn failed(&self) -> bool {
+        self.e1 + self.e2 + self.e2_undecided > 0
+    }
+}
+
+/// Check one run.
+pub fn judge(seed: u64, protocol: ProtocolKind, scenario: &Scenario, out: &RunOutput) -> Finding {
+    let c = checker::check(&out.history);
+    let mut f = Finding {
+        seed,
+        protocol: protocol.name().to_string(),
+        servers: scenario.cluster.servers,
+        e1: 0,
+        e2: 0,
+        e2_undecided: 0,
+        details: Vec::new(),
+    };
+    for v in &c.violations {
+        match v {
+            Violation::E1 { .. } => f.e1 += 1,
+            Violation::E2 { .. } => f.e2 += 1,
+        }
+        f.details.push(v.to_string());
+    }
+    for t in &c.stalled {
+        f.e2_undecided += 1;
+        f.details.push(format!(
+            "E-2 (undecided): ticket {t}: no server of σ(τ) crashed, none decided by the deadline"
+        ));
+    }
+    f
+}
+
+/// Totals per protocol.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ProtocolTotals {
+    pub protocol: String,
+    pub runs: u64,
+    pub e1: u64,
+    pub e2: u64,
+    pub e2_undecided: u64,
+    pub crashes: u64,
+    pub crashes_on_event: u64,
+    pub partitions: u64,
+    pub pauses: u64,
+    pub suspicions: u64,
+    pub lossy_runs: u64,
+    pub tickets: u64,
+    pub accepted: u64,
+    pub failures: u64,
+}
+
+/// The campaign's result (`--format json` prints it).
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    pub seeds: u64,
+    pub runs: u64,
+    /// Runs with at least one E-1 or E-2 failure.
+    pub violations: u64,
+    /// Reproducing scenario files, one per failed run.
+    pub failures: Vec<String>,
+    pub protocols: Vec<ProtocolTotals>,
+    pub mode: String,
+}
+
+/// Run the campaign in the simulator over `seeds` for each protocol; failed runs are written
+/// to `<out>/failures/<protocol>-seed<k>.toml`. Uses every core; the result does not depend on
+/// scheduling (each run is a pure function of its seed).
+pub fn campaign(
+    protocols: &[ProtocolKind],
+    seeds: std::ops::Range<u64>,
+    sizes: &[u16],
+    out: &std::path::Path,
+    progress: bool,
+) -> anyhow::Result<Report> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let jobs: Vec<(u64, ProtocolKind)> = seeds
+        .clone()
+        .flat_map(|s| protocols.iter().map(move |&p| (s, p)))
+        .collect();
+    let bar = crate::progress::bar(jobs.len() as u64, "explore", progress);
+    let next = AtomicUsize::new(0);
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(jobs.len().max(1));
+    let mut results: Vec<(usize, Scenario, Finding, RunOutput)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(&(seed, p)) = jobs.get(i) else { break };
+                        let scenario = generate(seed, p, sizes);
+                        let run = crate::sim::run(&scenario, p, seed);
+                        let finding = judge(seed, p, &scenario, &run);
+                        bar.inc(1);
+                        mine.push((i, scenario, finding, run));
+                    }
+                    mine
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("explore worker"))
+            .collect()
+    });
+    bar.finish_and_clear();
+    results.sort_by_key(|r| r.0);
+    let mut totals: Vec<ProtocolTotals> = protocols
+        .iter()
+        .map(|p| ProtocolTotals {
+            protocol: p.name().to_string(),
+            ..Default::default()
+        })
+        .collect();
+    let mut failures = Vec::new();
+    let fail_dir = out.join("failures");
+    for (_, scenario, finding, run) in &results {
+        let t = totals
+            .iter_mut()
+            .find(|t| t.protocol == finding.protocol)
+            .expect("known protocol");
+        t.runs += 1;
+        t.e1 += finding.e1 as u64;
+        t.e2 += finding.e2 as u64;
+        t.e2_undecided += finding.e2_undecided as u64;
+        for f in &scenario.faults {
+            match &f.action {
+                FaultAction::Crash(v) if f.after.is_some() => t.crashes_on_event += v.len() as u64,
+                FaultAction::Crash(v) => t.crashes += v.len() as u64,
+                FaultAction::Partition(_) => t.partitions += 1,
+                FaultAction::Pause(_) => t.pauses += 1,
+                FaultAction::Suspect { .. } => t.suspicions += 1,
+                FaultAction::Loss { .. } => t.lossy_runs += 1,
+                _ => {}
+            }
+        }
+        let checked = checker::check(&run.history);
+        t.tickets += checked.tickets.len() as u64;
+        t.accepted += checked
+            .tickets
+            .values()
+            .filter(|f| {
+                f.decisions
+                    .iter()
+                    .any(|d| d.2 == crate::protocol::Outcome::Accept)
+            })
+            .count() as u64;
+        if finding.failed() {
+            t.failures += 1;
+            std::fs::create_dir_all(&fail_dir)?;
+            let path = fail_dir.join(format!("{}-seed{}.toml", finding.protocol, finding.seed));
+            let header = format!(
+                "Found by `ticketlab explore` (seed {}, protocol {}).\n{}\nReproduce: ticketlab run {} --sim --strict",
+                finding.seed,
+                finding.protocol,
+                finding.details.iter().take(5).cloned().collect::<Vec<_>>().join("\n"),
+                path.display()
+            );
+            std::fs::write(&path, to_toml(scenario, &header))?;
+            failures.push(path.display().to_string());
+        }
+    }
+    Ok(Report {
+        seeds: seeds.end - seeds.start,
+        runs: results.len() as u64,
+        violations: failures.len() as u64,
+        failures,
+        protocols: totals,
+        mode: "sim".into(),
+    })
+}
+
+/// The campaign table.
+pub fn render(r: &Report) -> String {
+    use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
+    let mut t = Table::new();
+    t.load_preset(UTF8_FULL_CONDENSED);
+    t.set_header(vec![
+        "protocol",
+        "runs",
+        "tickets",
+        "accepted",
+        "crashes\n(timed / on event)",
+        "partitions",
+        "pauses",
+        "false\nsuspicions",
+        "lossy\nruns",
+        "E-1",
+        "E-2",
+        "E-2\nundecided",
+        "failed\nruns",
+    ]);
+    for p in &r.protocols {
+        t.add_row(vec![
+            p.protocol.clone(),
+            p.runs.to_string(),
+            p.tickets.to_string(),
+            p.accepted.to_string(),
+            format!("{} / {}", p.crashes, p.crashes_on_event),
+            p.partitions.to_string(),
+            p.pauses.to_string(),
+            p.suspicions.to_string(),
+            p.lossy_runs.to_string(),
+            p.e1.to_string(),
+            p.e2.to_string(),
+            p.e2_undecided.to_string(),
+            p.failures.to_string(),
+        ]);
+    }
+    let mut text = format!(
+        "explore: {} seeds, {} runs ({})\n{t}",
+        r.seeds, r.runs, r.mode
+    );
+    if r.failures.is_empty() {
+        text.push_str("\nno violation found");
+    } else {
+        text.push_str(&format!(
+            "\n{} failed run(s); reproduce with `ticketlab run FILE --sim --strict`:",
+            r.failures.len()
+        ));
+        for f in r.failures.iter().take(10) {
+            text.push_str(&format!("\n  {f}"));
+        }
+        if r.failures.len() > 10 {
+            text.push_str(&format!("\n  … and {} more", r.failures.len() - 10));
+        }
+    }
+    text
+}
+
+/// A random scenario within `protocol`'s fault model, fully determined by `seed`.
+pub fn generate(seed: u64, protocol: ProtocolKind, sizes: &[u16]) -> Scenario {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0xE8_9103E);
+    let n = *sizes.choose(&mut rng).expect("at least one size");
+    let delta_ms: f64 = 10.0;
+    let jitter_ms = [0.0, 2.0, 8.0, 15.0][rng.gen_range(0..4)];
+    let heartbeat_ms = 20.0;
+    let floor = heartbeat_ms + delta_ms + jitter_ms;
+    let suspect_after_ms = [floor + 5.0, 100.0_f64.max(floor + 5.0), 300.0][rng.gen_range(0..3)];
+    let workload = Workload {
+        tickets: rng.gen_range(8..=30),
+        concurrency: rng.gen_range(1..=4),
+        think: ms_to_us([0.0, 5.0][rng.gen_range(0..2)]),
+        submit_to: if rng.gen_bool(0.5) {
+            SubmitTo::Random
+        } else {
+            SubmitTo::RoundRobin
+        },
+        duplicates: [0.0, 0.2, 0.5, 1.0][rng.gen_range(0..4)],
+        duplicate_gap: ms_to_us(rng.gen_range(0..=3) as f64 * 10.0),
+        deadline: ms_to_us(20_000.0),
+    };
+    let horizon_ms: f64 = 600.0;
+    let time =
+        |rng: &mut ChaCha8Rng| ms_to_us((rng.gen_range(0.0..horizon_ms) * 10.0_f64).round() / 10.0);
+    let mut faults = Vec::new();
+    let mut servers: Vec<ServerId> = (1..=n).collect();
+    servers.shuffle(&mut rng);
+    let crashes = rng.gen_range(0..=protocol.max_faults(n)) as usize;
+    let (crashed, alive) = servers.split_at(crashes);
+    for &s in crashed {
+        let after = rng.gen_bool(0.3).then(|| After {
+            server: s,
+            event: match rng.gen_range(0..4) {
+                0 => EventKind::Accept,
+                1 => EventKind::Decide,
+                2 => EventKind::Send("C-PROPOSE".into()),
+                _ => EventKind::Send(first_message(protocol).into()),
+            },
+            count: rng.gen_range(1..=3),
+        });
+        let at = if after.is_some() { 0 } else { time(&mut rng) };
+        faults.push(Fault {
+            at,
+            after,
+            action: FaultAction::Crash(vec![s]),
+        });
+    }
+    for _ in 0..rng.gen_range(0..=3) {
+        // Suspicions are forced on servers that never crash (a crashed one suspects nothing).
+        let Some(&by) = alive.choose(&mut rng) else {
+            break;
+        };
+        let server = loop {
+            let s = rng.gen_range(1..=n);
+            if s != by || n == 1 {
+                break s;
+            }
+        };
+        if by != server {
+            faults.push(Fault {
+                at: time(&mut rng),
+                after: None,
+                action: FaultAction::Suspect {
+                    by,
+                    server,
+                    duration: ms_to_us(rng.gen_range(20.0..200.0_f64).round()),
+                },
+            });
+        }
+    }
+    if n >= 2 && rng.gen_bool(0.3) {
+        let mut all: Vec<ServerId> = (1..=n).collect();
+        all.shuffle(&mut rng);
+        let cut = rng.gen_range(1..n) as usize;
+        let (a, b) = all.split_at(cut);
+        let (mut a, mut b) = (a.to_vec(), b.to_vec());
+        a.sort_unstable();
+        b.sort_unstable();
+        let at = time(&mut rng);
+        faults.push(Fault {
+            at,
+            after: None,
+            action: FaultAction::Partition(vec![a, b]),
+        });
+        faults.push(Fault {
+            at: at + ms_to_us(rng.gen_range(50.0..800.0_f64).round()),
+            after: None,
+            action: FaultAction::Heal,
+        });
+    }
+    if !alive.is_empty() && rng.gen_bool(0.2) {
+        let s = *alive.choose(&mut rng).expect("non-empty");
+        let at = time(&mut rng);
+        faults.push(Fault {
+            at,
+            after: None,
+            action: FaultAction::Pause(vec![s]),
+        });
+        faults.push(Fault {
+            at: at + ms_to_us(rng.gen_range(50.0..500.0_f64).round()),
+            after: None,
+            action: FaultAction::Resume(vec![s]),
+        });
+    }
+    if n >= 2 && rng.gen_bool(0.2) {
+        let from = rng.gen_range(1..=n);
+        let to: Vec<ServerId> = (1..=n).filter(|&t| t != from).collect();
+        let rate = (rng.gen_range(0.1..0.5_f64) * 100.0).round() / 100.0;
+        faults.push(Fault {
+            at: time(&mut rng),
+            after: None,
+            action: FaultAction::Loss {
+                from: vec![from],
+                to,
+                rate,
+            },
+        });
+    }
+    if n >= 2 && rng.gen_bool(0.1) {
+        let from = rng.gen_range(1..=n);
+        let to = loop {
+            let t = rng.gen_range(1..=n);
+            if t != from {
+                break t;
+            }
+        };
+        faults.push(Fault {
+            at: time(&mut rng),
+            after: None,
+            action: FaultAction::Delay {
+                from: vec![from],
+                to: vec![to],
+                delay: ms_to_us(rng.gen_range(0.0..60.0_f64).round()),
+            },
+        });
+    }
+    Scenario {
+        name: format!("explore-{}-seed{seed}", protocol.name()),
+        seed: Some(seed),
+        cluster: Cluster {
+            servers: n,
+            protocols: vec![protocol],
+            mode: Mode::Sim,
+            delta: ms_to_us(delta_ms),
+            jitter: ms_to_us(jitter_ms),
+            heartbeat: ms_to_us(heartbeat_ms),
+            suspect_after: ms_to_us(suspect_after_ms),
+        },
+        workload,
+        tickets: Vec::new(),
+        faults,
+        resilience: None,
+    }
+}
+
+/// The first message type a protocol sends for a ticket (a useful crash point).
+fn first_message(protocol: ProtocolKind) -> &'static str {
+    match protocol {
+        ProtocolKind::TwoPe | ProtocolKind::TwoPeMinority => "NEWTKT",
+        ProtocolKind::SeCt => "AB-DATA",
+    }
+}
+
+fn ms(us: u64) -> String {
+    let v = us as f64 / 1000.0;
+    if v.fract() == 0.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v}")
+    }
+}
+
+fn ids(v: &[ServerId]) -> String {
+    format!(
+        "[{}]",
+        v.iter()
+            .map(|s| s.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}
+
+/// The scenario as a TOML file in the v1 format (`scenario::load` reads it back unchanged).
+pub fn to_toml(s: &Scenario, header: &str) -> String {
+    let mut t = String::new();
+    for line in header.lines() {
+        let _ = writeln!(t, "# {line}");
+    }
+    let _ = writeln!(t, "name = {:?}", s.name);
+    if let Some(seed) = s.seed {
+        let _ = writeln!(t, "seed = {seed}");
+    }
+    let c = &s.cluster;
+    let _ = writeln!(t, "\n[cluster]\nservers = {}", c.servers);
+    let protos: Vec<String> = c
+        .protocols
+        .iter()
+        .map(|p| format!("{:?}", p.name()))
+        .collect();
+    let _ = writeln!(t, "protocols = [{}]", protos.join(", "));
+    let mode = match c.mode {
+        Mode::Sim => "sim",
+        Mode::Processes => "processes",
+    };
+    let _ = writeln!(t, "mode = {mode:?}");
+    let _ = writeln!(
+        t,
+        "delta_ms = {}\njitter_ms = {}\nheartbeat_ms = {}\nsuspect_after_ms = {}",
+        ms(c.delta),
+        ms(c.jitter),
+        ms(c.heartbeat),
+        ms(c.suspect_after)
+    );
+    let w = &s.workload;
+    let submit_to = match &w.submit_to {
+        SubmitTo::Random => "\"random\"".to_string(),
+        SubmitTo::RoundRobin => "\"round-robin\"".to_string(),
+        SubmitTo::Servers(v) => ids(v),
+    };
+    let _ = writeln!(
+        t,
+        "\n[workload]\ntickets = {}\nconcurrency = {}\nthink_ms = {}\nsubmit_to = {submit_to}\nduplicates = {:?}\nduplicate_gap_ms = {}\ndeadline_ms = {}",
+        w.tickets, w.concurrency, ms(w.think), w.duplicates, ms(w.duplicate_gap), ms(w.deadline)
+    );
+    for tk in &s.tickets {
+        let subs: Vec<String> = tk
+            .submit
+            .iter()
+            .map(|x| format!("{{ server = {}, at_ms = {} }}", x.server, ms(x.at)))
+            .collect();
+        let _ = writeln!(
+            t,
+            "\n[[ticket]]\nid = {:?}\nsubmit = [{}]",
+            tk.id,
+            subs.join(", ")
+        );
+    }
+    for f in &s.faults {
+        let _ = writeln!(t, "\n[[fault]]");
+        match &f.after {
+            None => {
+                let _ = writeln!(t, "at_ms = {}", ms(f.at));
+            }
+            Some(a) => {
+                let (event, msg) = match &a.event {
+                    EventKind::Accept => ("accept", None),
+                    EventKind::Reject => ("reject", None),
+                    EventKind::Decide => ("decide", None),
+                    EventKind::Send(m) => ("send", Some(m)),
+                };
+                let msg = msg.map(|m| format!(", msg = {m:?}")).unwrap_or_default();
+                let _ = writeln!(
+                    t,
+                    "after = {{ server = {}, event = {event:?}{msg}, count = {} }}",
+                    a.server, a.count
+                );
+            }
+        }
+        let _ = match &f.action {
+            FaultAction::Crash(v) => writeln!(t, "crash = {}", ids(v)),
+            FaultAction::Pause(v) => writeln!(t, "pause = {}", ids(v)),
+            FaultAction::Resume(v) => writeln!(t, "resume = {}", ids(v)),
+            FaultAction::Heal => writeln!(t, "heal = true"),
+            FaultAction::Partition(groups) => {
+                let g: Vec<String> = groups.iter().map(|g| ids(g)).collect();
+                writeln!(t, "partition = [{}]", g.join(", "))
+            }
+            FaultAction::Block { from, to } => {
+                writeln!(t, "block = {{ from = {}, to = {} }}", ids(from), ids(to))
+            }
+            FaultAction::Delay { from, to, delay } => {
+                writeln!(
+                    t,
+                    "delay = {{ from = {}, to = {}, ms = {} }}",
+                    ids(from),
+                    ids(to),
+                    ms(*delay)
+                )
+            }
+            FaultAction::Loss { from, to, rate } => {
+                writeln!(
+                    t,
+                    "loss = {{ from = {}, to = {}, rate = {rate:?} }}",
+                    ids(from),
+                    ids(to)
+                )
+            }
+            FaultAction::Suspect {
+                by,
+                server,
+                duration,
+            } => {
+                writeln!(
+                    t,
+                    "suspect = {{ by = {by}, server = {server}, for_ms = {} }}",
+                    ms(*duration)
+                )
+            }
+        };
+    }
+    if let Some(r) = &s.resilience {
+        let crash = match r.crash {
+            crate::scenario::CrashPick::First => "first",
+            crate::scenario::CrashPick::Last => "last",
+        };
+        let _ = writeln!(t, "\n[resilience]\nmax_f = {}\ncrash = {crash:?}", r.max_f);
+    }
+    t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_scenarios_round_trip_through_the_toml_loader() {
+        for seed in 0..300 {
+            for p in [ProtocolKind::TwoPe, ProtocolKind::SeCt] {
+                let s = generate(seed, p, &[3, 4, 5, 7]);
+                let text = to_toml(&s, "generated");
+                let back = crate::scenario::load("gen.toml", &text, &[])
+                    .unwrap_or_else(|e| panic!("{e}\n{text}"));
+                assert_eq!(back, s, "{text}");
+            }
+        }
+    }
+
+    #[test]
+    fn generation_respects_the_fault_model() {
+        for seed in 0..300 {
+            for p in [ProtocolKind::TwoPe, ProtocolKind::SeCt] {
+                let s = generate(seed, p, &[3, 5]);
+                let crashes: usize = s
+                    .faults
+                    .iter()
+                    .map(|f| match &f.action {
+                        FaultAction::Crash(v) => v.len(),
+                        _ => 0,
+                    })
+                    .sum();
+                assert!(crashes <= usize::from(p.max_faults(s.cluster.servers)));
+            }
+        }
+    }
+}
