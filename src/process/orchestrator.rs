@@ -59,6 +59,8 @@ pub async fn run_protocol(
 ) -> ProcessRun {
     let n = scenario.cluster.servers;
     let (inbox_tx, inbox) = unbounded_channel();
+    let client = Client::new(scenario, seed);
+    let bar = progress::bar(client.total_tickets(), protocol.name(), opts.progress);
     let mut o = Orchestrator {
         scenario,
         protocol,
@@ -79,7 +81,7 @@ pub async fn run_protocol(
         probes: vec![None; usize::from(n) + 1],
         unconfirmed: BTreeSet::new(),
         paused: BTreeSet::new(),
-        client: Client::new(scenario, seed),
+        client,
         schedule: BTreeMap::new(),
         seq: 0,
         faults_left: scenario.faults.iter().filter(|f| f.after.is_none()).count(),
@@ -88,11 +90,7 @@ pub async fn run_protocol(
         retransmissions: vec![0; usize::from(n) + 1],
         notes: BTreeMap::new(),
         decided: BTreeSet::new(),
-        bar: progress::bar(
-            Client::new(scenario, seed).total_tickets(),
-            protocol.name(),
-            opts.progress,
-        ),
+        bar,
         end: 0,
     };
     let span = tracing::info_span!("run", protocol = protocol.name());

@@ -12,9 +12,13 @@
 //!    command, timer) is one protocol call whose effects are executed at once.
 //!
 //! δ lives here: an outgoing server→server message is handed to its link task with a release time
-//! `now + δ (+ seeded jitter, or a delay fault's override)`, never earlier than the previous
-//! message on that link (FIFO), and reaches the socket at that instant (see [`super::clock`]). So
-//! a killed server takes the messages it was holding with it, as in the simulator.
+//! `now + transit`, never earlier than the previous message on that link (FIFO), and reaches the
+//! socket at that instant (see [`super::clock`]). The transit comes from the simulator's own
+//! [`LinkModel`]: δ (+ seeded jitter), or a delay fault's override, plus one retransmission
+//! timeout per lost transmission on a lossy link; on a cut link (partition, block) the message
+//! waits for the heal. So a killed server takes the messages it was holding with it, as in the
+//! simulator. Crash-on-event faults are watched here too ([`Trigger`]): the server dies right
+//! after the event, before anything else of that step happens.
 //!
 //! The process exits when the orchestrator says [`ToServer::Shutdown`] or its control connection
 //! closes: losing the orchestrator is the end of the run.
@@ -157,7 +161,7 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
     let (in_tx, in_rx) = unbounded_channel::<Input>();
     let (peer_up_tx, mut peer_up_rx) = unbounded_channel::<ServerId>();
     tokio::spawn(
-        accept_loop(listener, cfg.run_id.clone(), in_tx.clone(), peer_up_tx).in_current_span(),
+        accept_loop(listener, cfg.run_id.clone(), n, in_tx.clone(), peer_up_tx).in_current_span(),
     );
 
     // Outgoing links: dial every peer (their listeners were bound before they said hello).
@@ -194,8 +198,10 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
         let Some(p) = peer_up_rx.recv().await else {
             bail!("listener stopped")
         };
-        if !std::mem::replace(&mut up[usize::from(p)], true) {
-            missing -= 1;
+        if let Some(seen) = up.get_mut(usize::from(p)) {
+            if !std::mem::replace(seen, true) {
+                missing -= 1;
+            }
         }
     }
     ctl_wr.send(&FromServer::Ready).await?;
@@ -295,13 +301,20 @@ async fn dial(port: u16) -> std::io::Result<TcpStream> {
 async fn accept_loop(
     listener: TcpListener,
     run_id: String,
+    n: u16,
     inputs: UnboundedSender<Input>,
     peer_up: UnboundedSender<ServerId>,
 ) {
     let mut next_conn = 0u64;
     loop {
-        let Ok((stream, _)) = listener.accept().await else {
-            continue;
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                // E.g. out of descriptors: don't spin on it.
+                warn!("accept: {e}");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
         };
         next_conn += 1;
         tokio::spawn(
@@ -309,6 +322,7 @@ async fn accept_loop(
                 stream,
                 next_conn,
                 run_id.clone(),
+                n,
                 inputs.clone(),
                 peer_up.clone(),
             )
@@ -322,6 +336,7 @@ async fn connection(
     stream: TcpStream,
     conn: u64,
     run_id: String,
+    n: u16,
     inputs: UnboundedSender<Input>,
     peer_up: UnboundedSender<ServerId>,
 ) {
@@ -336,7 +351,7 @@ async fn connection(
         }
     };
     match hello {
-        Hello::Peer { from, run_id: r } if r == run_id => {
+        Hello::Peer { from, run_id: r } if r == run_id && (1..=n).contains(&from) => {
             let _ = peer_up.send(from);
             loop {
                 match rd.next::<Msg>().await {
