@@ -467,11 +467,15 @@ fn stress(p: ProtocolKind, seeds: std::ops::Range<u64>, beyond: bool) -> (u64, u
     (runs, fast, fallbacks)
 }
 
-/// 300 seeds by default; `OPTGB_SEEDS=5000 cargo test --release` for a longer hunt.
+/// 300 seeds by default; `OPTGB_SEEDS=5000 [OPTGB_FROM=…] cargo test --release` for a longer hunt.
 fn seeds() -> std::ops::Range<u64> {
-    let n = std::env::var("OPTGB_SEEDS").ok().and_then(|v| v.parse().ok()).unwrap_or(300);
-    let from = std::env::var("OPTGB_FROM").ok().and_then(|v| v.parse().ok()).unwrap_or(0);
-    from..from + n
+    seeds_or(300)
+}
+
+fn seeds_or(default: u64) -> std::ops::Range<u64> {
+    let var = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<u64>().ok());
+    let from = var("OPTGB_FROM").unwrap_or(0);
+    from..from + var("OPTGB_SEEDS").unwrap_or(default)
 }
 
 #[test]
@@ -519,6 +523,6 @@ fn ct_and_2pe_survive_the_same_chaos() {
     // Consensus gained a forwarding rule for this issue (consensus.rs): the protocols that
     // already used it must stay clean under the same faults.
     for p in [ProtocolKind::SeCt, ProtocolKind::TwoPe] {
-        stress(p, 0..100, false);
+        stress(p, seeds_or(100), false);
     }
 }

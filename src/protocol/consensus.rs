@@ -33,12 +33,12 @@
 //! that has decided k answers a stale ESTIMATE, PROPOSE or C-NACK of instance k with DECIDE(k, v)
 //! (catch-up), and a process that receives a message of a later instance from p pulls the decision
 //! it missed from p once (a C-NACK with r = 0). A coordinator that decides through a DECIDE it did
-//! not send (a catch-up reply, another round's decision) forwards it to the processes whose
-//! estimate or ack for its round it holds: they wait on it and nothing else would tell them (found
-//! by the OPT/GB stress tests, where no later-instance traffic may come to trigger a pull). None
-//! of this happens in a failure-free run (s_1 decides round 1 itself). Together with the relay
-//! rule this keeps every correct process moving when a coordinator crashes in the middle of
-//! sending DECIDE.
+//! not send (a catch-up reply, another round's decision) forwards it to whoever may wait on it:
+//! everyone once it has proposed, else the processes whose estimate it holds — nothing else would
+//! tell them (found by the OPT/GB stress tests, seeds 410 and 18282, where no later-instance
+//! traffic may come to trigger a pull). None of this happens in a failure-free run (s_1 decides
+//! round 1 itself). Together with the relay rule this keeps every correct process moving when a
+//! coordinator crashes in the middle of sending DECIDE.
 //!
 //! Safety (agreement) is CT's locking argument, unchanged by the optimisations: a decision in round
 //! r needs a majority of processes with ts = r and est = v; any later coordinator hears a majority of
@@ -337,17 +337,17 @@ impl Consensus {
                 out.send_others(&Msg::Decide { k, value: value.clone() });
             } else if self.active && self.coordinator(self.round) == self.me {
                 // We coordinate our round and the decision comes from elsewhere (a catch-up
-                // reply, another round's coordinator): whoever sent us an estimate or an ack for
-                // this round waits on us, and may never get that DECIDE (its sender may have
-                // crashed in the middle of sending it). Pass it on to them.
-                let waiting: BTreeSet<ServerId> = self
-                    .estimates
-                    .keys()
-                    .chain(self.acks.iter())
-                    .copied()
-                    .filter(|&p| p != self.me && p != from)
-                    .collect();
-                for p in waiting {
+                // reply, another round's coordinator), whose sender may have crashed in the
+                // middle of sending it. Whoever waits on us would wait forever: after our
+                // PROPOSE, every process may ack it (late acks get no answer, see below) and
+                // wait for our DECIDE; before it, those that sent us an estimate wait for it
+                // (later estimates get the stale-message answer).
+                let waiting: Vec<ServerId> = if self.proposal.is_some() {
+                    (1..=self.n).collect()
+                } else {
+                    self.estimates.keys().copied().collect()
+                };
+                for p in waiting.into_iter().filter(|&p| p != self.me && p != from) {
                     out.send(p, Msg::Decide { k, value: value.clone() });
                 }
             }
