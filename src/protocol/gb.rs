@@ -52,12 +52,15 @@
 //!
 //! # Resilience (decision for ARCHITECTURE.md)
 //!
-//! Both paths need q = ⌈(2n+1)/3⌉ processes: the fast path q ACKs, stage termination q CHKs (the
-//! value that makes point 2 hold: PS99's condition 2·n_ack + n_chk ≥ 2n+1 with n_ack = n_chk).
+//! Both paths need q = ⌈(2n+1)/3⌉ processes: the fast path q ACKs, stage termination q CHKs (point
+//! 2 needs n_ack + n_chk − n ≥ ⌊n_chk/2⌋ + 1, i.e. 2·n_ack + n_chk ≥ 2n + 1 up to rounding; q for
+//! both meets it).
 //! So SE/GB tolerates f < n/3 crashes in total ([`super::ProtocolKind::max_faults`] =
 //! ⌈n/3⌉−1), as Table 1 says; it does *not* terminate with up to ⌊(n−1)/2⌋ crashes. With more
-//! crashes it stays safe but a stage may block. Waiting for fewer CHKs (a majority) would break
-//! point 2 at n = 7 and other sizes, so we do not.
+//! crashes it stays safe but a stage may block. Waiting for only a majority of CHKs (to terminate
+//! with f < n/2) would keep point 2 at n ≤ 6, 8, 9 and 12 but break it at n = 7, 10, 11 and every
+//! n ≥ 13 (a fast-delivered message is then only sure to be in q + ⌊n/2⌋ + 1 − n of the CHKs), so
+//! we keep the spec's uniform rule.
 //!
 //! # Other choices where the spec is silent
 //!
