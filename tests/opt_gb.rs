@@ -743,24 +743,6 @@ fn many_seeds_se_gb() {
     assert!(fast > 0 && fallbacks > 0);
 }
 
-/// Replays one chaos seed: `SEED=410 P=se-gb H=1 cargo test --test opt_gb replay_one_seed --
-/// --ignored --nocapture` prints the scenario, the summary and (with H) the history.
-#[test]
-#[ignore]
-fn replay_one_seed() {
-    let seed: u64 = std::env::var("SEED").unwrap().parse().unwrap();
-    let p = ProtocolKind::from_name(&std::env::var("P").unwrap()).unwrap();
-    let n = [3u16, 4, 5, 7][(seed % 4) as usize];
-    let s = chaos(seed, n, p.max_faults(n));
-    let (r, out) = run(&s, p, seed);
-    if std::env::var("H").is_ok() {
-        for e in &out.history {
-            println!("{}", serde_json::to_string(e).unwrap());
-        }
-    }
-    println!("{:?}\n{}", s, serde_json::to_string_pretty(&r).unwrap());
-}
-
 #[test]
 fn many_seeds_se_gb_beyond_its_resilience_stays_safe() {
     // Up to ⌊(n−1)/2⌋ crashes: more than GB's f < n/3. It may block (undecided tickets), but
