@@ -430,6 +430,8 @@ fn first_message(protocol: ProtocolKind) -> &'static str {
     match protocol {
         ProtocolKind::TwoPe | ProtocolKind::TwoPeMinority => "NEWTKT",
         ProtocolKind::SeCt => "AB-DATA",
+        ProtocolKind::SeOpt => "OPT-DATA",
+        ProtocolKind::SeGb => "GB-DATA",
     }
 }
 

@@ -5,7 +5,7 @@
 
 use crate::checker::{self, Violation};
 use crate::history::Event;
-use crate::protocol::{Outcome, ProtocolKind, ServerId, Theory, Ticket, Time};
+use crate::protocol::{Note, Outcome, ProtocolKind, ServerId, Theory, Ticket, Time};
 use crate::scenario::{Mode, Scenario};
 use crate::sim::RunOutput;
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, ContentArrangement, Table};
@@ -54,6 +54,10 @@ pub struct RunSummary {
     pub crashed: Vec<ServerId>,
     /// Internal protocol events (consensus instances, suspicions, fast paths, fallbacks).
     pub notes: BTreeMap<String, u64>,
+    /// Broadcasts delivered on a fast path (OPT, GB), summed over servers: `notes["FastDelivery"]`.
+    pub fast_deliveries: u64,
+    /// Broadcast stages ended by consensus (OPT, GB), summed over servers: `notes["Fallback"]`.
+    pub fallbacks: u64,
     /// Run duration (simulated or wall-clock), ms.
     pub duration_ms: f64,
     /// Transmissions lost on lossy links and retransmitted (links stay reliable).
@@ -163,6 +167,8 @@ pub fn summarize(scenario: &Scenario, protocol: ProtocolKind, run: &RunOutput) -
             .iter()
             .map(|(k, v)| (format!("{k:?}"), *v))
             .collect(),
+        fast_deliveries: run.notes.get(&Note::FastDelivery).copied().unwrap_or(0),
+        fallbacks: run.notes.get(&Note::Fallback).copied().unwrap_or(0),
         duration_ms: run.end as f64 / 1000.0,
         retransmissions: run.retransmissions,
         resilience_measured: None,

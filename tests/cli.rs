@@ -30,7 +30,13 @@ fn builtin_table1_in_json_matches_theory_and_the_history_recounts() {
     assert_eq!(v["servers"], 5);
     assert_eq!(v["delta_ms"], 10.0);
     let runs = v["runs"].as_array().unwrap();
-    let want = [("2pe", 2.0, 8.0), ("se-ct", 4.0, 16.0)];
+    let want = [
+        ("2pe", 2.0, 8.0),
+        ("se-ct", 4.0, 16.0),
+        ("se-opt", 2.0, 24.0),
+        ("se-gb", 2.0, 24.0),
+    ];
+    assert_eq!(runs.len(), want.len());
     for (run, (name, lat, msgs)) in runs.iter().zip(want) {
         assert_eq!(run["protocol"], name);
         assert_eq!(run["latency_delta"]["max"], lat);

@@ -32,13 +32,29 @@
 //! the sender (so a coordinator crash in the middle of its send cannot block the others). A process
 //! that has decided k answers a stale ESTIMATE, PROPOSE or C-NACK of instance k with DECIDE(k, v)
 //! (catch-up), and a process that receives a message of a later instance from p pulls the decision
-//! it missed from p once (a C-NACK with r = 0). Together with the relay rule this keeps every
-//! correct process moving when a coordinator crashes in the middle of sending DECIDE.
+//! it missed from p once (a C-NACK with r = 0). A coordinator that decides through a DECIDE it did
+//! not send (a catch-up reply, another round's decision) forwards it to whoever may wait on it:
+//! everyone once it has proposed, else the processes whose estimate it holds — nothing else would
+//! tell them (found by the OPT/GB stress tests, seeds 410 and 18282, where no later-instance
+//! traffic may come to trigger a pull). None of this happens in a failure-free run (s_1 decides
+//! round 1 itself). Together with the relay rule this keeps every correct process moving when a
+//! coordinator crashes in the middle of sending DECIDE.
 //!
 //! Safety (agreement) is CT's locking argument, unchanged by the optimisations: a decision in round
 //! r needs a majority of processes with ts = r and est = v; any later coordinator hears a majority of
 //! estimates, which intersects that majority, and picks the highest ts, hence v. Values are the full
 //! messages (not ids) so a decided message is never waiting for a lost diffusion.
+//!
+//! Validity is the caller's business: the decided value is some process's initial value (its
+//! `pending` when it first estimated or proposed) or a value proposed from those. CT-broadcast
+//! accepts any value. OPT and Generic Broadcast (`opt.rs`, `gb.rs`) need every initial value to
+//! carry what their fast path may already have delivered, so they hand [`Consensus::set_pending`]
+//! their stage-k value *before* feeding it any message of instance k (instance k = stage k), and
+//! never call `set_pending` for an instance whose stage is still on its fast path. To make that
+//! contract checkable, a decision clears `pending`: a new instance never starts from the previous
+//! instance's estimate (CT-broadcast sets it again right after each decision, so nothing changes
+//! for it). [`Consensus::catch_up`] lets a caller answer a stage message of its own (OPT's STOP)
+//! for an instance it has already decided, like the stale-message replies above.
 
 use super::fd::FailureDetector;
 use super::quorum::majority;
@@ -267,6 +283,7 @@ impl Consensus {
         self.active = false;
         self.ts = 0;
         self.locked.clear();
+        self.pending.clear();
         self.reset_round(0);
         Decision { k, value }
     }
@@ -356,6 +373,27 @@ impl Consensus {
                     k,
                     value: value.clone(),
                 });
+            } else if self.active && self.coordinator(self.round) == self.me {
+                // We coordinate our round and the decision comes from elsewhere (a catch-up
+                // reply, another round's coordinator), whose sender may have crashed in the
+                // middle of sending it. Whoever waits on us would wait forever: after our
+                // PROPOSE, every process may ack it (late acks get no answer, see below) and
+                // wait for our DECIDE; before it, those that sent us an estimate wait for it
+                // (later estimates get the stale-message answer).
+                let waiting: Vec<ServerId> = if self.proposal.is_some() {
+                    (1..=self.n).collect()
+                } else {
+                    self.estimates.keys().copied().collect()
+                };
+                for p in waiting.into_iter().filter(|&p| p != self.me && p != from) {
+                    out.send(
+                        p,
+                        Msg::Decide {
+                            k,
+                            value: value.clone(),
+                        },
+                    );
+                }
             }
             return Some(self.decide(value, out));
         }
@@ -418,6 +456,19 @@ impl Consensus {
                 None
             }
             _ => None,
+        }
+    }
+
+    /// If instance `k` is decided here, send DECIDE(k, v) to `to` (it is behind: catch-up).
+    pub fn catch_up(&self, to: ServerId, k: u64, out: &mut Out) {
+        if let Some(v) = self.decisions.get(&k) {
+            out.send(
+                to,
+                Msg::Decide {
+                    k,
+                    value: v.clone(),
+                },
+            );
         }
     }
 

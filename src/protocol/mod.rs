@@ -22,6 +22,8 @@
 pub mod consensus;
 pub mod ct;
 pub mod fd;
+pub mod gb;
+pub mod opt;
 pub mod quorum;
 pub mod se;
 pub mod twope;
@@ -133,6 +135,21 @@ pub enum Msg {
     CNack { k: u64, r: u32 },
     /// CT consensus: the decision of instance `k`.
     Decide { k: u64, value: Vec<AppMsg> },
+    /// OPT-broadcast DATA(k, m): diffusion of m, sent in stage `k` (also a relay of a suspected
+    /// origin's message). The stage is informative: receipt does not depend on it.
+    OptData { k: u64, m: AppMsg },
+    /// OPT-broadcast ORDER(k, seq_k), sent incrementally: "position `pos` of my seq_k is `m`".
+    /// Links are FIFO, so a receiver rebuilds the sender's whole seq_k from these.
+    OptOrder { k: u64, pos: u64, m: AppMsg },
+    /// OPT-broadcast: "I stopped stage `k`", sent to the round-1 coordinator of consensus k by a
+    /// process that left the fast path on its own (inconsistent order or suspicion).
+    OptStop { k: u64 },
+    /// Generic Broadcast DATA(m) (also a relay of a suspected origin's message).
+    GbData(AppMsg),
+    /// Generic Broadcast ACK(k, m): the sender acked m in stage `k` (m had no conflict there).
+    GbAck { k: u64, m: AppMsg },
+    /// Generic Broadcast CHK(k, pending_k): stage termination, with the sender's acked set.
+    GbChk { k: u64, pending: Vec<AppMsg> },
 }
 
 /// Every message type name [`Msg::kind`] can return, except HEARTBEAT.
@@ -146,6 +163,12 @@ pub const MSG_KINDS: &[&str] = &[
     "C-ACK",
     "C-NACK",
     "C-DECIDE",
+    "OPT-DATA",
+    "OPT-ORDER",
+    "OPT-STOP",
+    "GB-DATA",
+    "GB-ACK",
+    "GB-CHK",
 ];
 
 impl Msg {
@@ -162,6 +185,12 @@ impl Msg {
             Msg::CAck { .. } => "C-ACK",
             Msg::CNack { .. } => "C-NACK",
             Msg::Decide { .. } => "C-DECIDE",
+            Msg::OptData { .. } => "OPT-DATA",
+            Msg::OptOrder { .. } => "OPT-ORDER",
+            Msg::OptStop { .. } => "OPT-STOP",
+            Msg::GbData(_) => "GB-DATA",
+            Msg::GbAck { .. } => "GB-ACK",
+            Msg::GbChk { .. } => "GB-CHK",
         }
     }
 
@@ -174,14 +203,19 @@ impl Msg {
             }
         }
         match self {
-            Msg::Heartbeat | Msg::CAck { .. } | Msg::CNack { .. } => None,
+            Msg::Heartbeat | Msg::CAck { .. } | Msg::CNack { .. } | Msg::OptStop { .. } => None,
             Msg::NewTkt { ticket } | Msg::Ack { ticket, .. } | Msg::Nack { ticket, .. } => {
                 Some(ticket)
             }
-            Msg::AbData(m) => Some(m.body.ticket()),
+            Msg::AbData(m)
+            | Msg::OptData { m, .. }
+            | Msg::OptOrder { m, .. }
+            | Msg::GbData(m)
+            | Msg::GbAck { m, .. } => Some(m.body.ticket()),
             Msg::Estimate { value, .. }
             | Msg::Propose { value, .. }
-            | Msg::Decide { value, .. } => single(value),
+            | Msg::Decide { value, .. }
+            | Msg::GbChk { pending: value, .. } => single(value),
         }
     }
 }
@@ -345,6 +379,10 @@ pub enum ProtocolKind {
     /// checking that the checker and `explore` catch what they should. Not in Table 1.
     #[serde(rename = "2pe-minority")]
     TwoPeMinority,
+    #[serde(rename = "se-opt")]
+    SeOpt,
+    #[serde(rename = "se-gb")]
+    SeGb,
 }
 
 /// The paper's Table 1 row for a protocol at size n (theory, never measured).
@@ -362,16 +400,25 @@ impl ProtocolKind {
     pub const ALL: &'static [ProtocolKind] = &[
         ProtocolKind::TwoPe,
         ProtocolKind::SeCt,
+        ProtocolKind::SeOpt,
+        ProtocolKind::SeGb,
         ProtocolKind::TwoPeMinority,
     ];
 
     /// The protocols of the paper's Table 1 (the default of `explore`).
-    pub const TABLE1: &'static [ProtocolKind] = &[ProtocolKind::TwoPe, ProtocolKind::SeCt];
+    pub const TABLE1: &'static [ProtocolKind] = &[
+        ProtocolKind::TwoPe,
+        ProtocolKind::SeCt,
+        ProtocolKind::SeOpt,
+        ProtocolKind::SeGb,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             ProtocolKind::TwoPe => "2pe",
             ProtocolKind::SeCt => "se-ct",
+            ProtocolKind::SeOpt => "se-opt",
+            ProtocolKind::SeGb => "se-gb",
             ProtocolKind::TwoPeMinority => "2pe-minority",
         }
     }
@@ -394,15 +441,34 @@ impl ProtocolKind {
                 latency_delta: 4.0,
                 messages_per_ticket: 4 * (n - 1),
             },
+            // f_opt = 0 is the fast path's condition, not OPT's resilience (paper §4): with a
+            // crash it falls back to consensus and tolerates f < n/2 like CT-broadcast.
+            ProtocolKind::SeOpt => Theory {
+                resilience: "f_opt = 0 (fast path)".into(),
+                latency_delta: 2.0,
+                messages_per_ticket: (n + 1) * (n - 1),
+            },
+            ProtocolKind::SeGb => Theory {
+                resilience: "f < n/3".into(),
+                latency_delta: 2.0,
+                messages_per_ticket: (n + 1) * (n - 1),
+            },
         }
     }
 
     /// The largest number of crashes the protocol is designed to tolerate at size n.
+    ///
+    /// SE/OPT: ⌊(n−1)/2⌋ — a crash only costs the fast path; the consensus fallback needs a
+    /// majority. SE/GB: ⌈n/3⌉−1 for *both* of its paths — the fast path needs ⌈(2n+1)/3⌉ acks and
+    /// stage termination waits for as many CHKs (PROTOCOLS.md §5; see `gb.rs`), so with more
+    /// crashes GB stays safe but may block.
     pub fn max_faults(self, n: u16) -> u16 {
         match self {
-            ProtocolKind::TwoPe | ProtocolKind::SeCt | ProtocolKind::TwoPeMinority => {
-                quorum::max_minority_faults(n)
-            }
+            ProtocolKind::TwoPe
+            | ProtocolKind::SeCt
+            | ProtocolKind::SeOpt
+            | ProtocolKind::TwoPeMinority => quorum::max_minority_faults(n),
+            ProtocolKind::SeGb => quorum::max_third_faults(n),
         }
     }
 
@@ -414,6 +480,8 @@ impl ProtocolKind {
                 twope::TwoPe::new(cfg, ct::CtBroadcast::new(cfg)).with_quorum((cfg.n / 2).max(1)),
             ),
             ProtocolKind::SeCt => Box::new(se::Se::new(cfg, ct::CtBroadcast::new(cfg))),
+            ProtocolKind::SeOpt => Box::new(se::Se::new(cfg, opt::OptBroadcast::new(cfg))),
+            ProtocolKind::SeGb => Box::new(se::Se::new(cfg, gb::GenericBroadcast::new(cfg))),
         }
     }
 }
@@ -426,7 +494,9 @@ impl fmt::Display for ProtocolKind {
 
 /// An atomic broadcast as a component inside a protocol (paper §2.1: validity, uniform agreement,
 /// uniform integrity, total order). SE and 2PE's Phase 2 are written against this trait, so CT-,
-/// OPT- and Generic Broadcast plug in without changing them.
+/// OPT- and Generic Broadcast plug in without changing them. Generic Broadcast (`gb.rs`) only
+/// orders conflicting messages — those about the same ticket — which is all SE and Phase 2 use:
+/// both only look at the delivered messages about one ticket.
 ///
 /// Every call appends the messages it delivered, in delivery order, to `delivered`.
 pub trait AtomicBroadcast: Send {

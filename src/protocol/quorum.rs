@@ -55,6 +55,9 @@ mod tests {
             assert!(2 * q > n && 3 * q > 2 * n, "GB quorum properties at n={n}");
             assert!(majority(n) <= n - max_minority_faults(n));
             assert!(q <= n - max_third_faults(n));
+            // GB stage termination: a message acked by q processes is in at least 2q − n of any
+            // q CHKs, which must be more than half of them (majSet, gb.rs safety point 2).
+            assert!(2 * q - n >= majority(q), "fast-delivered ⊆ majSet at n={n}");
         }
     }
 }
