@@ -111,11 +111,17 @@ fn table1_with_real_processes_counts_exactly_and_latency_is_at_least_theory() {
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["mode"], "processes");
     assert_eq!(v["complete"], true);
+    // Table 1's rows at n = 4 (the paper's formulas, written out here, not read from the output).
     let n = 4.0;
-    for (run, (name, lat, msgs)) in v["runs"].as_array().unwrap().iter().zip([
+    let rows = [
         ("2pe", 2.0, 2.0 * (n - 1.0)),
         ("se-ct", 4.0, 4.0 * (n - 1.0)),
-    ]) {
+        ("se-opt", 2.0, (n + 1.0) * (n - 1.0)),
+        ("se-gb", 2.0, (n + 1.0) * (n - 1.0)),
+    ];
+    let runs = v["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), rows.len());
+    for (run, (name, lat, msgs)) in runs.iter().zip(rows) {
         assert_eq!(run["protocol"], name);
         assert_eq!(run["messages_per_ticket"], msgs, "{name}: {run}");
         assert_eq!(run["violations"].as_array().unwrap().len(), 0, "{name}");
