@@ -1,6 +1,6 @@
 # ticketlab — common tasks. `make` builds, `make test` runs the tests, `make table1` reproduces
 # Table 1 of the paper.
-.PHONY: all build test table1 table1-sim lint ci clean
+.PHONY: all build test table1 table1-sim bench lint ci clean
 
 all: build
 
@@ -17,6 +17,12 @@ table1: build
 # The same in the deterministic simulator (exact δ arithmetic).
 table1-sim: build
 	./target/release/ticketlab run scenarios/table1.toml --sim
+
+# Not a test: a measurement. Table 1 (built-in scenario, n = 5, 100 tickets) with real processes
+# at δ = 10 ms and δ = 1 ms; prints measured latency / theory per protocol and writes
+# results/bench/delta-<δ>ms/.
+bench: build
+	./target/release/ticketlab bench
 
 lint:
 	cargo fmt --all -- --check

@@ -1847,7 +1847,7 @@ deadline_ms = 5000.0
         assert_eq!(s.seed, Some(42));
         assert_eq!(s.cluster.servers, 5);
         assert_eq!(s.cluster.protocols, ProtocolKind::TABLE1.to_vec());
-        assert_eq!(s.cluster.mode, Mode::Sim);
+        assert_eq!(s.cluster.mode, Mode::Processes);
         assert_eq!(s.cluster.delta, 10_000);
         assert_eq!(s.cluster.suspect_after, 100_000);
         assert_eq!(s.workload.tickets, 100);
