@@ -65,6 +65,10 @@ struct ExploreArgs {
     /// What to print on stdout.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
+    /// Run the campaign with real server processes (real kill -9, SIGSTOP, sockets) instead of
+    /// the simulator: one cluster at a time, in real time, so use fewer seeds.
+    #[arg(long)]
+    processes: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -466,7 +470,7 @@ fn explore(args: ExploreArgs) -> anyhow::Result<ExitCode> {
     std::fs::create_dir_all(&out_dir)
         .with_context(|| format!("cannot create output folder {}", out_dir.display()))?;
     eprintln!(
-        "ticketlab explore: seeds {}..{}, protocols [{}], sizes {:?}, simulator, out {}",
+        "ticketlab explore: seeds {}..{}, protocols [{}], sizes {:?}, {}, out {}",
         args.start_seed,
         args.start_seed + args.seeds,
         protocols
@@ -475,15 +479,53 @@ fn explore(args: ExploreArgs) -> anyhow::Result<ExitCode> {
             .collect::<Vec<_>>()
             .join(", "),
         args.servers,
+        if args.processes {
+            "real processes"
+        } else {
+            "simulator"
+        },
         out_dir.display()
     );
-    let report = crate::explore::campaign(
-        &protocols,
-        args.start_seed..args.start_seed + args.seeds,
-        &args.servers,
-        &out_dir,
-        args.format == Format::Table,
-    )?;
+    let progress = args.format == Format::Table && show_progress();
+    let seeds = args.start_seed..args.start_seed + args.seeds;
+    let report = if args.processes {
+        let procs = Procs::new()?;
+        let opts = RunOptions {
+            run_id: format!("tl{}-explore", std::process::id()),
+            progress: false,
+            interrupt: procs.interrupt.clone(),
+        };
+        let runner = Runner::Processes {
+            procs: &procs,
+            opts,
+        };
+        let run_one = |s: &Scenario, p: ProtocolKind, seed: u64| -> anyhow::Result<RunOutput> {
+            match runner.run(s, p, seed) {
+                (out, None) => Ok(out),
+                (_, Some(Stop::Interrupted(sig))) => anyhow::bail!("interrupted by {sig}"),
+                (_, Some(Stop::Failed(e))) => {
+                    Err(anyhow::Error::new(e).context(format!("seed {seed}, {p}: the run failed")))
+                }
+            }
+        };
+        crate::explore::campaign(
+            &protocols,
+            seeds,
+            &args.servers,
+            &out_dir,
+            progress,
+            crate::explore::Executor::Processes(&run_one),
+        )?
+    } else {
+        crate::explore::campaign(
+            &protocols,
+            seeds,
+            &args.servers,
+            &out_dir,
+            progress,
+            crate::explore::Executor::Sim,
+        )?
+    };
     let json = serde_json::to_string_pretty(&report)?;
     std::fs::write(out_dir.join("explore.json"), format!("{json}\n"))
         .with_context(|| format!("cannot write {}", out_dir.join("explore.json").display()))?;

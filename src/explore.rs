@@ -101,15 +101,55 @@ pub struct Report {
     pub mode: String,
 }
 
-/// Run the campaign in the simulator over `seeds` for each protocol; failed runs are written
-/// to `<out>/failures/<protocol>-seed<k>.toml`. Uses every core; the result does not depend on
-/// scheduling (each run is a pure function of its seed).
+/// How the campaign executes its runs.
+pub enum Executor<'a> {
+    /// The simulator, on every core (each run is a pure function of its seed, so the result
+    /// does not depend on scheduling).
+    Sim,
+    /// Real processes, one cluster at a time, on the calling thread (the thread that spawns
+    /// servers must outlive them). The function runs one scenario and says if it was stopped.
+    Processes(&'a dyn Fn(&Scenario, ProtocolKind, u64) -> anyhow::Result<RunOutput>),
+}
+
+/// One finished run, reduced to what the report needs (histories are not kept).
+struct Done {
+    index: usize,
+    scenario: Scenario,
+    finding: Finding,
+    tickets: u64,
+    accepted: u64,
+}
+
+fn reduce(index: usize, seed: u64, p: ProtocolKind, scenario: Scenario, run: &RunOutput) -> Done {
+    let finding = judge(seed, p, &scenario, run);
+    let checked = checker::check(&run.history);
+    let accepted = checked
+        .tickets
+        .values()
+        .filter(|f| {
+            f.decisions
+                .iter()
+                .any(|d| d.2 == crate::protocol::Outcome::Accept)
+        })
+        .count() as u64;
+    Done {
+        index,
+        scenario,
+        finding,
+        tickets: checked.tickets.len() as u64,
+        accepted,
+    }
+}
+
+/// Run the campaign over `seeds` for each protocol; every failed run is written to
+/// `<out>/failures/<protocol>-seed<k>.toml`.
 pub fn campaign(
     protocols: &[ProtocolKind],
     seeds: std::ops::Range<u64>,
     sizes: &[u16],
     out: &std::path::Path,
     progress: bool,
+    executor: Executor<'_>,
 ) -> anyhow::Result<Report> {
     use std::sync::atomic::{AtomicUsize, Ordering};
     let jobs: Vec<(u64, ProtocolKind)> = seeds
@@ -117,35 +157,50 @@ pub fn campaign(
         .flat_map(|s| protocols.iter().map(move |&p| (s, p)))
         .collect();
     let bar = crate::progress::bar(jobs.len() as u64, "explore", progress);
-    let next = AtomicUsize::new(0);
-    let workers = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(jobs.len().max(1));
-    let mut results: Vec<(usize, Scenario, Finding, RunOutput)> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..workers)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut mine = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(&(seed, p)) = jobs.get(i) else { break };
-                        let scenario = generate(seed, p, sizes);
-                        let run = crate::sim::run(&scenario, p, seed);
-                        let finding = judge(seed, p, &scenario, &run);
-                        bar.inc(1);
-                        mine.push((i, scenario, finding, run));
-                    }
-                    mine
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().expect("explore worker"))
-            .collect()
-    });
+    let (mode, mut results) = match executor {
+        Executor::Sim => {
+            let next = AtomicUsize::new(0);
+            let workers = std::thread::available_parallelism()
+                .map_or(1, |n| n.get())
+                .min(jobs.len().max(1));
+            let results: Vec<Done> = std::thread::scope(|scope| {
+                let handles: Vec<_> = (0..workers)
+                    .map(|_| {
+                        scope.spawn(|| {
+                            let mut mine = Vec::new();
+                            loop {
+                                let i = next.fetch_add(1, Ordering::Relaxed);
+                                let Some(&(seed, p)) = jobs.get(i) else { break };
+                                let scenario = generate(seed, p, sizes);
+                                let run = crate::sim::run(&scenario, p, seed);
+                                mine.push(reduce(i, seed, p, scenario, &run));
+                                bar.inc(1);
+                            }
+                            mine
+                        })
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .flat_map(|h| h.join().expect("explore worker"))
+                    .collect()
+            });
+            ("sim", results)
+        }
+        Executor::Processes(run_one) => {
+            let mut results = Vec::new();
+            for (i, &(seed, p)) in jobs.iter().enumerate() {
+                let mut scenario = generate(seed, p, sizes);
+                scenario.cluster.mode = Mode::Processes;
+                let run = run_one(&scenario, p, seed)?;
+                results.push(reduce(i, seed, p, scenario, &run));
+                bar.inc(1);
+            }
+            ("processes", results)
+        }
+    };
     bar.finish_and_clear();
-    results.sort_by_key(|r| r.0);
+    results.sort_by_key(|r| r.index);
     let mut totals: Vec<ProtocolTotals> = protocols
         .iter()
         .map(|p| ProtocolTotals {
@@ -155,7 +210,14 @@ pub fn campaign(
         .collect();
     let mut failures = Vec::new();
     let fail_dir = out.join("failures");
-    for (_, scenario, finding, run) in &results {
+    for Done {
+        scenario,
+        finding,
+        tickets,
+        accepted,
+        ..
+    } in &results
+    {
         let t = totals
             .iter_mut()
             .find(|t| t.protocol == finding.protocol)
@@ -175,27 +237,32 @@ pub fn campaign(
                 _ => {}
             }
         }
-        let checked = checker::check(&run.history);
-        t.tickets += checked.tickets.len() as u64;
-        t.accepted += checked
-            .tickets
-            .values()
-            .filter(|f| {
-                f.decisions
-                    .iter()
-                    .any(|d| d.2 == crate::protocol::Outcome::Accept)
-            })
-            .count() as u64;
+        t.tickets += tickets;
+        t.accepted += accepted;
         if finding.failed() {
             t.failures += 1;
             std::fs::create_dir_all(&fail_dir)?;
             let path = fail_dir.join(format!("{}-seed{}.toml", finding.protocol, finding.seed));
+            let replay = if mode == "sim" {
+                format!("Reproduce: ticketlab run {} --sim --strict", path.display())
+            } else {
+                format!(
+                    "Found with real processes (timing is not reproducible there). Replay: \
+                     ticketlab run {} --strict, or deterministically with --sim",
+                    path.display()
+                )
+            };
             let header = format!(
-                "Found by `ticketlab explore` (seed {}, protocol {}).\n{}\nReproduce: ticketlab run {} --sim --strict",
+                "Found by `ticketlab explore` (seed {}, protocol {}, {mode}).\n{}\n{replay}",
                 finding.seed,
                 finding.protocol,
-                finding.details.iter().take(5).cloned().collect::<Vec<_>>().join("\n"),
-                path.display()
+                finding
+                    .details
+                    .iter()
+                    .take(5)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join("\n"),
             );
             std::fs::write(&path, to_toml(scenario, &header))?;
             failures.push(path.display().to_string());
@@ -207,7 +274,7 @@ pub fn campaign(
         violations: failures.len() as u64,
         failures,
         protocols: totals,
-        mode: "sim".into(),
+        mode: mode.into(),
     })
 }
 

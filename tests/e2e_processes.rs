@@ -383,3 +383,34 @@ pause = [3]
     // Tickets held up by the partition and the pause waited: some latency spans the cut.
     assert!(run["latency_ms"]["max"].as_f64().unwrap() >= 40.0, "{run}");
 }
+
+#[test]
+fn explore_with_real_processes_checks_every_run_and_leaves_nothing_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_ticketlab"))
+        .current_dir(dir.path())
+        .args([
+            "explore",
+            "--processes",
+            "--seeds",
+            "2",
+            "--protocols",
+            "2pe,se-ct",
+        ])
+        .args(["--servers", "3", "--format", "json", "--out", "ex"])
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let needle = format!("tl{}-explore", child.id());
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["mode"], "processes");
+    assert_eq!(v["runs"], 4);
+    assert_eq!(v["violations"], 0);
+    assert!(v["failures"].as_array().unwrap().is_empty());
+    assert_no_leftovers(&needle);
+}

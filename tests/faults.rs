@@ -256,6 +256,7 @@ fn explore_finds_nothing_wrong_with_the_table1_protocols() {
         &[3, 4, 5, 7],
         dir.path(),
         false,
+        ticketlab::explore::Executor::Sim,
     )
     .unwrap();
     assert_eq!(report.runs, 150 * ProtocolKind::TABLE1.len() as u64);
@@ -281,6 +282,7 @@ fn explore_catches_a_broken_protocol_with_a_replayable_scenario() {
         &[3, 5],
         dir.path(),
         false,
+        ticketlab::explore::Executor::Sim,
     )
     .unwrap();
     assert!(
