@@ -200,6 +200,9 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             .join(", "),
         out_dir.display()
     );
+    if mode == Mode::Processes {
+        warn_if_overloaded(&scenario);
+    }
     let progress = args.format == Format::Table && show_progress();
     let run_id = args
         .run_id
@@ -274,6 +277,21 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
 /// on a terminal).
 fn show_progress() -> bool {
     std::env::var_os("CI").is_none()
+}
+
+/// Real processes share this machine's cores: past a point the heartbeats alone queue for the
+/// CPU and every latency figure measures that queue. Say so before the run, not after.
+fn warn_if_overloaded(scenario: &Scenario) {
+    let n = u64::from(scenario.cluster.servers);
+    let per_sec = n * (n - 1) * 1_000_000 / scenario.cluster.heartbeat.max(1);
+    let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
+    if n > 4 * cores as u64 || per_sec > 20_000 {
+        eprintln!(
+            "ticketlab: warning: {n} server processes on {cores} core(s), {per_sec} heartbeats/s: \
+             latency will include CPU queueing (a larger heartbeat_ms, fewer servers or --sim \
+             measure the protocol, not the machine)"
+        );
+    }
 }
 
 /// The runtime of processes-mode runs: one current-thread tokio runtime on the main thread (the

@@ -76,7 +76,9 @@ pub fn sweep(
     let mut points = Vec::new();
     for f in 0..=max_f.min(n - 1) {
         let crashed = crash_set(pick, n, f);
-        let s = with_crashes(scenario, &crashed);
+        let mut s = with_crashes(scenario, &crashed);
+        // Past f = 0 only "decided or blocked" matters: once a ticket times out, stop issuing.
+        s.workload.stop_at_first_timeout = f > 0;
         let out = run_one(&s, f)?;
         let r = report::summarize(&s, protocol, &out);
         let note = |n: Note| out.notes.get(&n).copied().unwrap_or(0);

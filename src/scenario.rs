@@ -99,6 +99,10 @@ pub struct Workload {
     pub duplicate_gap: Time,
     /// A ticket undecided this long after its last submission is "undecided", µs.
     pub deadline: Time,
+    /// Stop issuing generated tickets once one is undecided at its deadline (not a scenario key:
+    /// resilience sweeps set it, so a blocked point costs one deadline, not one per ticket).
+    #[serde(skip)]
+    pub stop_at_first_timeout: bool,
 }
 
 impl Default for Workload {
@@ -112,6 +116,7 @@ impl Default for Workload {
             duplicates: 0.0,
             duplicate_gap: 0,
             deadline: ms_to_us(DEFAULT_DEADLINE_MS),
+            stop_at_first_timeout: false,
         }
     }
 }
@@ -1331,6 +1336,7 @@ impl Ctx<'_> {
             duplicates,
             duplicate_gap,
             deadline,
+            stop_at_first_timeout: false,
         })
     }
 

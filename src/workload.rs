@@ -58,6 +58,7 @@ pub struct Client {
     crashed: BTreeSet<ServerId>,
     flights: BTreeMap<Ticket, InFlight>,
     scripted: Vec<(Time, Ticket, ServerId)>,
+    stop_at_first_timeout: bool,
 }
 
 impl Client {
@@ -104,6 +105,7 @@ impl Client {
             crashed: BTreeSet::new(),
             flights: BTreeMap::new(),
             scripted,
+            stop_at_first_timeout: w.stop_at_first_timeout,
         }
     }
 
@@ -257,6 +259,10 @@ impl Client {
             .map(|(t, _)| t.clone())
             .collect();
         let mut out = Vec::new();
+        if self.stop_at_first_timeout && !expired.is_empty() {
+            // The cluster is blocked: issue nothing more.
+            self.next = self.plans.len();
+        }
         for t in expired {
             if let Some(f) = self.flights.get_mut(&t) {
                 f.open.retain(|(_, d)| !d.is_some_and(|d| d <= now));

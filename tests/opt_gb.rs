@@ -37,6 +37,7 @@ fn scenario(n: u16, tickets: u64) -> Scenario {
             duplicates: 0.0,
             duplicate_gap: 0,
             deadline: 5_000_000,
+            stop_at_first_timeout: false,
         },
         tickets: vec![],
         faults: vec![],
