@@ -15,16 +15,17 @@
 
 use super::consensus::{Consensus, Decision};
 use super::fd::{FailureDetector, FdChange};
-use super::{AppMsg, AtomicBroadcast, Body, Control, Msg, MsgId, NodeConfig, Out, ServerId};
+use super::{
+    AppMsg, AtomicBroadcast, Body, Control, Msg, MsgId, MsgIds, NodeConfig, Out, ServerId,
+};
 use super::{Time, Timer};
 use std::collections::{BTreeSet, VecDeque};
 
 #[derive(Debug)]
 pub struct CtBroadcast {
-    me: ServerId,
     fd: FailureDetector,
     cons: Consensus,
-    next_seq: u64,
+    ids: MsgIds,
     /// Received, not yet delivered, in receipt order.
     undelivered: Vec<AppMsg>,
     delivered: BTreeSet<MsgId>,
@@ -34,10 +35,9 @@ pub struct CtBroadcast {
 impl CtBroadcast {
     pub fn new(cfg: &NodeConfig) -> Self {
         CtBroadcast {
-            me: cfg.me,
             fd: FailureDetector::new(cfg.me, cfg.n, cfg.heartbeat, cfg.suspect_after),
             cons: Consensus::new(cfg.me, cfg.n),
-            next_seq: 0,
+            ids: MsgIds::new(cfg.me),
             undelivered: Vec::new(),
             delivered: BTreeSet::new(),
             relayed: BTreeSet::new(),
@@ -97,13 +97,9 @@ impl AtomicBroadcast for CtBroadcast {
 
     fn broadcast(&mut self, _now: Time, body: Body, out: &mut Out, delivered: &mut Vec<AppMsg>) {
         let m = AppMsg {
-            id: MsgId {
-                origin: self.me,
-                seq: self.next_seq,
-            },
+            id: self.ids.next(),
             body,
         };
-        self.next_seq += 1;
         out.send_others(&Msg::AbData(m.clone()));
         self.receive(m);
         let d = self
@@ -147,21 +143,12 @@ impl AtomicBroadcast for CtBroadcast {
     }
 
     fn on_timer(&mut self, now: Time, timer: Timer, out: &mut Out, delivered: &mut Vec<AppMsg>) {
-        match timer {
-            Timer::FdTick => {
-                let change = self.fd.tick(now, out);
-                self.on_fd_change(change, out, delivered);
-            }
-        }
+        let change = self.fd.on_timer(now, timer, out);
+        self.on_fd_change(change, out, delivered);
     }
 
-    fn on_control(&mut self, now: Time, ctl: Control, out: &mut Out, delivered: &mut Vec<AppMsg>) {
-        match ctl {
-            Control::Suspect { server, until } => {
-                let _ = now;
-                let change = self.fd.force(server, until, out);
-                self.on_fd_change(change, out, delivered);
-            }
-        }
+    fn on_control(&mut self, _now: Time, ctl: Control, out: &mut Out, delivered: &mut Vec<AppMsg>) {
+        let change = self.fd.on_control(ctl, out);
+        self.on_fd_change(change, out, delivered);
     }
 }

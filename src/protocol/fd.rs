@@ -6,7 +6,7 @@
 //! server is suspected: the ◇S accuracy in practice). Forced suspicions ([`FailureDetector::force`])
 //! come from the fault injector and hold until their deadline whatever the peer says.
 
-use super::{Msg, Note, Out, ServerId, Time, Timer};
+use super::{Control, Msg, Note, Out, ServerId, Time, Timer};
 
 #[derive(Debug, Clone)]
 pub struct FailureDetector {
@@ -85,6 +85,20 @@ impl FailureDetector {
             }
         }
         change
+    }
+
+    /// A timer input of the protocol that owns this detector (the detector's only timer).
+    pub fn on_timer(&mut self, now: Time, timer: Timer, out: &mut Out) -> FdChange {
+        match timer {
+            Timer::FdTick => self.tick(now, out),
+        }
+    }
+
+    /// A control input: every control command is a failure-detector override.
+    pub fn on_control(&mut self, ctl: Control, out: &mut Out) -> FdChange {
+        match ctl {
+            Control::Suspect { server, until } => self.force(server, until, out),
+        }
     }
 
     /// A false suspicion forced by the fault injector: suspect `p` now and until `until`.

@@ -97,6 +97,29 @@ impl Body {
     }
 }
 
+/// Numbers one server's broadcasts: (me, 0), (me, 1), …
+#[derive(Clone, Debug)]
+pub struct MsgIds {
+    origin: ServerId,
+    next: u64,
+}
+
+impl MsgIds {
+    pub fn new(origin: ServerId) -> Self {
+        MsgIds { origin, next: 0 }
+    }
+
+    #[allow(clippy::should_implement_trait)]
+    pub fn next(&mut self) -> MsgId {
+        let id = MsgId {
+            origin: self.origin,
+            seq: self.next,
+        };
+        self.next += 1;
+        id
+    }
+}
+
 /// A message handed to an atomic broadcast, with its id.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AppMsg {

@@ -71,7 +71,7 @@
 
 use super::consensus::{instance_of, Consensus, Decision};
 use super::fd::{FailureDetector, FdChange};
-use super::{AppMsg, AtomicBroadcast, Body, Control, Msg, MsgId, NodeConfig, Note, Out};
+use super::{AppMsg, AtomicBroadcast, Body, Control, Msg, MsgId, MsgIds, NodeConfig, Note, Out};
 use super::{ServerId, Time, Timer};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -81,7 +81,7 @@ pub struct OptBroadcast {
     n: u16,
     fd: FailureDetector,
     cons: Consensus,
-    next_seq: u64,
+    ids: MsgIds,
     /// The current stage k (= the consensus instance that will end it).
     stage: u64,
     /// Stage k stopped: seq_k frozen, consensus k under way.
@@ -113,7 +113,7 @@ impl OptBroadcast {
             n: cfg.n,
             fd: FailureDetector::new(cfg.me, cfg.n, cfg.heartbeat, cfg.suspect_after),
             cons: Consensus::new(cfg.me, cfg.n),
-            next_seq: 0,
+            ids: MsgIds::new(cfg.me),
             stage: 0,
             stopped: false,
             seq: Vec::new(),
@@ -425,13 +425,9 @@ impl AtomicBroadcast for OptBroadcast {
 
     fn broadcast(&mut self, _now: Time, body: Body, out: &mut Out, delivered: &mut Vec<AppMsg>) {
         let m = AppMsg {
-            id: MsgId {
-                origin: self.me,
-                seq: self.next_seq,
-            },
+            id: self.ids.next(),
             body,
         };
-        self.next_seq += 1;
         out.send_others(&Msg::OptData {
             k: self.stage,
             m: m.clone(),
@@ -469,20 +465,12 @@ impl AtomicBroadcast for OptBroadcast {
     }
 
     fn on_timer(&mut self, now: Time, timer: Timer, out: &mut Out, delivered: &mut Vec<AppMsg>) {
-        match timer {
-            Timer::FdTick => {
-                let change = self.fd.tick(now, out);
-                self.on_fd_change(change, out, delivered);
-            }
-        }
+        let change = self.fd.on_timer(now, timer, out);
+        self.on_fd_change(change, out, delivered);
     }
 
     fn on_control(&mut self, _now: Time, ctl: Control, out: &mut Out, delivered: &mut Vec<AppMsg>) {
-        match ctl {
-            Control::Suspect { server, until } => {
-                let change = self.fd.force(server, until, out);
-                self.on_fd_change(change, out, delivered);
-            }
-        }
+        let change = self.fd.on_control(ctl, out);
+        self.on_fd_change(change, out, delivered);
     }
 }
