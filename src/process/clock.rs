@@ -1,16 +1,19 @@
 //! Time in the process runtime: one time base for every process, and a precise timer for δ.
 //!
-//! - **One time base.** The orchestrator hands every server the run's epoch as UNIX time in µs.
-//!   Each process pairs one reading of the wall clock with one of `CLOCK_MONOTONIC` and from then
-//!   on reads only the monotonic clock, so its `now` (µs since the epoch, what the protocols and
-//!   the history see) never goes backwards, and events stamped by different processes of the same
-//!   machine merge on one axis to within a few µs.
+//! - **One time base.** The orchestrator fixes the run's epoch on `CLOCK_MONOTONIC`, which every
+//!   process of the machine shares, and hands it to every server together with the same instant
+//!   as UNIX time ([`RunClock::shared`]). Each process then reads only the monotonic clock, so its
+//!   `now` (µs since the epoch, what the protocols and the history see) never goes backwards, and
+//!   events stamped by different processes merge on one axis exactly. Release instants of peer
+//!   messages travel as ns since the same epoch, so a sender's release instant means the same
+//!   instant at its receiver.
 //! - **A precise timer.** tokio's timer wheel has a 1 ms resolution and rounds deadlines up, which
-//!   would add up to 1 ms per hop to a δ of 10 ms (latency/theory ≈ 1.1 for 2PE). Outgoing
-//!   server→server messages are therefore released by a `timerfd` armed at an absolute
-//!   `CLOCK_MONOTONIC` deadline (ns resolution, no timer slack) and registered with tokio's reactor
-//!   through [`AsyncFd`]: one per peer link, re-armed for the head of that link's FIFO queue.
-//!   Protocol timers (the failure detector's period) keep using tokio's `sleep_until`.
+//!   would add up to 1 ms per hop to a δ of 10 ms (latency/theory ≈ 1.1 for 2PE). Incoming
+//!   server→server messages are therefore released to the protocol by a `timerfd` armed at an
+//!   absolute `CLOCK_MONOTONIC` deadline (ns resolution, no timer slack) and registered with
+//!   tokio's reactor through [`AsyncFd`]: one per incoming peer link, re-armed for the head of
+//!   that link's FIFO queue. Protocol timers (the failure detector's period) keep using tokio's
+//!   `sleep_until`.
 
 use crate::protocol::Time;
 use std::io;
@@ -58,6 +61,41 @@ impl RunClock {
         RunClock {
             epoch_mono: epoch_mono.max(0) as u64,
         }
+    }
+
+    /// The clock whose time 0 is `epoch_mono_ns` on `CLOCK_MONOTONIC`, the same instant as
+    /// `epoch_unix_us` in UNIX time (both from the orchestrator's [`RunClock::epoch_mono`]). Every
+    /// process of a machine shares `CLOCK_MONOTONIC`, so the monotonic epoch is taken as is; only
+    /// if it is far from what this process's own wall clock says (another clock domain, which a
+    /// local run never is) does the wall-clock pairing win.
+    pub fn shared(epoch_unix_us: u64, epoch_mono_ns: u64) -> Self {
+        let paired = Self::from_unix_epoch(epoch_unix_us);
+        if paired.epoch_mono.abs_diff(epoch_mono_ns) > 100_000_000 {
+            tracing::warn!(
+                paired = paired.epoch_mono,
+                given = epoch_mono_ns,
+                "the run epoch on CLOCK_MONOTONIC disagrees with the wall clock; using the latter"
+            );
+            return paired;
+        }
+        RunClock {
+            epoch_mono: epoch_mono_ns,
+        }
+    }
+
+    /// The run epoch on `CLOCK_MONOTONIC`, ns.
+    pub fn epoch_mono(&self) -> u64 {
+        self.epoch_mono
+    }
+
+    /// ns since the epoch of a monotonic instant (ns); 0 before the epoch.
+    pub fn since_epoch_ns(&self, mono: u64) -> u64 {
+        mono.saturating_sub(self.epoch_mono)
+    }
+
+    /// The monotonic instant (ns) of `ns` since the epoch.
+    pub fn mono_of_ns(&self, ns: u64) -> u64 {
+        self.epoch_mono + ns
     }
 
     /// The monotonic instant (ns) of run time `t` (µs).
@@ -179,6 +217,14 @@ mod tests {
         // Two clocks built from the same epoch agree.
         let d = RunClock::from_unix_epoch(epoch);
         assert!(c.epoch_mono.abs_diff(d.epoch_mono) < 1_000_000);
+        // A shared clock is exactly the orchestrator's.
+        let s = RunClock::shared(epoch, c.epoch_mono());
+        assert_eq!(s.epoch_mono, c.epoch_mono);
+        let m = mono_ns() + 5;
+        assert_eq!(s.mono_of_ns(s.since_epoch_ns(m)), m);
+        // A monotonic epoch from another clock domain loses to the wall clock.
+        let far = RunClock::shared(epoch, c.epoch_mono() + 10_000_000_000);
+        assert!(far.epoch_mono.abs_diff(c.epoch_mono) < 1_000_000);
     }
 
     #[tokio::test]

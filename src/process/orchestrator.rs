@@ -348,12 +348,14 @@ impl Orchestrator<'_> {
             });
         }
 
-        // Time 0.
+        // Time 0, on the wall clock and on the monotonic clock every process shares.
         let epoch = unix_us();
-        self.clock = Some(RunClock::from_unix_epoch(epoch));
+        let clock = RunClock::from_unix_epoch(epoch);
+        self.clock = Some(clock);
         for tx in self.ctl.iter().flatten() {
             let _ = tx.send(ToServer::Start {
                 epoch_unix_us: epoch,
+                epoch_mono_ns: clock.epoch_mono(),
             });
         }
         self.phase = Phase::Running;

@@ -205,11 +205,13 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
         }
     }
     ctl_wr.send(&FromServer::Ready).await?;
-    let epoch = match ctl_rd.expect::<ToServer>().await? {
-        ToServer::Start { epoch_unix_us } => epoch_unix_us,
+    let clock = match ctl_rd.expect::<ToServer>().await? {
+        ToServer::Start {
+            epoch_unix_us,
+            epoch_mono_ns,
+        } => RunClock::shared(epoch_unix_us, epoch_mono_ns),
         other => bail!("expected Start, got {other:?}"),
     };
-    let clock = RunClock::from_unix_epoch(epoch);
     info!(now_us = clock.now(), "started");
 
     // Control reader → node inputs; node → control writer.

@@ -1,7 +1,8 @@
 //! The process runtime's wire: what travels on its three kinds of TCP connection, and the framing.
 //!
 //! - **peer links** (server → server, one connection per ordered pair): a [`Hello::Peer`], then
-//!   protocol [`Msg`]s — the protocols' own flat wire enum, unchanged;
+//!   [`PeerFrame`]s — a protocol [`Msg`] (the protocols' own flat wire enum, unchanged) tagged with
+//!   the instant its receiver may hand it to the protocol;
 //! - **user connections** (orchestrator's users → server): a [`Hello::User`], then [`UserReq`]s one
 //!   way and [`UserResp`]s the other;
 //! - **the control connection** (server → orchestrator, dialled by the server at start-up):
@@ -18,14 +19,18 @@
 //! decode, so history events travel as [`WireEvent`] and become `Event`s at the orchestrator.
 
 use crate::history::Event;
-use crate::protocol::{Control, NodeConfig, Note, Outcome, ProtocolKind, ServerId, Ticket, Time};
+use crate::protocol::{
+    Control, Msg, NodeConfig, Note, Outcome, ProtocolKind, ServerId, Ticket, Time,
+};
 use crate::scenario::{EventKind, FaultAction};
 use bincode::Options;
 use bytes::{BufMut, BytesMut};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
+use std::io;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::tcp::OwnedReadHalf;
 use tokio_util::codec::{Decoder, LengthDelimitedCodec};
 
 /// The largest frame body either side accepts (a consensus value of many tickets fits easily).
@@ -108,6 +113,23 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
     }
 }
 
+impl FrameReader<OwnedReadHalf> {
+    /// Take in whatever the socket holds right now, without waiting (the frames are decoded by
+    /// the next [`FrameReader::next`]). `Ok(true)`: the connection is still open; `Ok(false)`: end
+    /// of stream — the peer closed it, or died; an error is a broken connection (e.g. a reset).
+    pub fn try_fill(&mut self) -> io::Result<bool> {
+        loop {
+            self.buf.reserve(4096);
+            match self.inner.try_read_buf(&mut self.buf) {
+                Ok(0) => return Ok(false),
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(true),
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
 /// Buffers encoded frames and writes them out in one go.
 pub struct FrameWriter<W> {
     inner: W,
@@ -165,10 +187,23 @@ pub async fn forward_frames<T: Serialize, W: AsyncWrite + Unpin>(
 /// The first frame on a connection to a server's listener says who is calling.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Hello {
-    /// Server `from`'s outgoing link to this server; `Msg` frames follow.
+    /// Server `from`'s outgoing link to this server; [`PeerFrame`]s follow.
     Peer { from: ServerId, run_id: String },
     /// A user connection; `UserReq` frames follow.
     User { run_id: String },
+}
+
+/// One server→server message on a peer link. The sender writes it as soon as the protocol sends
+/// it; the receiver holds it until `release_ns` and only then hands `msg` to its protocol (see
+/// [`super::server`]). `release_ns` is the release instant in the run's shared time base: ns
+/// since the run epoch, which every process of the run places at the same `CLOCK_MONOTONIC`
+/// instant ([`ToServer::Start`]). Release instants never decrease along a link.
+///
+/// Generic so that the sender can encode a borrowed message (`PeerFrame<&Msg>`, same bytes).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeerFrame<M = Msg> {
+    pub release_ns: u64,
+    pub msg: M,
 }
 
 /// A user's request to a server.
@@ -189,9 +224,10 @@ pub struct ServerConfig {
     pub run_id: String,
     pub protocol: ProtocolKind,
     pub node: NodeConfig,
-    /// δ, µs: every server→server message is held this long before it reaches the socket.
+    /// δ, µs: every server→server message reaches its receiver's protocol this long after it was
+    /// sent.
     pub delta: Time,
-    /// Extra uniform hold in [0, jitter] µs per message, drawn from `seed`.
+    /// Extra uniform transit in [0, jitter] µs per message, drawn from `seed`.
     pub jitter: Time,
     pub seed: u64,
     /// Every server's listening port on 127.0.0.1, including this one's.
@@ -302,10 +338,14 @@ impl LinkFault {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum ToServer {
     Config(Box<ServerConfig>),
-    /// Start the protocol. `epoch_unix_us` is the run's time 0 as UNIX time in µs: every process
-    /// stamps its history events in µs since that instant, so histories merge on one time base.
+    /// Start the protocol. `epoch_unix_us` is the run's time 0 as UNIX time in µs, and
+    /// `epoch_mono_ns` the same instant on the orchestrator's `CLOCK_MONOTONIC` (one clock for
+    /// every process of the machine): every process stamps its history events in µs since that
+    /// instant, and peer frames carry their release instants in ns since it
+    /// ([`PeerFrame::release_ns`]), so all of them share one time base exactly.
     Start {
         epoch_unix_us: u64,
+        epoch_mono_ns: u64,
     },
     /// Apply a link fault to this server's outgoing links. Answered by [`FromServer::Applied`],
     /// so the orchestrator can hold back later actions until the fault is in force.
@@ -491,6 +531,58 @@ mod tests {
         let mut buf = BytesMut::new();
         encode_frame(&Msg::Heartbeat, &mut buf).unwrap();
         assert_eq!(buf.len(), 5);
+    }
+
+    #[test]
+    fn a_peer_frame_encoded_from_a_borrowed_message_decodes_as_owned() {
+        let msg = Msg::NewTkt {
+            ticket: "t1".into(),
+        };
+        let mut buf = BytesMut::new();
+        let release_ns = 12_345_678_901;
+        encode_frame(
+            &PeerFrame {
+                release_ns,
+                msg: &msg,
+            },
+            &mut buf,
+        )
+        .unwrap();
+        let mut codec = LengthDelimitedCodec::builder()
+            .max_frame_length(MAX_FRAME)
+            .new_codec();
+        let frame = codec.decode(&mut buf).unwrap().unwrap();
+        let back: PeerFrame = options().deserialize(&frame).unwrap();
+        assert_eq!(back, PeerFrame { release_ns, msg });
+    }
+
+    #[tokio::test]
+    async fn try_fill_takes_in_what_is_there_and_sees_the_end_of_stream_without_waiting() {
+        use std::time::{Duration, Instant};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let mut client = tokio::net::TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (server, _) = listener.accept().await.unwrap();
+        let (rd, _wr) = server.into_split();
+        let mut r = FrameReader::new(rd);
+        assert!(r.try_fill().unwrap(), "open, nothing to read");
+        let mut buf = BytesMut::new();
+        let frame = PeerFrame {
+            release_ns: 7,
+            msg: Msg::Heartbeat,
+        };
+        encode_frame(&frame, &mut buf).unwrap();
+        client.write_all(&buf).await.unwrap();
+        drop(client);
+        let until = Instant::now() + Duration::from_secs(5);
+        while r.try_fill().unwrap() {
+            assert!(Instant::now() < until, "no end of stream seen");
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        // What arrived before the end is still there to decode.
+        assert_eq!(r.next::<PeerFrame>().await.unwrap(), Some(frame));
+        assert_eq!(r.next::<PeerFrame>().await.unwrap(), None);
     }
 
     #[tokio::test]
