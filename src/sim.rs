@@ -8,8 +8,8 @@
 //!   random draw comes from one ChaCha8 stream seeded by the run seed, so the same seed gives a
 //!   byte-identical history.
 //! - A crash is crash-stop: the server handles nothing more, and its messages still on the wire are
-//!   lost (as in the process runtime, where a server holds outgoing messages for δ before they
-//!   reach the socket, and kill -9 takes them with it).
+//!   lost (as in the process runtime, where a receiver holds each message until its release
+//!   instant and drops what it holds from a server whose connection a kill -9 closed).
 //! - The run ends when the client has resolved every submission, no protocol message is in flight
 //!   and no timed fault is still scheduled; heartbeats alone do not keep it alive.
 //! - Faults: links are shaped by [`LinkModel`] (delay overrides, partitions and blocks whose

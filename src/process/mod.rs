@@ -6,7 +6,8 @@
 //!   link delays), collects every server's history events as they happen, detects quiescence and
 //!   shuts the cluster down;
 //! - [`server`] (the hidden `ticketlab server` subcommand) drives one unchanged protocol state
-//!   machine and holds each outgoing server→server message δ before it reaches the socket;
+//!   machine; it writes each outgoing server→server message at once, tagged with its release
+//!   instant (send time + δ, jitter, faults), and holds each incoming one until that instant;
 //! - [`wire`] is the framing and the messages of the three kinds of connection;
 //! - [`clock`] is the shared time base (µs since a run epoch handed out as UNIX time) and the
 //!   precise per-link timer.

@@ -7,12 +7,16 @@
 //!    open one user connection per server, then hand out the run epoch ([`ToServer::Start`]).
 //! 2. **Workload.** The users' [`Client`] runs on real time: submissions go out on the user
 //!    connections, decisions come back on them; `[[fault]]`s fire at their times (crash = SIGKILL,
-//!    recorded as a `crash` event; delay = [`ToServer::SetDelay`] to the senders). History events
-//!    stream in from every server's control connection as they happen.
+//!    recorded as a `crash` event; link faults = [`ToServer::Link`] to every server, confirmed
+//!    before later actions). History events stream in from every server's control connection as
+//!    they happen.
 //! 3. **Quiescence.** When every submission is resolved and every fault has fired, the run ends
 //!    once no protocol message is in flight: probe every live server's per-peer sent/received
 //!    counters until two consecutive rounds agree and balance (the four-counter method), so the
-//!    message counts are exact, as in the simulator.
+//!    message counts are exact, as in the simulator. A message counts as sent when its sender's
+//!    protocol sends it and as received only when its receiver releases it to the protocol, so
+//!    one held anywhere — at its sender on a cut link, in a socket, or at its receiver until its
+//!    release instant — keeps the run going.
 //! 4. **Shutdown.** [`ToServer::Shutdown`], wait for the goodbyes, then SIGKILL whatever is left
 //!    and reap it.
 //!

@@ -11,22 +11,42 @@
 //! 4. Run [`Node`]: one loop owning the protocol; every input (peer message, user ticket, control
 //!    command, timer) is one protocol call whose effects are executed at once.
 //!
-//! δ lives here: an outgoing server→server message is handed to its link task with a release time
-//! `now + transit`, never earlier than the previous message on that link (FIFO), and reaches the
-//! socket at that instant (see [`super::clock`]). The transit comes from the simulator's own
-//! [`LinkModel`]: δ (+ seeded jitter), or a delay fault's override, plus one retransmission
-//! timeout per lost transmission on a lossy link; on a cut link (partition, block) the message
-//! waits for the heal. So a killed server takes the messages it was holding with it, as in the
-//! simulator. Crash-on-event faults are watched here too ([`Trigger`]): the server dies right
-//! after the event, before anything else of that step happens.
+//! **δ is held at the receiver.** The sender gives each outgoing server→server message a release
+//! instant `now + transit`, never earlier than the previous message on that link (FIFO), and
+//! writes it to the socket at once, tagged with that instant ([`PeerFrame`], in the run's shared
+//! time base). The transit comes from the simulator's own [`LinkModel`]: δ (+ seeded jitter), or
+//! a delay fault's override, plus one retransmission timeout per lost transmission on a lossy
+//! link; on a cut link (partition, block) the message waits *at the sender* for the heal and its
+//! transit starts then. The receiver's task for that link ([`peer_link`]) decodes frames as they
+//! come, queues them, and hands each to the protocol at its release instant (timerfd, early wake
+//! and a short spin; see [`super::clock`]). So the loopback write, the receiver's wake-up and the
+//! decoding happen inside δ instead of adding to it: a message reaches its receiver's protocol
+//! no earlier than its release instant, and as little after it as the receiver can manage.
+//!
+//! **Crashes** keep the simulator's crash-stop: a killed server takes with it the messages it sent
+//! that have not yet *arrived* (been released). kill -9 makes the kernel close the server's
+//! sockets, each receiver's link task reads the end of stream (or a reset) and drops every message
+//! of that link it still holds; right before a release it also takes one non-blocking look at the
+//! connection. The window left: a message whose release instant falls after the kill but before
+//! the end of stream is visible at the receiver (the killed process must still be scheduled to
+//! exit and close its sockets: µs on an idle machine, a scheduling delay on a loaded one) is
+//! delivered, where the simulator would drop it; conversely, a receiver descheduled past a release
+//! that reads the end of stream first drops a message the simulator would have delivered just
+//! before the crash. (The `crash` event is stamped by the orchestrator right after its SIGKILL.)
+//! Crash-on-event faults are watched here too ([`Trigger`]): the server dies right after the
+//! event, before anything else of that step happens.
+//!
+//! **Pauses** (SIGSTOP) match the simulator, which defers only the paused server's own inputs: a
+//! paused sender's messages already written still arrive on time; a paused receiver's link tasks
+//! stop with it, and on resume it releases what fell due meanwhile, late, in order per link.
 //!
 //! The process exits when the orchestrator says [`ToServer::Shutdown`] or its control connection
 //! closes: losing the orchestrator is the end of the run.
 
 use super::clock::{mono_ns, tokio_instant, RunClock, TimerFd};
 use super::wire::{
-    encode_frame, forward_frames, FrameReader, FrameWriter, FromServer, Hello, ToServer, Trigger,
-    TriggerEvent, UserReq, UserResp, WireEvent,
+    encode_frame, forward_frames, FrameReader, FrameWriter, FromServer, Hello, PeerFrame, ToServer,
+    Trigger, TriggerEvent, UserReq, UserResp, WireEvent,
 };
 use crate::netmodel::LinkModel;
 use crate::protocol::{Effect, Msg, Out, Outcome, Protocol, ServerId, Ticket, Time, Timer};
@@ -40,9 +60,10 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
-use tokio::net::tcp::OwnedWriteHalf;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+use tokio::sync::watch;
 use tracing::{debug, info, trace, warn, Instrument};
 
 /// Arguments of the hidden `ticketlab server` subcommand (set by the orchestrator).
@@ -160,8 +181,18 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
 
     let (in_tx, in_rx) = unbounded_channel::<Input>();
     let (peer_up_tx, mut peer_up_rx) = unbounded_channel::<ServerId>();
+    // Incoming peer links wait for the run clock before they read (a peer may start first).
+    let (clock_tx, clock_rx) = watch::channel(None::<RunClock>);
     tokio::spawn(
-        accept_loop(listener, cfg.run_id.clone(), n, in_tx.clone(), peer_up_tx).in_current_span(),
+        accept_loop(
+            listener,
+            cfg.run_id.clone(),
+            n,
+            in_tx.clone(),
+            peer_up_tx,
+            clock_rx,
+        )
+        .in_current_span(),
     );
 
     // Outgoing links: dial every peer (their listeners were bound before they said hello).
@@ -212,6 +243,7 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
         } => RunClock::shared(epoch_unix_us, epoch_mono_ns),
         other => bail!("expected Start, got {other:?}"),
     };
+    let _ = clock_tx.send(Some(clock));
     info!(now_us = clock.now(), "started");
 
     // Control reader → node inputs; node → control writer.
@@ -306,6 +338,7 @@ async fn accept_loop(
     n: u16,
     inputs: UnboundedSender<Input>,
     peer_up: UnboundedSender<ServerId>,
+    clock: watch::Receiver<Option<RunClock>>,
 ) {
     let mut next_conn = 0u64;
     loop {
@@ -327,6 +360,7 @@ async fn accept_loop(
                 n,
                 inputs.clone(),
                 peer_up.clone(),
+                clock.clone(),
             )
             .in_current_span(),
         );
@@ -341,6 +375,7 @@ async fn connection(
     n: u16,
     inputs: UnboundedSender<Input>,
     peer_up: UnboundedSender<ServerId>,
+    mut clock: watch::Receiver<Option<RunClock>>,
 ) {
     let _ = stream.set_nodelay(true);
     let (rd, wr) = stream.into_split();
@@ -355,20 +390,13 @@ async fn connection(
     match hello {
         Hello::Peer { from, run_id: r } if r == run_id && (1..=n).contains(&from) => {
             let _ = peer_up.send(from);
-            loop {
-                match rd.next::<Msg>().await {
-                    Ok(Some(msg)) => {
-                        if inputs.send(Input::Peer { from, msg }).is_err() {
-                            return;
-                        }
-                    }
-                    Ok(None) => return,
-                    Err(e) => {
-                        debug!(from, "peer link broken: {e}");
-                        return;
-                    }
-                }
-            }
+            let clock = match clock.wait_for(Option::is_some).await {
+                Ok(c) => c.expect("waited for it"),
+                Err(_) => return, // never started
+            };
+            peer_link(from, rd, clock, inputs)
+                .instrument(tracing::debug_span!("link", from))
+                .await;
         }
         Hello::User { run_id: r } if r == run_id => {
             let (tx, rx) = unbounded_channel();
@@ -386,104 +414,147 @@ async fn connection(
     }
 }
 
-/// A message held on a link until `release` (monotonic ns); `frame` is already encoded.
-struct Held {
-    release: u64,
-    frame: Bytes,
-    /// Released on time to the µs (protocol messages), or whenever the timer fires (heartbeats).
-    precise: bool,
-}
-
 /// The node's side of one outgoing peer link.
 struct Link {
-    tx: UnboundedSender<Held>,
-    /// Release time of the last message queued (monotonic ns): FIFO per link.
+    /// Encoded frames, to the link's writer task.
+    tx: UnboundedSender<Bytes>,
+    /// Release instant of the last message sent (monotonic ns): FIFO per link.
     last_release: u64,
     /// Messages sent while the link is cut (partition or block), waiting for the heal in send
-    /// order: (frame, precise).
-    cut: VecDeque<(Bytes, bool)>,
+    /// order.
+    cut: VecDeque<Msg>,
 }
 
-/// How long before a protocol message's release its link wakes up, then finishes the wait on the
-/// CPU. A sleeping process wakes 50–150 µs after its timer's deadline on the lab's machines (VMs:
-/// the host must resume an idle vCPU), against ~15 µs for a loopback packet; waking early and
-/// spinning the rest takes that lateness out of every hop (measured: per-hop overhead p50 from
-/// ~230 µs to ~140 µs at δ = 10 ms) for ≤ 150 µs of CPU per release instant (the messages of one
-/// send-to-all share their release, so one spin covers the burst). Heartbeats don't spin.
-const EARLY_WAKE_NS: u64 = 150_000;
-
-/// One outgoing link: holds each message until its release time, then writes it.
-async fn link_writer(peer: ServerId, mut wr: OwnedWriteHalf, mut rx: UnboundedReceiver<Held>) {
-    let timer = match TimerFd::new() {
-        Ok(t) => t,
-        Err(e) => {
-            warn!(peer, "cannot create a timerfd: {e}");
-            return;
-        }
-    };
-    let mut queue: VecDeque<Held> = VecDeque::new();
+/// One outgoing link: writes each frame as soon as the node hands it over (the receiver holds it
+/// until its release instant), batching whatever is queued at once.
+async fn link_writer(peer: ServerId, mut wr: OwnedWriteHalf, mut rx: UnboundedReceiver<Bytes>) {
     let mut batch = BytesMut::new();
-    let mut armed: Option<u64> = None;
-    loop {
-        while let Ok(h) = rx.try_recv() {
-            queue.push_back(h);
-        }
-        let Some(head) = queue.front() else {
-            match rx.recv().await {
-                Some(h) => queue.push_back(h),
-                None => return,
-            }
-            continue;
-        };
-        let (release, precise) = (head.release, head.precise);
-        let wake_at = if precise {
-            release.saturating_sub(EARLY_WAKE_NS)
-        } else {
-            release
-        };
-        if mono_ns() < wake_at {
-            if armed != Some(wake_at) {
-                if let Err(e) = timer.arm(wake_at) {
-                    warn!(peer, "cannot arm the link timer: {e}");
-                    return;
-                }
-                armed = Some(wake_at);
-            }
-            tokio::select! {
-                biased;
-                r = timer.wait() => {
-                    armed = None;
-                    if let Err(e) = r {
-                        warn!(peer, "link timer failed: {e}");
-                        return;
-                    }
-                }
-                h = rx.recv() => match h {
-                    Some(h) => queue.push_back(h),
-                    None => return,
-                },
-            }
-            continue;
-        }
-        // Within EARLY_WAKE_NS of the head's release: finish the wait here, to the µs.
-        while mono_ns() < release {
-            std::hint::spin_loop();
-        }
-        let now = mono_ns();
-        trace!(peer, precise, late_ns = now - release, "release");
-        while queue.front().is_some_and(|h| h.release <= now) {
-            let h = queue.pop_front().expect("front exists");
-            batch.extend_from_slice(&h.frame);
+    while let Some(frame) = rx.recv().await {
+        batch.extend_from_slice(&frame);
+        while let Ok(frame) = rx.try_recv() {
+            batch.extend_from_slice(&frame);
         }
         if let Err(e) = wr.write_all_buf(&mut batch).await {
             // The peer is gone (crashed): what it would have received is lost, as in the
             // simulator. Keep draining so the node's sends stay cheap.
             debug!(peer, "link closed: {e}");
-            drop(queue);
             while rx.recv().await.is_some() {}
             return;
         }
     }
+}
+
+/// A message held at its receiver until `release` (monotonic ns).
+struct Held {
+    release: u64,
+    msg: Msg,
+}
+
+impl Held {
+    /// Protocol messages are released on time to the µs; heartbeats whenever the timer fires.
+    fn precise(&self) -> bool {
+        !matches!(self.msg, Msg::Heartbeat)
+    }
+}
+
+/// How long before a protocol message's release its link task wakes up, then finishes the wait on
+/// the CPU. A sleeping process wakes 50–150 µs after its timer's deadline on the lab's machines
+/// (VMs: the host must resume an idle vCPU); waking early and spinning the rest takes that
+/// lateness out of every hop for ≤ 150 µs of CPU per release instant. Heartbeats don't spin.
+const EARLY_WAKE_NS: u64 = 150_000;
+
+/// One incoming peer link: decodes `from`'s frames as they arrive, holds each message until its
+/// release instant and then hands it to the node, in link order. On the end of the stream or an
+/// error (`from` crashed, or the run is over) every message still held is dropped: a killed
+/// server's messages that have not arrived are lost, as in the simulator (see the module
+/// documentation for the window this leaves).
+async fn peer_link(
+    from: ServerId,
+    mut rd: FrameReader<OwnedReadHalf>,
+    clock: RunClock,
+    inputs: UnboundedSender<Input>,
+) {
+    let timer = match TimerFd::new() {
+        Ok(t) => t,
+        Err(e) => {
+            warn!(from, "cannot create a timerfd: {e}");
+            return;
+        }
+    };
+    let mut queue: VecDeque<Held> = VecDeque::new();
+    let mut last_release = 0u64;
+    let mut armed: Option<u64> = None;
+    loop {
+        if let Some(head) = queue.front() {
+            let (release, precise) = (head.release, head.precise());
+            let wake_at = if precise {
+                release.saturating_sub(EARLY_WAKE_NS)
+            } else {
+                release
+            };
+            if mono_ns() >= wake_at {
+                // Within EARLY_WAKE_NS of the head's release: finish the wait here, to the µs.
+                while mono_ns() < release {
+                    std::hint::spin_loop();
+                }
+                // A last look at the connection: a sender that died meanwhile takes it all.
+                match rd.try_fill() {
+                    Ok(true) => {}
+                    Ok(false) => return dropped(from, &queue, "end of stream"),
+                    Err(e) => return dropped(from, &queue, &e.to_string()),
+                }
+                let now = mono_ns();
+                trace!(from, precise, late_ns = now - release, "release");
+                while queue.front().is_some_and(|h| h.release <= now) {
+                    let h = queue.pop_front().expect("front exists");
+                    if inputs.send(Input::Peer { from, msg: h.msg }).is_err() {
+                        return; // the node stopped
+                    }
+                }
+                continue;
+            }
+            if armed != Some(wake_at) {
+                if let Err(e) = timer.arm(wake_at) {
+                    warn!(from, "cannot arm the link timer: {e}");
+                    return;
+                }
+                armed = Some(wake_at);
+            }
+        }
+        tokio::select! {
+            biased;
+            r = timer.wait(), if !queue.is_empty() => {
+                armed = None;
+                if let Err(e) = r {
+                    warn!(from, "link timer failed: {e}");
+                    return;
+                }
+            }
+            frame = rd.next::<PeerFrame>() => match frame {
+                Ok(Some(PeerFrame { release_ns, msg })) => {
+                    let mut release = clock.mono_of_ns(release_ns);
+                    if release < last_release {
+                        // Senders never do this (FIFO by construction); keep the link FIFO anyway.
+                        warn!(from, release_ns, "release instants out of order on a link");
+                        release = last_release;
+                    }
+                    last_release = release;
+                    queue.push_back(Held { release, msg });
+                }
+                Ok(None) => return dropped(from, &queue, "end of stream"),
+                Err(e) => return dropped(from, &queue, &e.to_string()),
+            },
+        }
+    }
+}
+
+/// `from`'s link closed: what it still holds is never released (the caller drops it).
+fn dropped(from: ServerId, queue: &VecDeque<Held>, why: &str) {
+    let held = queue.iter().filter(|h| h.precise()).count();
+    debug!(
+        from,
+        held, "peer link closed ({why}): dropping its held messages"
+    );
 }
 
 /// The protocol's runtime inside one server process.
@@ -650,8 +721,8 @@ impl Node {
     }
 
     /// Count an executed effect toward the event triggers; a trigger that fires is reported, and
-    /// if it crashes this server, the server stops here: the rest of the step is lost and the
-    /// messages it holds die with it.
+    /// if it crashes this server, the server stops here: the rest of the step is lost, and so are
+    /// its messages not yet released at their receivers (they drop them when its links close).
     fn observe(&mut self, now: Time, seen: Seen) {
         let mut fired = Vec::new();
         for (t, count) in &mut self.triggers {
@@ -709,7 +780,7 @@ impl Node {
                             ticket: msg.ticket().cloned(),
                         }));
                     }
-                    self.send(now_ns, to, &msg);
+                    self.send(now_ns, to, msg);
                 }
                 Effect::SetTimer { timer, after } => {
                     self.timers.insert(timer, now_ns + after * 1000);
@@ -754,44 +825,42 @@ impl Node {
         }
     }
 
-    /// Queue `msg` on the link to `to`: held until the link's transit time (δ, + jitter, or a
-    /// delay fault's override, + retransmission timeouts on a lossy link) after `now_ns`, never
-    /// before the link's previous message; or, while the link is cut, until the heal.
-    fn send(&mut self, now_ns: u64, to: ServerId, msg: &Msg) {
+    /// Send `msg` on the link to `to`, to be released at its receiver after the link's transit
+    /// time (δ, + jitter, or a delay fault's override, + retransmission timeouts on a lossy link)
+    /// from `now_ns`, never before the link's previous message; or, while the link is cut, keep it
+    /// here until the heal.
+    fn send(&mut self, now_ns: u64, to: ServerId, msg: Msg) {
         debug_assert!(self.me != to && to <= self.n);
-        if !matches!(self.links.get(usize::from(to)), Some(Some(_))) {
+        let cut = self.model.is_cut(self.me, to);
+        let Some(Some(link)) = self.links.get_mut(usize::from(to)) else {
+            return;
+        };
+        if cut {
+            link.cut.push_back(msg);
             return;
         }
-        if let Err(e) = encode_frame(msg, &mut self.scratch) {
-            warn!(to, "cannot encode {}: {e}", msg.kind());
-            self.scratch.clear();
-            return;
-        }
-        let frame = self.scratch.split().freeze();
-        let precise = !matches!(msg, Msg::Heartbeat);
-        if self.model.is_cut(self.me, to) {
-            if let Some(Some(link)) = self.links.get_mut(usize::from(to)) {
-                link.cut.push_back((frame, precise));
-            }
-            return;
-        }
-        self.transmit(now_ns, to, frame, precise);
+        self.transmit(now_ns, to, &msg);
     }
 
-    fn transmit(&mut self, now_ns: u64, to: ServerId, frame: Bytes, precise: bool) {
+    /// Write `msg` to `to` now, tagged with its release instant.
+    fn transmit(&mut self, now_ns: u64, to: ServerId, msg: &Msg) {
         let transit = self.model.transit(self.me, to, &mut self.rng);
         self.retransmissions += u64::from(transit.retransmissions);
         let Some(Some(link)) = self.links.get_mut(usize::from(to)) else {
             return;
         };
         let release = (now_ns + transit.time * 1000).max(link.last_release);
-        link.last_release = release;
-        let held = Held {
-            release,
-            frame,
-            precise,
+        let frame = PeerFrame {
+            release_ns: self.clock.since_epoch_ns(release),
+            msg,
         };
-        if link.tx.send(held).is_err() {
+        if let Err(e) = encode_frame(&frame, &mut self.scratch) {
+            warn!(to, "cannot encode {}: {e}", msg.kind());
+            self.scratch.clear();
+            return;
+        }
+        link.last_release = release;
+        if link.tx.send(self.scratch.split().freeze()).is_err() {
             // The link task ended (peer gone): drop the link.
             self.links[usize::from(to)] = None;
         }
@@ -804,11 +873,11 @@ impl Node {
                 Some(Some(link)) => std::mem::take(&mut link.cut),
                 _ => continue,
             };
-            for (frame, precise) in waiting {
+            for msg in waiting {
                 if self.model.is_cut(self.me, to) {
                     break;
                 }
-                self.transmit(now_ns, to, frame, precise);
+                self.transmit(now_ns, to, &msg);
             }
         }
         self.report_counters();
