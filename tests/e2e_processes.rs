@@ -4,7 +4,8 @@
 //! it on their command line) and scans /proc for it.
 //!
 //! Timing assertions are one-sided or generous (the machine is shared): latency is never below
-//! theory (δ is a floor: every message is held δ), and stays within theory + a wide margin.
+//! theory (δ is a floor: every message is held at its receiver until δ after it was sent), and
+//! stays within theory + a wide margin.
 
 use serde_json::Value;
 use std::path::Path;
@@ -211,6 +212,82 @@ crash = [2]
             "{name}: s2 acted after its kill"
         );
     }
+}
+
+/// δ is held at the receiver, so a killed server's messages may already sit in their receivers'
+/// queues: they must be dropped, not delivered, as in the simulator. s2's NEWTKT to s3 takes
+/// 300 ms (a delay fault) and s2 is killed at 50 ms: s3 must never act on it — in 2PE s3 would
+/// answer it with an ACK about τ, in the history. A ticket at 400 ms keeps the run going past the
+/// held message's release instant.
+#[test]
+fn a_killed_servers_messages_held_at_their_receiver_are_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let id = run_id("held");
+    std::fs::write(
+        dir.path().join("held.toml"),
+        r#"
+name = "held"
+seed = 5
+[cluster]
+servers = 3
+protocols = ["2pe"]
+mode = "processes"
+delta_ms = 2.0
+suspect_after_ms = 3000.0
+[workload]
+tickets = 0
+[[ticket]]
+id = "tau"
+submit = [{ server = 2, at_ms = 0.0 }]
+[[ticket]]
+id = "later"
+submit = [{ server = 1, at_ms = 400.0 }]
+[[fault]]
+at_ms = 0.0
+delay = { from = [2], to = [3], ms = 300.0 }
+[[fault]]
+at_ms = 50.0
+crash = [2]
+"#,
+    )
+    .unwrap();
+    let o = output(ticketlab(
+        dir.path(),
+        &id,
+        &["held.toml", "--format", "json", "--out", "out"],
+    ));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_no_leftovers(&id);
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let run = &v["runs"][0];
+    assert_eq!(run["violations"].as_array().unwrap().len(), 0, "{run}");
+    assert_eq!(run["crashed"], serde_json::json!([2]), "{run}");
+    assert_eq!(run["accepted"], 2, "{run}");
+    let h = history(dir.path(), "2pe");
+    let about = |e: &Value, server: u64, ticket: &str| {
+        e["ticket"] == ticket && (e["from"] == server || e["server"] == server)
+    };
+    // s2 sent NEWTKT to both and accepted τ with s1's ACK, before its kill ...
+    assert!(
+        h.iter()
+            .any(|e| e["kind"] == "send" && e["from"] == 2 && e["to"] == 3),
+        "{h:?}"
+    );
+    assert!(
+        h.iter().any(|e| e["kind"] == "send" && about(e, 1, "tau")),
+        "s1 answered s2: {h:?}"
+    );
+    // ... but its NEWTKT to s3, held at s3 until 300 ms, died with it at 50 ms.
+    assert!(
+        !h.iter().any(|e| about(e, 3, "tau")),
+        "s3 acted on a message of s2 released after its crash: {h:?}"
+    );
+    // The run went on past that release instant.
+    let later = h
+        .iter()
+        .find(|e| e["kind"] == "decide" && e["ticket"] == "later")
+        .expect("the later ticket decided");
+    assert!(later["t_us"].as_u64().unwrap() >= 400_000, "{later}");
 }
 
 /// Start a long run and wait until all its servers are up.
