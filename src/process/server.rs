@@ -487,11 +487,11 @@ async fn peer_link(
     loop {
         if let Some(head) = queue.front() {
             let (release, precise) = (head.release, head.precise());
-            let wake_at = if precise {
-                release.saturating_sub(EARLY_WAKE_NS)
-            } else {
-                release
-            };
+            // Wake at the head's release, or early for the first protocol message (which may sit
+            // right behind a heartbeat).
+            let wake_at = queue.iter().find(|h| h.precise()).map_or(release, |h| {
+                release.min(h.release.saturating_sub(EARLY_WAKE_NS))
+            });
             if mono_ns() >= wake_at {
                 // Within EARLY_WAKE_NS of the head's release: finish the wait here, to the µs.
                 while mono_ns() < release {
