@@ -12,7 +12,8 @@ use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, ContentArra
 use serde::Serialize;
 use std::collections::BTreeMap;
 
-/// Latency percentiles (nearest rank). `null` when nothing was decided.
+/// Latency percentiles (nearest rank, over the exact sorted latencies — not a histogram, whose
+/// buckets would blur the exact 2δ/4δ the simulator must show). `null` when nothing was decided.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Stats {
     pub p50: Option<f64>,
