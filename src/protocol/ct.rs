@@ -129,12 +129,8 @@ impl AtomicBroadcast for CtBroadcast {
                 }
                 None
             }
-            Msg::Estimate { .. }
-            | Msg::Propose { .. }
-            | Msg::CAck { .. }
-            | Msg::CNack { .. }
-            | Msg::Decide { .. } => {
-                let d = self.cons.on_message(from, msg, &self.fd, out);
+            m if m.is_consensus() => {
+                let d = self.cons.on_message(from, m, &self.fd, out);
                 self.drive(d, out, delivered);
                 None
             }

@@ -356,11 +356,7 @@ impl GenericBroadcast {
             Msg::GbData(m) => self.receive(m, out, delivered),
             Msg::GbAck { k, m } => self.on_ack(from, k, m, out, delivered),
             Msg::GbChk { k, pending } => self.on_chk(from, k, pending, out, delivered),
-            Msg::Estimate { .. }
-            | Msg::Propose { .. }
-            | Msg::CAck { .. }
-            | Msg::CNack { .. }
-            | Msg::Decide { .. } => self.on_consensus(from, msg, out),
+            m if m.is_consensus() => self.on_consensus(from, m, out),
             _ => {}
         }
     }
@@ -464,15 +460,10 @@ impl AtomicBroadcast for GenericBroadcast {
         self.on_fd_change(change, out, delivered);
         match msg {
             Msg::Heartbeat => None,
-            Msg::GbData(_)
-            | Msg::GbAck { .. }
-            | Msg::GbChk { .. }
-            | Msg::Estimate { .. }
-            | Msg::Propose { .. }
-            | Msg::CAck { .. }
-            | Msg::CNack { .. }
-            | Msg::Decide { .. } => {
-                self.inbox.push_back((from, msg));
+            m if m.is_consensus()
+                || matches!(m, Msg::GbData(_) | Msg::GbAck { .. } | Msg::GbChk { .. }) =>
+            {
+                self.inbox.push_back((from, m));
                 self.drive(out, delivered);
                 None
             }

@@ -217,6 +217,11 @@ impl Msg {
         }
     }
 
+    /// A Chandra–Toueg consensus message (every broadcast hands these to `Consensus`).
+    pub fn is_consensus(&self) -> bool {
+        consensus::instance_of(self).is_some()
+    }
+
     /// The ticket a message is about, when it is about exactly one.
     pub fn ticket(&self) -> Option<&Ticket> {
         fn single(v: &[AppMsg]) -> Option<&Ticket> {

@@ -331,11 +331,7 @@ impl OptBroadcast {
                         .push((from, Msg::OptStop { k }));
                 }
             }
-            Msg::Estimate { .. }
-            | Msg::Propose { .. }
-            | Msg::CAck { .. }
-            | Msg::CNack { .. }
-            | Msg::Decide { .. } => self.on_consensus(from, msg, out),
+            m if m.is_consensus() => self.on_consensus(from, m, out),
             _ => {}
         }
     }
@@ -448,15 +444,13 @@ impl AtomicBroadcast for OptBroadcast {
         self.on_fd_change(change, out, delivered);
         match msg {
             Msg::Heartbeat => None,
-            Msg::OptData { .. }
-            | Msg::OptOrder { .. }
-            | Msg::OptStop { .. }
-            | Msg::Estimate { .. }
-            | Msg::Propose { .. }
-            | Msg::CAck { .. }
-            | Msg::CNack { .. }
-            | Msg::Decide { .. } => {
-                self.inbox.push_back((from, msg));
+            m if m.is_consensus()
+                || matches!(
+                    m,
+                    Msg::OptData { .. } | Msg::OptOrder { .. } | Msg::OptStop { .. }
+                ) =>
+            {
+                self.inbox.push_back((from, m));
                 self.drive(out, delivered);
                 None
             }
