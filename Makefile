@@ -26,7 +26,7 @@ bench: build
 
 lint:
 	cargo fmt --all -- --check
-	cargo clippy --all-targets -- -D warnings
+	cargo clippy --workspace --all-targets -- -D warnings
 
 ci:
 	bash .ci/run

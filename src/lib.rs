@@ -7,7 +7,7 @@ pub mod history;
 pub mod netmodel;
 pub mod process;
 pub mod progress;
-pub mod protocol;
+pub use ticketlab_protocols as protocol;
 pub mod report;
 pub mod resilience;
 pub mod scenario;

@@ -1,6 +1,9 @@
 //! Architecture invariant: protocol code is a deterministic state machine with no I/O.
-//! Nothing under src/protocol/ may touch a runtime, a socket, a thread, a clock, an unseeded (or
-//! any) RNG, or an iteration-order-random map.
+//!
+//! The protocols live in their own crate, `crates/ticketlab-protocols`, whose only dependency is
+//! serde: the compiler keeps tokio, sockets, libc and randomness out (checked below on the real
+//! dependency tree). What the compiler cannot see — std's own clock, threads, files, environment,
+//! printing and iteration-order-random maps — is checked on the sources.
 
 use std::path::Path;
 
@@ -23,9 +26,59 @@ const FORBIDDEN: &[&str] = &[
     "eprintln!",
 ];
 
+/// Crates the protocol crate may depend on (normal dependencies, transitively).
+const ALLOWED_DEPS: &[&str] = &[
+    "ticketlab-protocols",
+    "serde",
+    "serde_core",
+    "serde_derive",
+    "proc-macro2",
+    "quote",
+    "syn",
+    "unicode-ident",
+];
+
+#[test]
+fn protocol_crate_depends_on_serde_only() {
+    let out = std::process::Command::new(env!("CARGO"))
+        .args([
+            "tree",
+            "--offline",
+            "-p",
+            "ticketlab-protocols",
+            "-e",
+            "normal",
+            "--prefix",
+            "none",
+            "--format",
+            "{p}",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("cargo tree runs");
+    assert!(
+        out.status.success(),
+        "cargo tree failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let tree = String::from_utf8(out.stdout).unwrap();
+    let names: Vec<&str> = tree
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert!(names.contains(&"ticketlab-protocols"), "{tree}");
+    assert!(names.contains(&"serde"), "{tree}");
+    for name in names {
+        assert!(
+            ALLOWED_DEPS.contains(&name),
+            "the protocol crate must not depend on {name} (no runtime, no I/O):\n{tree}"
+        );
+    }
+}
+
 #[test]
 fn protocol_code_does_no_io() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/protocol");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/ticketlab-protocols/src");
     let mut checked = 0;
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();

@@ -228,8 +228,8 @@ mod tests {
     //! Single-node effect tests for Algorithm 1's three tasks: feed inputs, assert the exact
     //! effects (heartbeat timers and notes left out).
     use super::*;
-    use crate::protocol::ct::CtBroadcast;
-    use crate::protocol::{Effect, MsgId};
+    use crate::ct::CtBroadcast;
+    use crate::{Effect, MsgId};
 
     const N: u16 = 5;
 

@@ -144,7 +144,7 @@ mod tests {
             .filter(|e| {
                 matches!(
                     e,
-                    crate::protocol::Effect::Send {
+                    crate::Effect::Send {
                         msg: Msg::Heartbeat,
                         ..
                     }

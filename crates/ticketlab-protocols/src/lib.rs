@@ -5,7 +5,7 @@
 //! whose outputs are [`Effect`]s collected in an [`Out`] (send a message, set or cancel a timer,
 //! decide a ticket, count an internal event). Time comes in as `now` (microseconds since the start
 //! of the run); nothing here reads a clock, opens a socket, spawns a thread or draws a random number.
-//! Both runtimes — the deterministic simulator (`crate::sim`) and the process runtime — drive the
+//! Both runtimes — the deterministic simulator (`ticketlab::sim`) and the process runtime — drive the
 //! same code.
 //!
 //! Architecture invariant: nothing under `protocol/` imports tokio, std::net, std::thread,
