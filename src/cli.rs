@@ -8,12 +8,13 @@
 //! measured latency / theory per protocol).
 
 use crate::history;
-use crate::process::{self, Interrupt, RunOptions, Stop};
+use crate::lab::{RunOutput, Runtime, Stop};
+use crate::process::{self, Processes};
 use crate::protocol::ProtocolKind;
 use crate::report::{self, RunSummary, Summary};
 use crate::resilience;
 use crate::scenario::{self, Mode, Scenario};
-use crate::sim::{self, RunOutput};
+use crate::sim::Simulator;
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use std::io::IsTerminal;
@@ -183,13 +184,9 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("cannot create output folder {}", out_dir.display()))?;
     let mode = scenario.cluster.mode;
     eprintln!(
-        "ticketlab: scenario {}, n = {}, mode {}, seed {}, protocols [{}], out {}",
+        "ticketlab: scenario {}, n = {}, mode {mode}, seed {}, protocols [{}], out {}",
         scenario.name,
         scenario.cluster.servers,
-        match mode {
-            Mode::Sim => "sim",
-            Mode::Processes => "processes",
-        },
         seed,
         scenario
             .cluster
@@ -209,7 +206,8 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         .clone()
         .unwrap_or_else(|| format!("tl{}", std::process::id()));
     let mut procs = None;
-    let (summary, stop) = execute(&scenario, seed, &out_dir, progress, &run_id, &mut procs)?;
+    let runtime = runtime_for(mode, &mut procs, run_id, progress)?;
+    let (summary, stop) = execute(runtime, &scenario, seed, &out_dir)?;
     let summary_path = out_dir.join("summary.json");
     let json = serde_json::to_string_pretty(&summary)?;
     std::fs::write(&summary_path, format!("{json}\n"))
@@ -261,9 +259,7 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             eprintln!("ticketlab: interrupted by {sig}: cluster stopped, partial results written");
             return Ok(ExitCode::from(EXIT_INTERRUPTED));
         }
-        Some(Stop::Failed(e)) => {
-            return Err(anyhow::Error::new(e).context("the processes run stopped early"));
-        }
+        Some(Stop::Failed(e)) => return Err(e),
         None => {}
     }
     Ok(if violated {
@@ -294,73 +290,50 @@ fn warn_if_overloaded(scenario: &Scenario) {
     }
 }
 
-/// The runtime of processes-mode runs: one current-thread tokio runtime on the main thread (the
-/// thread that spawns the servers must outlive them, see `process::orchestrator`) and the
-/// SIGINT/SIGTERM watch, both made once per `ticketlab` invocation.
-struct Procs {
-    rt: tokio::runtime::Runtime,
-    interrupt: Interrupt,
+/// The runtime for `mode`. Real processes need one tokio runtime and signal watch per
+/// invocation, made on first use on this (the main) thread and kept in `procs`.
+fn runtime_for(
+    mode: Mode,
+    procs: &mut Option<Processes>,
+    run_id: String,
+    progress: bool,
+) -> anyhow::Result<&dyn Runtime> {
+    Ok(match mode {
+        Mode::Sim => &Simulator,
+        Mode::Processes => {
+            if procs.is_none() {
+                *procs = Some(Processes::new(run_id, progress)?);
+            }
+            procs.as_ref().expect("just made")
+        }
+    })
 }
 
-impl Procs {
-    fn new() -> anyhow::Result<Self> {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .context("cannot start the tokio runtime")?;
-        let interrupt = rt
-            .block_on(async { Interrupt::install() })
-            .context("cannot install the SIGINT/SIGTERM handlers")?;
-        Ok(Procs { rt, interrupt })
-    }
-}
-
-/// Run every protocol of `scenario` in its mode, writing each history as it completes. In
-/// processes mode a run can stop early (signal, failure): the summary then covers what was
-/// recorded, is marked incomplete, and the reason is returned.
+/// Run every protocol of `scenario` with `runtime`, writing each history as it completes. A run
+/// can stop early (signal, failure): the summary then covers what was recorded, is marked
+/// incomplete, and the reason is returned.
 fn execute(
+    runtime: &dyn Runtime,
     scenario: &Scenario,
     seed: u64,
     out_dir: &Path,
-    progress: bool,
-    run_id: &str,
-    procs: &mut Option<Procs>,
 ) -> anyhow::Result<(Summary, Option<Stop>)> {
     let mut summary = Summary {
         scenario: scenario.name.clone(),
         seed,
-        mode: scenario.cluster.mode,
+        mode: runtime.mode(),
         servers: scenario.cluster.servers,
         delta_ms: scenario.cluster.delta as f64 / 1000.0,
         complete: true,
         runs: Vec::new(),
     };
-    let runner = match scenario.cluster.mode {
-        Mode::Sim => Runner::Sim,
-        Mode::Processes => {
-            if procs.is_none() {
-                *procs = Some(Procs::new()?);
-            }
-            let procs = procs.as_ref().expect("just made");
-            Runner::Processes {
-                procs,
-                opts: RunOptions {
-                    run_id: run_id.to_string(),
-                    progress,
-                    interrupt: procs.interrupt.clone(),
-                },
-            }
-        }
-    };
     let mut stop = None;
     for &protocol in &scenario.cluster.protocols {
-        if let Runner::Processes { opts, .. } = &runner {
-            if let Some(sig) = opts.interrupt.fired() {
-                stop = Some(Stop::Interrupted(sig));
-                break;
-            }
+        if let Some(sig) = runtime.interrupted() {
+            stop = Some(Stop::Interrupted(sig));
+            break;
         }
-        let (row, stopped) = run_protocol(scenario, protocol, seed, out_dir, &runner)?;
+        let (row, stopped) = run_protocol(runtime, scenario, protocol, seed, out_dir)?;
         summary.runs.push(row);
         if stopped.is_some() {
             stop = stopped;
@@ -371,45 +344,14 @@ fn execute(
     Ok((summary, stop))
 }
 
-/// How the runs of one `ticketlab` invocation execute.
-enum Runner<'a> {
-    Sim,
-    Processes { procs: &'a Procs, opts: RunOptions },
-}
-
-impl Runner<'_> {
-    /// One run of `protocol`: its output (partial if it stopped early) and why it stopped.
-    fn run(
-        &self,
-        scenario: &Scenario,
-        protocol: ProtocolKind,
-        seed: u64,
-    ) -> (RunOutput, Option<Stop>) {
-        match self {
-            Runner::Sim => (sim::run(scenario, protocol, seed), None),
-            Runner::Processes { procs, opts } => {
-                let r = procs
-                    .rt
-                    .block_on(process::run_protocol(scenario, protocol, seed, opts));
-                (r.output, r.stop)
-            }
-        }
-    }
-
-    fn mode(&self) -> &'static str {
-        match self {
-            Runner::Sim => "sim",
-            Runner::Processes { .. } => "processes",
-        }
-    }
-}
-
+/// One protocol's row: one run, or a resilience sweep (f = 0 is the row's ordinary run, history
+/// in `<protocol>/`; the others go to `<protocol>/f<k>/`).
 fn run_protocol(
+    runtime: &dyn Runtime,
     scenario: &Scenario,
     protocol: ProtocolKind,
     seed: u64,
     out_dir: &Path,
-    runner: &Runner,
 ) -> anyhow::Result<(RunSummary, Option<Stop>)> {
     let dir = out_dir.join(protocol.name());
     let write = |sub: Option<u16>, output: &RunOutput| -> anyhow::Result<()> {
@@ -424,38 +366,20 @@ fn run_protocol(
             .with_context(|| format!("cannot write {}", path.display()))
     };
     let Some(res) = &scenario.resilience else {
-        let (output, stop) = runner.run(scenario, protocol, seed);
-        write(None, &output)?;
-        return Ok((report::summarize(scenario, protocol, &output), stop));
+        let run = runtime.run(scenario, protocol, seed);
+        write(None, &run.output)?;
+        return Ok((report::summarize(scenario, protocol, &run.output), run.stop));
     };
-    // Resilience sweep: f = 0 is the row's ordinary run (history in <protocol>/), the others
-    // go to <protocol>/f<k>/.
-    let mut stopped: Option<(Stop, RunOutput)> = None;
-    let swept = resilience::sweep(
-        scenario,
-        protocol,
-        res.max_f,
-        res.crash,
-        runner.mode(),
-        |s, f| {
-            let (output, stop) = runner.run(s, protocol, seed);
-            write((f > 0).then_some(f), &output)?;
-            if let Some(stop) = stop {
-                stopped = Some((stop, output));
-                anyhow::bail!("the sweep stopped at f = {f}");
-            }
-            Ok(output)
-        },
-    );
-    if let Some((stop, output)) = stopped {
-        // Stopped early: the row shows what the interrupted run had recorded.
-        return Ok((report::summarize(scenario, protocol, &output), Some(stop)));
+    let swept = resilience::sweep(runtime, scenario, protocol, seed, res, |f, output| {
+        write((f > 0).then_some(f), output)
+    })?;
+    // Stopped early: the row shows what the interrupted run had recorded.
+    let mut row = report::summarize(scenario, protocol, &swept.base);
+    if let Some(measured) = swept.measured {
+        row.resilience_measured = measured.measured;
+        row.resilience = Some(measured);
     }
-    let (output, measured) = swept?;
-    let mut row = report::summarize(scenario, protocol, &output);
-    row.resilience_measured = measured.measured;
-    row.resilience = Some(measured);
-    Ok((row, None))
+    Ok((row, swept.stop))
 }
 
 fn explore(args: ExploreArgs) -> anyhow::Result<ExitCode> {
@@ -506,44 +430,23 @@ fn explore(args: ExploreArgs) -> anyhow::Result<ExitCode> {
     );
     let progress = args.format == Format::Table && show_progress();
     let seeds = args.start_seed..args.start_seed + args.seeds;
-    let report = if args.processes {
-        let procs = Procs::new()?;
-        let opts = RunOptions {
-            run_id: format!("tl{}-explore", std::process::id()),
-            progress: false,
-            interrupt: procs.interrupt.clone(),
-        };
-        let runner = Runner::Processes {
-            procs: &procs,
-            opts,
-        };
-        let run_one = |s: &Scenario, p: ProtocolKind, seed: u64| -> anyhow::Result<RunOutput> {
-            match runner.run(s, p, seed) {
-                (out, None) => Ok(out),
-                (_, Some(Stop::Interrupted(sig))) => anyhow::bail!("interrupted by {sig}"),
-                (_, Some(Stop::Failed(e))) => {
-                    Err(anyhow::Error::new(e).context(format!("seed {seed}, {p}: the run failed")))
-                }
-            }
-        };
-        crate::explore::campaign(
-            &protocols,
-            seeds,
-            &args.servers,
-            &out_dir,
-            progress,
-            crate::explore::Executor::Processes(&run_one),
-        )?
+    let mode = if args.processes {
+        Mode::Processes
     } else {
-        crate::explore::campaign(
-            &protocols,
-            seeds,
-            &args.servers,
-            &out_dir,
-            progress,
-            crate::explore::Executor::Sim,
-        )?
+        Mode::Sim
     };
+    let mut procs = None;
+    // One bar for the campaign; none per run.
+    let run_id = format!("tl{}-explore", std::process::id());
+    let runtime = runtime_for(mode, &mut procs, run_id, false)?;
+    let report = crate::explore::campaign(
+        &protocols,
+        seeds,
+        &args.servers,
+        &out_dir,
+        progress,
+        runtime,
+    )?;
     let json = serde_json::to_string_pretty(&report)?;
     std::fs::write(out_dir.join("explore.json"), format!("{json}\n"))
         .with_context(|| format!("cannot write {}", out_dir.join("explore.json").display()))?;
@@ -574,6 +477,8 @@ fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
     ]);
     let mut procs = None;
     let mut violated = false;
+    let run_id = format!("tlbench{}", std::process::id());
+    let runtime = runtime_for(Mode::Processes, &mut procs, run_id, show_progress())?;
     for &d in &args.delta_ms {
         let mut set = args.set.clone();
         set.push("cluster.mode=processes".into());
@@ -593,15 +498,7 @@ fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
             scenario.workload.tickets,
             out_dir.display()
         );
-        let run_id = format!("tlbench{}", std::process::id());
-        let (summary, stop) = execute(
-            &scenario,
-            seed,
-            &out_dir,
-            show_progress(),
-            &run_id,
-            &mut procs,
-        )?;
+        let (summary, stop) = execute(runtime, &scenario, seed, &out_dir)?;
         let json = serde_json::to_string_pretty(&summary)?;
         std::fs::write(out_dir.join("summary.json"), format!("{json}\n"))?;
         for r in &summary.runs {
@@ -631,7 +528,7 @@ fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
             }
             Some(Stop::Failed(e)) => {
                 println!("{rows}");
-                return Err(anyhow::Error::new(e).context("the processes run stopped early"));
+                return Err(e);
             }
             None => {}
         }

@@ -11,11 +11,11 @@
 //! `ticketlab run <file> --sim --strict` (strict: undecided tickets whose σ(τ) all stayed up fail).
 
 use crate::checker::{self, Violation};
+use crate::lab::{RunOutput, Runtime};
 use crate::protocol::{ProtocolKind, ServerId};
 use crate::scenario::{
     ms_to_us, After, Cluster, EventKind, Fault, FaultAction, Mode, Scenario, SubmitTo, Workload,
 };
-use crate::sim::RunOutput;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -98,17 +98,7 @@ pub struct Report {
     /// Reproducing scenario files, one per failed run.
     pub failures: Vec<String>,
     pub protocols: Vec<ProtocolTotals>,
-    pub mode: String,
-}
-
-/// How the campaign executes its runs.
-pub enum Executor<'a> {
-    /// The simulator, on every core (each run is a pure function of its seed, so the result
-    /// does not depend on scheduling).
-    Sim,
-    /// Real processes, one cluster at a time, on the calling thread (the thread that spawns
-    /// servers must outlive them). The function runs one scenario and says if it was stopped.
-    Processes(&'a dyn Fn(&Scenario, ProtocolKind, u64) -> anyhow::Result<RunOutput>),
+    pub mode: Mode,
 }
 
 /// One finished run, reduced to what the report needs (histories are not kept).
@@ -149,55 +139,68 @@ pub fn campaign(
     sizes: &[u16],
     out: &std::path::Path,
     progress: bool,
-    executor: Executor<'_>,
+    runtime: &dyn Runtime,
 ) -> anyhow::Result<Report> {
-    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     let jobs: Vec<(u64, ProtocolKind)> = seeds
         .clone()
         .flat_map(|s| protocols.iter().map(move |&p| (s, p)))
         .collect();
     let bar = crate::progress::bar(jobs.len() as u64, "explore", progress);
-    let (mode, mut results) = match executor {
-        Executor::Sim => {
-            let next = AtomicUsize::new(0);
-            let workers = std::thread::available_parallelism()
-                .map_or(1, |n| n.get())
-                .min(jobs.len().max(1));
-            let results: Vec<Done> = std::thread::scope(|scope| {
-                let handles: Vec<_> = (0..workers)
-                    .map(|_| {
-                        scope.spawn(|| {
-                            let mut mine = Vec::new();
-                            loop {
-                                let i = next.fetch_add(1, Ordering::Relaxed);
-                                let Some(&(seed, p)) = jobs.get(i) else { break };
-                                let scenario = generate(seed, p, sizes);
-                                let run = crate::sim::run(&scenario, p, seed);
-                                mine.push(reduce(i, seed, p, scenario, &run));
-                                bar.inc(1);
+    let mode = runtime.mode();
+    // One job: a pure function of its seed in the simulator, so the result does not depend on
+    // which worker runs it.
+    let job = |i: usize| -> anyhow::Result<Done> {
+        let (seed, p) = jobs[i];
+        let mut scenario = generate(seed, p, sizes);
+        scenario.cluster.mode = mode;
+        let run = runtime
+            .run(&scenario, p, seed)
+            .completed()
+            .map_err(|e| e.context(format!("seed {seed}, {p}: the run failed")))?;
+        bar.inc(1);
+        Ok(reduce(i, seed, p, scenario, &run))
+    };
+    let workers = runtime.parallelism().min(jobs.len()).max(1);
+    let mut results: Vec<Done> = if workers == 1 {
+        // On the calling thread (real processes: the thread that spawns servers must outlive
+        // them).
+        (0..jobs.len()).map(job).collect::<anyhow::Result<_>>()?
+    } else {
+        let next = AtomicUsize::new(0);
+        let failed = AtomicBool::new(false);
+        let per_worker: Vec<anyhow::Result<Vec<Done>>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..workers)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let mut mine = Vec::new();
+                        while !failed.load(Ordering::Relaxed) {
+                            let i = next.fetch_add(1, Ordering::Relaxed);
+                            if i >= jobs.len() {
+                                break;
                             }
-                            mine
-                        })
+                            match job(i) {
+                                Ok(done) => mine.push(done),
+                                Err(e) => {
+                                    failed.store(true, Ordering::Relaxed);
+                                    return Err(e);
+                                }
+                            }
+                        }
+                        Ok(mine)
                     })
-                    .collect();
-                handles
-                    .into_iter()
-                    .flat_map(|h| h.join().expect("explore worker"))
-                    .collect()
-            });
-            ("sim", results)
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("explore worker"))
+                .collect()
+        });
+        let mut all = Vec::new();
+        for r in per_worker {
+            all.extend(r?);
         }
-        Executor::Processes(run_one) => {
-            let mut results = Vec::new();
-            for (i, &(seed, p)) in jobs.iter().enumerate() {
-                let mut scenario = generate(seed, p, sizes);
-                scenario.cluster.mode = Mode::Processes;
-                let run = run_one(&scenario, p, seed)?;
-                results.push(reduce(i, seed, p, scenario, &run));
-                bar.inc(1);
-            }
-            ("processes", results)
-        }
+        all
     };
     bar.finish_and_clear();
     results.sort_by_key(|r| r.index);
@@ -243,7 +246,7 @@ pub fn campaign(
             t.failures += 1;
             std::fs::create_dir_all(&fail_dir)?;
             let path = fail_dir.join(format!("{}-seed{}.toml", finding.protocol, finding.seed));
-            let replay = if mode == "sim" {
+            let replay = if mode == Mode::Sim {
                 format!("Reproduce: ticketlab run {} --sim --strict", path.display())
             } else {
                 format!(
@@ -274,7 +277,7 @@ pub fn campaign(
         violations: failures.len() as u64,
         failures,
         protocols: totals,
-        mode: mode.into(),
+        mode,
     })
 }
 

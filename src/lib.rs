@@ -4,7 +4,7 @@ pub mod checker;
 pub mod cli;
 pub mod explore;
 pub mod history;
-pub mod netmodel;
+pub mod lab;
 pub mod process;
 pub mod progress;
 pub use ticketlab_protocols as protocol;

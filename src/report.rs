@@ -5,9 +5,9 @@
 
 use crate::checker::{self, Violation};
 use crate::history::Event;
+use crate::lab::RunOutput;
 use crate::protocol::{Note, Outcome, ProtocolKind, ServerId, Theory, Ticket, Time};
-use crate::scenario::{Mode, Scenario};
-use crate::sim::RunOutput;
+use crate::scenario::{CrashPick, Mode, Scenario};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, ContentArrangement, Table};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -68,7 +68,39 @@ pub struct RunSummary {
     pub resilience_measured: Option<u16>,
     /// The sweep behind `resilience_measured`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub resilience: Option<crate::resilience::Measured>,
+    pub resilience: Option<Measured>,
+}
+
+/// One point of a resilience sweep (`crate::resilience`).
+#[derive(Clone, Debug, Serialize)]
+pub struct SweepPoint {
+    pub f: u16,
+    pub crashed: Vec<ServerId>,
+    pub tickets: u64,
+    pub accepted: u64,
+    pub undecided: u64,
+    pub violations: usize,
+    pub fast_deliveries: u64,
+    pub fallbacks: u64,
+    pub latency_delta_max: Option<f64>,
+}
+
+/// The measured resilience of one protocol.
+#[derive(Clone, Debug, Serialize)]
+pub struct Measured {
+    /// Largest f such that every run with f' ≤ f crashes decided every ticket.
+    pub measured: Option<u16>,
+    /// The first f whose run left tickets undecided.
+    pub blocks_at: Option<u16>,
+    /// The largest f the protocol is designed for (theory).
+    pub claim_max_f: u16,
+    /// Largest f whose run still delivered on a fast path only (no fallback), for protocols
+    /// that have one.
+    pub fast_path_max_f: Option<u16>,
+    /// The runtime of the sweep: "sim" or "processes".
+    pub mode: Mode,
+    pub crash: CrashPick,
+    pub sweep: Vec<SweepPoint>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -178,7 +210,7 @@ pub fn summarize(scenario: &Scenario, protocol: ProtocolKind, run: &RunOutput) -
 }
 
 /// "f ≤ 2 (blocks at 3)" plus the fast path where the protocol has one.
-fn measured_text(m: &crate::resilience::Measured) -> String {
+fn measured_text(m: &Measured) -> String {
     let mut s = match (m.measured, m.blocks_at) {
         (Some(f), Some(b)) => format!("f ≤ {f} (blocks at {b})"),
         (Some(f), None) => format!("f ≤ {f} (all decided)"),
@@ -270,14 +302,14 @@ pub fn render_table(summary: &Summary) -> String {
     );
     if let Some(m) = summary.runs.iter().find_map(|r| r.resilience.as_ref()) {
         let who = match m.crash {
-            crate::scenario::CrashPick::First => "s1..sf (with the consensus coordinator s1)",
-            crate::scenario::CrashPick::Last => "the f highest-numbered servers",
+            CrashPick::First => "s1..sf (with the consensus coordinator s1)",
+            CrashPick::Last => "the f highest-numbered servers",
         };
         let max = m.sweep.last().map_or(0, |p| p.f);
         text.push_str(&format!(
             "\nresilience measured ({}): {who} crashed at the start, f = 0..{max}, one run each; \
              measured = the largest f with every ticket decided; other columns from f = 0",
-            if m.mode == "sim" {
+            if m.mode == Mode::Sim {
                 "in the simulator"
             } else {
                 "with real processes"

@@ -1,45 +1,12 @@
 //! Measuring Table 1's resilience column: for each protocol, crash f = 0, 1, …, max_f servers
 //! at the start and find the largest f with every ticket decided (E-2 for tickets sent to live
-//! servers) and the first f that blocks (tickets undecided at the deadline). Runtime-agnostic:
-//! the caller passes the function that runs one scenario (simulator or real processes).
+//! servers) and the first f that blocks (tickets undecided at the deadline), with any
+//! [`Runtime`].
 
+use crate::lab::{RunOutput, Runtime, Stop};
 use crate::protocol::{Note, ProtocolKind, ServerId};
-use crate::report;
-use crate::scenario::{CrashPick, Fault, FaultAction, Scenario};
-use crate::sim::RunOutput;
-use serde::Serialize;
-
-/// One point of the sweep.
-#[derive(Clone, Debug, Serialize)]
-pub struct SweepPoint {
-    pub f: u16,
-    pub crashed: Vec<ServerId>,
-    pub tickets: u64,
-    pub accepted: u64,
-    pub undecided: u64,
-    pub violations: usize,
-    pub fast_deliveries: u64,
-    pub fallbacks: u64,
-    pub latency_delta_max: Option<f64>,
-}
-
-/// The measured resilience of one protocol.
-#[derive(Clone, Debug, Serialize)]
-pub struct Measured {
-    /// Largest f such that every run with f' ≤ f crashes decided every ticket.
-    pub measured: Option<u16>,
-    /// The first f whose run left tickets undecided.
-    pub blocks_at: Option<u16>,
-    /// The largest f the protocol is designed for (theory).
-    pub claim_max_f: u16,
-    /// Largest f whose run still delivered on a fast path only (no fallback), for protocols
-    /// that have one.
-    pub fast_path_max_f: Option<u16>,
-    /// "sim" or "processes".
-    pub mode: String,
-    pub crash: CrashPick,
-    pub sweep: Vec<SweepPoint>,
-}
+use crate::report::{self, Measured, SweepPoint};
+use crate::scenario::{CrashPick, Fault, FaultAction, Resilience, Scenario};
 
 /// The servers a sweep crashes for a given f.
 pub fn crash_set(pick: CrashPick, n: u16, f: u16) -> Vec<ServerId> {
@@ -62,24 +29,45 @@ pub fn with_crashes(scenario: &Scenario, crashed: &[ServerId]) -> Scenario {
     s
 }
 
-/// Run the sweep; returns the f = 0 run (the row's ordinary figures) and the measurement.
+/// What a sweep produced.
+#[derive(Debug)]
+pub struct Swept {
+    /// The f = 0 run (the row's ordinary figures), or, if the sweep stopped early, the run it
+    /// stopped in (partial).
+    pub base: RunOutput,
+    /// The measurement; `None` when the sweep stopped early.
+    pub measured: Option<Measured>,
+    pub stop: Option<Stop>,
+}
+
+/// Run the sweep f = 0..=max_f with `runtime`; `keep` sees every run's output (to write its
+/// history) before the next one starts.
 pub fn sweep(
+    runtime: &dyn Runtime,
     scenario: &Scenario,
     protocol: ProtocolKind,
-    max_f: u16,
-    pick: CrashPick,
-    mode: &str,
-    mut run_one: impl FnMut(&Scenario, u16) -> anyhow::Result<RunOutput>,
-) -> anyhow::Result<(RunOutput, Measured)> {
+    seed: u64,
+    res: &Resilience,
+    mut keep: impl FnMut(u16, &RunOutput) -> anyhow::Result<()>,
+) -> anyhow::Result<Swept> {
     let n = scenario.cluster.servers;
     let mut base = None;
     let mut points = Vec::new();
-    for f in 0..=max_f.min(n - 1) {
-        let crashed = crash_set(pick, n, f);
+    for f in 0..=res.max_f.min(n - 1) {
+        let crashed = crash_set(res.crash, n, f);
         let mut s = with_crashes(scenario, &crashed);
         // Past f = 0 only "decided or blocked" matters: once a ticket times out, stop issuing.
         s.workload.stop_at_first_timeout = f > 0;
-        let out = run_one(&s, f)?;
+        let run = runtime.run(&s, protocol, seed);
+        keep(f, &run.output)?;
+        if run.stop.is_some() {
+            return Ok(Swept {
+                base: run.output,
+                measured: None,
+                stop: run.stop,
+            });
+        }
+        let out = run.output;
         let r = report::summarize(&s, protocol, &out);
         let note = |n: Note| out.notes.get(&n).copied().unwrap_or(0);
         points.push(SweepPoint {
@@ -118,11 +106,15 @@ pub fn sweep(
         blocks_at,
         claim_max_f: protocol.max_faults(n),
         fast_path_max_f,
-        mode: mode.to_string(),
-        crash: pick,
+        mode: runtime.mode(),
+        crash: res.crash,
         sweep: points,
     };
-    Ok((base.expect("the sweep runs f = 0"), measured))
+    Ok(Swept {
+        base: base.expect("the sweep runs f = 0"),
+        measured: Some(measured),
+        stop: None,
+    })
 }
 
 #[cfg(test)]

@@ -20,43 +20,46 @@
 //!   detector as a [`Control`] input.
 
 use crate::history::Event;
-use crate::netmodel::LinkModel;
-use crate::protocol::Outcome;
-use crate::protocol::{Control, Effect, Msg, NodeConfig, Note, Out, Protocol, ProtocolKind};
+use crate::lab::driver::{Action, Command, Driver};
+use crate::lab::netmodel::LinkModel;
+use crate::lab::triggers::{Seen, Trigger, Triggers};
+use crate::lab::{RunOutput, RunResult, Runtime};
+use crate::protocol::{Effect, Msg, NodeConfig, Out, Protocol, ProtocolKind};
 use crate::protocol::{ServerId, Ticket, Time, Timer};
-use crate::scenario::{EventKind, FaultAction, Scenario};
-use crate::workload::{Client, ClientOut};
+use crate::scenario::{Mode, Scenario};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BinaryHeap};
 
-/// What a simulated run produced.
-#[derive(Debug, Clone)]
-pub struct RunOutput {
-    pub history: Vec<Event>,
-    /// Heartbeats sent (not in the history, not in messages per ticket).
-    pub heartbeats: u64,
-    /// Internal protocol events (fast paths, fallbacks, consensus instances, suspicions).
-    pub notes: BTreeMap<Note, u64>,
-    /// Simulated time at the end of the run, µs.
-    pub end: Time,
-    /// Transmissions lost on lossy links and retransmitted (not in messages per ticket).
-    pub retransmissions: u64,
+/// The simulator as a [`Runtime`]: runs are pure functions of (scenario, protocol, seed), so any
+/// number may run at once, one per core.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Simulator;
+
+impl Runtime for Simulator {
+    fn mode(&self) -> Mode {
+        Mode::Sim
+    }
+
+    fn parallelism(&self) -> usize {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    }
+
+    fn run(&self, scenario: &Scenario, protocol: ProtocolKind, seed: u64) -> RunResult {
+        RunResult {
+            output: run(scenario, protocol, seed),
+            stop: None,
+        }
+    }
 }
 
 #[derive(Debug)]
 enum Ev {
-    /// A user hands a ticket to a server.
-    Submit {
-        ticket: Ticket,
-        server: ServerId,
-    },
-    /// The server takes it in (at once, or when it resumes).
-    Receive {
-        ticket: Ticket,
-        server: ServerId,
-    },
+    /// Something the users or the fault injector do (see [`Driver::fire`]).
+    Action(Action),
+    /// A server takes a ticket in (at once, or when it resumes).
+    Receive { ticket: Ticket, server: ServerId },
     Deliver {
         from: ServerId,
         to: ServerId,
@@ -67,8 +70,6 @@ enum Ev {
         timer: Timer,
         generation: u64,
     },
-    Fault(usize),
-    Wake,
 }
 
 #[derive(Debug)]
@@ -103,7 +104,6 @@ struct Sim<'a> {
     seq: u64,
     queue: BinaryHeap<Queued>,
     nodes: Vec<Option<Box<dyn Protocol>>>,
-    crashed_at: Vec<Option<Time>>,
     timer_gen: BTreeMap<(ServerId, Timer), u64>,
     links: LinkModel,
     link_last: BTreeMap<(ServerId, ServerId), Time>,
@@ -111,12 +111,10 @@ struct Sim<'a> {
     held: BTreeMap<(ServerId, ServerId), Vec<Msg>>,
     /// Inputs of paused servers, in arrival order.
     paused: BTreeMap<ServerId, Vec<Ev>>,
-    /// Event-triggered faults not fired yet: (fault index, events seen so far).
-    triggers: Vec<(usize, u32)>,
+    triggers: Triggers,
     rng: ChaCha8Rng,
-    client: Client,
+    driver: Driver<'a>,
     in_flight: u64,
-    faults_left: usize,
     out: RunOutput,
 }
 
@@ -140,30 +138,23 @@ pub fn run(scenario: &Scenario, protocol: ProtocolKind, seed: u64) -> RunOutput 
         seq: 0,
         queue: BinaryHeap::new(),
         nodes,
-        crashed_at: vec![None; usize::from(n) + 1],
         timer_gen: BTreeMap::new(),
         links: LinkModel::new(scenario.cluster.delta, scenario.cluster.jitter),
         link_last: BTreeMap::new(),
         held: BTreeMap::new(),
         paused: BTreeMap::new(),
-        triggers: (0..scenario.faults.len())
-            .filter(|&i| scenario.faults[i].after.is_some())
-            .map(|i| (i, 0))
-            .collect(),
+        triggers: Triggers::new(Trigger::of(&scenario.faults, None)),
         rng: ChaCha8Rng::seed_from_u64(seed),
-        client: Client::new(scenario, seed),
+        driver: Driver::new(scenario, seed),
         in_flight: 0,
-        faults_left: scenario.faults.iter().filter(|f| f.after.is_none()).count(),
-        out: RunOutput {
-            history: Vec::new(),
-            heartbeats: 0,
-            notes: BTreeMap::new(),
-            end: 0,
-            retransmissions: 0,
-        },
+        out: RunOutput::default(),
     };
     sim.run();
-    sim.out
+    let Sim {
+        driver, mut out, ..
+    } = sim;
+    out.history = driver.into_history();
+    out
 }
 
 impl Sim<'_> {
@@ -177,22 +168,19 @@ impl Sim<'_> {
     }
 
     fn run(&mut self) {
-        for (i, f) in self.scenario.faults.iter().enumerate() {
-            if f.after.is_none() {
-                self.push(f.at, Ev::Fault(i));
-            }
-        }
+        let faults = self.driver.faults();
+        self.exec(faults);
         for id in 1..=self.n {
             self.with_node(id, |p, now, out| p.on_start(now, out));
         }
-        let outs = self.client.start(0, self.scenario.workload.concurrency);
-        self.client_outs(outs);
+        let users = self.driver.start(0);
+        self.exec(users);
         // Once the users are done and no timed fault is left, protocol stragglers get at most one
         // deadline to drain (messages held on a link that never heals, or sent to a server that
         // never resumes, would otherwise keep the run alive forever).
         let mut drain_until: Option<Time> = None;
         while let Some(q) = self.queue.pop() {
-            if self.client.done() && self.faults_left == 0 {
+            if self.driver.done() {
                 if self.in_flight == 0 {
                     break;
                 }
@@ -208,7 +196,7 @@ impl Sim<'_> {
     }
 
     fn alive(&self, id: ServerId) -> bool {
-        self.crashed_at[usize::from(id)].is_none()
+        !self.driver.is_crashed(id)
     }
 
     /// The server an event is an input of, if any.
@@ -217,7 +205,7 @@ impl Sim<'_> {
             Ev::Receive { server, .. } => Some(*server),
             Ev::Deliver { to, .. } => Some(*to),
             Ev::Timer { node, .. } => Some(*node),
-            Ev::Submit { .. } | Ev::Fault(_) | Ev::Wake => None,
+            Ev::Action(_) => None,
         }
     }
 
@@ -232,25 +220,12 @@ impl Sim<'_> {
             }
         }
         match ev {
-            Ev::Submit { ticket, server } => {
-                // The user hands the ticket over now (its deadline runs from here); the server
-                // receives it now, or when it resumes if it is paused.
-                let alive = self.alive(server);
-                if !alive {
-                    self.out.history.push(Event::Refused {
-                        t_us: now,
-                        ticket: ticket.clone(),
-                        server,
-                    });
-                }
-                let outs = self.client.submitted(now, &ticket, server, alive);
-                self.client_outs(outs);
-                if alive {
-                    self.handle(Ev::Receive { ticket, server });
-                }
+            Ev::Action(action) => {
+                let cmds = self.driver.fire(now, action);
+                self.exec(cmds);
             }
             Ev::Receive { ticket, server } => {
-                self.out.history.push(Event::Submit {
+                self.driver.record(Event::Submit {
                     t_us: now,
                     ticket: ticket.clone(),
                     server,
@@ -274,58 +249,36 @@ impl Sim<'_> {
                     self.with_node(node, |p, now, out| p.on_timer(now, timer, out));
                 }
             }
-            Ev::Fault(i) => {
-                self.faults_left -= 1;
-                self.fault(i);
-            }
-            Ev::Wake => {
-                let outs = self.client.wake(now);
-                self.client_outs(outs);
-            }
         }
     }
 
-    fn fault(&mut self, i: usize) {
-        let action = &self.scenario.faults[i].action;
-        match action {
-            FaultAction::Crash(servers) => {
-                for &s in servers {
-                    self.crash(s);
+    /// Carry out the driver's commands, in order.
+    fn exec(&mut self, cmds: Vec<Command>) {
+        for cmd in cmds {
+            match cmd {
+                Command::Schedule { at, action } => self.push(at, Ev::Action(action)),
+                // The server receives it now, or when it resumes if it is paused.
+                Command::Deliver { ticket, server } => self.handle(Ev::Receive { ticket, server }),
+                Command::Crash(s) => {
+                    self.nodes[usize::from(s)] = None;
+                    self.paused.remove(&s);
                 }
-            }
-            FaultAction::Pause(servers) => {
-                for &s in servers {
-                    if self.alive(s) {
-                        self.paused.entry(s).or_default();
-                    }
+                Command::Pause(s) => {
+                    self.paused.entry(s).or_default();
                 }
-            }
-            FaultAction::Resume(servers) => {
-                for &s in servers {
+                Command::Resume(s) => {
                     // Its waiting inputs go first, in order, before anything newer.
                     for ev in self.paused.remove(&s).unwrap_or_default() {
                         self.push(self.now, ev);
                     }
                 }
-            }
-            FaultAction::Suspect {
-                by,
-                server,
-                duration,
-            } => {
-                let ctl = Control::Suspect {
-                    server: *server,
-                    until: self.now + duration,
-                };
-                self.with_node(*by, |p, now, out| p.on_control(now, ctl, out));
-            }
-            FaultAction::Delay { .. }
-            | FaultAction::Loss { .. }
-            | FaultAction::Block { .. }
-            | FaultAction::Partition(_)
-            | FaultAction::Heal => {
-                if self.links.apply(action) {
-                    self.release_held();
+                Command::Control { server, control } => {
+                    self.with_node(server, |p, now, out| p.on_control(now, control, out));
+                }
+                Command::Link(action) => {
+                    if self.links.apply(&action) {
+                        self.release_held();
+                    }
                 }
             }
         }
@@ -341,62 +294,14 @@ impl Sim<'_> {
         }
     }
 
-    /// Count the event toward event-triggered faults; fire those whose count is reached.
-    fn observe(&mut self, server: ServerId, effect: &Effect) {
-        let mut fire = Vec::new();
-        for (i, seen) in self.triggers.iter_mut() {
-            let after = self.scenario.faults[*i]
-                .after
-                .as_ref()
-                .expect("event-triggered");
-            if after.server != server {
-                continue;
-            }
-            let hit = match (&after.event, effect) {
-                (
-                    EventKind::Accept,
-                    Effect::Decide {
-                        outcome: Outcome::Accept,
-                        ..
-                    },
-                ) => true,
-                (
-                    EventKind::Reject,
-                    Effect::Decide {
-                        outcome: Outcome::Reject,
-                        ..
-                    },
-                ) => true,
-                (EventKind::Decide, Effect::Decide { .. }) => true,
-                (EventKind::Send(kind), Effect::Send { msg, .. }) => msg.kind() == kind,
-                _ => false,
-            };
-            if hit {
-                *seen += 1;
-                if *seen == after.count {
-                    fire.push(*i);
-                }
-            }
+    /// Count an executed event toward event-triggered faults; carry out those that fire.
+    fn observe(&mut self, server: ServerId, seen: Seen) {
+        for fault in self.triggers.observe(server, seen) {
+            let cmds = self
+                .driver
+                .triggered(fault as usize, server, self.now, self.now);
+            self.exec(cmds);
         }
-        self.triggers.retain(|(i, _)| !fire.contains(i));
-        for i in fire {
-            self.fault(i);
-        }
-    }
-
-    fn crash(&mut self, s: ServerId) {
-        if !self.alive(s) {
-            return;
-        }
-        self.crashed_at[usize::from(s)] = Some(self.now);
-        self.nodes[usize::from(s)] = None;
-        self.paused.remove(&s);
-        self.out.history.push(Event::Crash {
-            t_us: self.now,
-            server: s,
-        });
-        let outs = self.client.crashed(self.now, s);
-        self.client_outs(outs);
     }
 
     fn with_node(&mut self, id: ServerId, f: impl FnOnce(&mut dyn Protocol, Time, &mut Out)) {
@@ -417,26 +322,22 @@ impl Sim<'_> {
         let now = self.now;
         match e {
             Effect::Send { to, msg } => {
+                let kind = msg.kind();
                 if matches!(msg, Msg::Heartbeat) {
                     self.out.heartbeats += 1;
                 } else {
                     self.in_flight += 1;
-                    self.out.history.push(Event::Send {
+                    self.driver.record(Event::Send {
                         t_us: now,
                         from: id,
                         to,
-                        msg: msg.kind().to_string(),
+                        msg: kind.to_string(),
                         ticket: msg.ticket().cloned(),
                     });
                 }
-                let trigger = !self.triggers.is_empty();
-                let observed = trigger.then(|| Effect::Send {
-                    to,
-                    msg: msg.clone(),
-                });
                 self.transmit(id, to, msg);
-                if let Some(e) = observed {
-                    self.observe(id, &e);
+                if !self.triggers.is_empty() {
+                    self.observe(id, Seen::Send(kind));
                 }
             }
             Effect::SetTimer { timer, after } => {
@@ -460,24 +361,17 @@ impl Sim<'_> {
                 outcome,
                 phase,
             } => {
-                self.out.history.push(Event::Decide {
+                self.driver.record(Event::Decide {
                     t_us: now,
                     ticket: ticket.clone(),
                     server: id,
                     outcome,
                     phase,
                 });
-                let outs = self.client.decided(now, &ticket, id);
-                self.client_outs(outs);
+                let cmds = self.driver.decided(now, &ticket, id);
+                self.exec(cmds);
                 if !self.triggers.is_empty() {
-                    self.observe(
-                        id,
-                        &Effect::Decide {
-                            ticket,
-                            outcome,
-                            phase,
-                        },
-                    );
+                    self.observe(id, Seen::Decide(outcome));
                 }
             }
             Effect::Note(note) => *self.out.notes.entry(note).or_insert(0) += 1,
@@ -496,16 +390,5 @@ impl Sim<'_> {
         let at = (self.now + transit.time).max(*last);
         *last = at;
         self.push(at, Ev::Deliver { from, to, msg });
-    }
-
-    fn client_outs(&mut self, outs: Vec<ClientOut>) {
-        for o in outs {
-            match o {
-                ClientOut::Submit { at, ticket, server } => {
-                    self.push(at, Ev::Submit { ticket, server })
-                }
-                ClientOut::WakeAt(at) => self.push(at, Ev::Wake),
-            }
-        }
     }
 }

@@ -223,11 +223,17 @@ fn resilience_is_measured_as_the_paper_claims_for_n_3_5_7() {
         );
         for &proto in ProtocolKind::TABLE1 {
             let res = s.resilience.clone().unwrap();
-            let (_, m) =
-                ticketlab::resilience::sweep(&s, proto, res.max_f, res.crash, "sim", |s, _| {
-                    Ok(ticketlab::sim::run(s, proto, 1))
-                })
-                .unwrap();
+            let swept = ticketlab::resilience::sweep(
+                &ticketlab::sim::Simulator,
+                &s,
+                proto,
+                1,
+                &res,
+                |_, _| Ok(()),
+            )
+            .unwrap();
+            assert!(swept.stop.is_none());
+            let m = swept.measured.expect("a complete sweep measures");
             // The paper: 2PE, CT (and OPT through its fallback) f < n/2; GB f < n/3.
             let claim = if proto == ProtocolKind::SeGb {
                 n.div_ceil(3) - 1
@@ -256,7 +262,7 @@ fn explore_finds_nothing_wrong_with_the_table1_protocols() {
         &[3, 4, 5, 7],
         dir.path(),
         false,
-        ticketlab::explore::Executor::Sim,
+        &ticketlab::sim::Simulator,
     )
     .unwrap();
     assert_eq!(report.runs, 150 * ProtocolKind::TABLE1.len() as u64);
@@ -282,7 +288,7 @@ fn explore_catches_a_broken_protocol_with_a_replayable_scenario() {
         &[3, 5],
         dir.path(),
         false,
-        ticketlab::explore::Executor::Sim,
+        &ticketlab::sim::Simulator,
     )
     .unwrap();
     assert!(

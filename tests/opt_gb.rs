@@ -2,6 +2,7 @@
 //! simulator, fallback paths, crashes, many seeds, and single-node effect tests of each broadcast.
 
 use ticketlab::history::Event;
+use ticketlab::lab::RunOutput;
 use ticketlab::protocol::gb::GenericBroadcast;
 use ticketlab::protocol::opt::OptBroadcast;
 use ticketlab::protocol::quorum;
@@ -11,7 +12,7 @@ use ticketlab::protocol::{
 };
 use ticketlab::report::{self, RunSummary};
 use ticketlab::scenario::*;
-use ticketlab::sim::{self, RunOutput};
+use ticketlab::sim;
 
 const DELTA: Time = 10_000;
 const BOTH: [ProtocolKind; 2] = [ProtocolKind::SeOpt, ProtocolKind::SeGb];

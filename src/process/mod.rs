@@ -1,9 +1,9 @@
 //! The process runtime: `mode = "processes"` runs a real local cluster — one OS process per
-//! server, TCP on 127.0.0.1 — and produces the same [`RunOutput`] as the simulator.
+//! server, TCP on 127.0.0.1 — and produces the same [`lab::RunOutput`] as the simulator ([`Processes`] is its [`Runtime`]).
 //!
 //! - [`orchestrator`] (in the `ticketlab run` process) spawns the servers, waits for their mesh,
-//!   plays the users ([`crate::workload::Client`], driven by real time), injects faults (kill -9,
-//!   link delays), collects every server's history events as they happen, detects quiescence and
+//!   runs the shared [`lab::driver::Driver`] (users, faults, history) on real time and carries out
+//!   its commands (kill -9, SIGSTOP, link faults, submissions), collects every server's history events as they happen, detects quiescence and
 //!   shuts the cluster down;
 //! - [`server`] (the hidden `ticketlab server` subcommand) drives one unchanged protocol state
 //!   machine; it writes each outgoing server→server message at once, tagged with its release
@@ -22,12 +22,68 @@ pub mod orchestrator;
 pub mod server;
 pub mod wire;
 
-pub use orchestrator::run_protocol;
-
-use crate::protocol::ServerId;
-use crate::sim::RunOutput;
+use crate::lab::{self, RunResult, Runtime};
+use crate::protocol::{ProtocolKind, ServerId};
+use crate::scenario::{Mode, Scenario};
+use anyhow::Context;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::watch;
+
+/// Real local processes as a [`Runtime`]: one current-thread tokio runtime and one SIGINT/SIGTERM
+/// watch per `ticketlab` invocation; each run spawns a fresh cluster. Runs happen one at a time
+/// on the thread that made this value, which must be the main thread: the servers'
+/// PR_SET_PDEATHSIG fires when the spawning *thread* exits (see [`orchestrator`]).
+pub struct Processes {
+    rt: tokio::runtime::Runtime,
+    opts: RunOptions,
+}
+
+impl Processes {
+    /// `run_id` names the servers of every run (`ticketlab server --run-id ID-<protocol>`);
+    /// `progress` shows a bar per run on a terminal.
+    pub fn new(run_id: String, progress: bool) -> anyhow::Result<Self> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("cannot start the tokio runtime")?;
+        let interrupt = rt
+            .block_on(async { Interrupt::install() })
+            .context("cannot install the SIGINT/SIGTERM handlers")?;
+        Ok(Processes {
+            rt,
+            opts: RunOptions {
+                run_id,
+                progress,
+                interrupt,
+            },
+        })
+    }
+}
+
+impl Runtime for Processes {
+    fn mode(&self) -> Mode {
+        Mode::Processes
+    }
+
+    fn run(&self, scenario: &Scenario, protocol: ProtocolKind, seed: u64) -> RunResult {
+        let (output, stop) = self.rt.block_on(orchestrator::run_protocol(
+            scenario, protocol, seed, &self.opts,
+        ));
+        RunResult {
+            output,
+            stop: stop.map(|stop| match stop {
+                Stop::Interrupted(sig) => lab::Stop::Interrupted(sig),
+                Stop::Failed(e) => lab::Stop::Failed(
+                    anyhow::Error::new(e).context("the processes run stopped early"),
+                ),
+            }),
+        }
+    }
+
+    fn interrupted(&self) -> Option<&'static str> {
+        self.opts.interrupt.fired()
+    }
+}
 
 /// Why a processes-mode run can fail.
 #[derive(Debug, thiserror::Error)]
@@ -48,9 +104,9 @@ pub enum ProcessError {
     Wire(#[from] wire::WireError),
 }
 
-/// Why a run stopped before its end.
+/// Why a run stopped before its end (inside the runtime; [`lab::Stop`] outside).
 #[derive(Debug)]
-pub enum Stop {
+enum Stop {
     /// SIGINT (Ctrl-C) or SIGTERM.
     Interrupted(&'static str),
     Failed(ProcessError),
@@ -62,22 +118,14 @@ impl From<ProcessError> for Stop {
     }
 }
 
-/// What a processes-mode run of one protocol produced: the output (complete or partial) and, if
-/// it stopped early, why.
-#[derive(Debug)]
-pub struct ProcessRun {
-    pub output: RunOutput,
-    pub stop: Option<Stop>,
-}
-
 /// Options of a processes-mode run.
 #[derive(Clone, Debug)]
-pub struct RunOptions {
+struct RunOptions {
     /// Names the run's processes (`ticketlab server --run-id ID-<protocol>`), so they can be found.
-    pub run_id: String,
+    run_id: String,
     /// Show a progress bar on stderr.
-    pub progress: bool,
-    pub interrupt: Interrupt,
+    progress: bool,
+    interrupt: Interrupt,
 }
 
 /// SIGINT/SIGTERM, observed: once installed, the signals no longer kill the orchestrator; they

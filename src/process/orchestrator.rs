@@ -27,22 +27,23 @@
 use super::clock::{tokio_instant, unix_us, RunClock};
 use super::wire::{
     forward_frames, FrameReader, FrameWriter, FromServer, Hello, LinkFault, ServerConfig, ToServer,
-    Trigger, UserReq, UserResp,
+    UserReq, UserResp,
 };
-use super::{Interrupt, ProcessError, ProcessRun, RunOptions, Stop};
+use super::{Interrupt, ProcessError, RunOptions, Stop};
 use crate::history::Event;
+use crate::lab::driver::{Action, Command, Driver};
+use crate::lab::triggers::Trigger;
+use crate::lab::RunOutput;
 use crate::progress;
-use crate::protocol::{Control, NodeConfig, Note, ProtocolKind, ServerId, Ticket, Time};
+use crate::protocol::{NodeConfig, Note, ProtocolKind, ServerId, Ticket, Time};
 use crate::scenario::{FaultAction, Scenario};
-use crate::sim::RunOutput;
-use crate::workload::{Client, ClientOut};
 use indicatif::ProgressBar;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::process::Stdio;
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 use tokio::time::Instant;
 use tracing::{debug, info, warn, Instrument};
@@ -55,16 +56,16 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 const DRAIN_AFTER_KILL: Duration = Duration::from_secs(2);
 
 /// Run `protocol` of `scenario` on a fresh local cluster.
-pub async fn run_protocol(
+pub(super) async fn run_protocol(
     scenario: &Scenario,
     protocol: ProtocolKind,
     seed: u64,
     opts: &RunOptions,
-) -> ProcessRun {
+) -> (RunOutput, Option<Stop>) {
     let n = scenario.cluster.servers;
     let (inbox_tx, inbox) = unbounded_channel();
-    let client = Client::new(scenario, seed);
-    let bar = progress::bar(client.total_tickets(), protocol.name(), opts.progress);
+    let driver = Driver::new(scenario, seed);
+    let bar = progress::bar(driver.total_tickets(), protocol.name(), opts.progress);
     let mut o = Orchestrator {
         scenario,
         protocol,
@@ -84,12 +85,9 @@ pub async fn run_protocol(
         bye: vec![false; usize::from(n) + 1],
         probes: vec![None; usize::from(n) + 1],
         unconfirmed: BTreeSet::new(),
-        paused: BTreeSet::new(),
-        client,
+        driver,
         schedule: BTreeMap::new(),
         seq: 0,
-        faults_left: scenario.faults.iter().filter(|f| f.after.is_none()).count(),
-        history: Vec::new(),
         heartbeats: vec![0; usize::from(n) + 1],
         retransmissions: vec![0; usize::from(n) + 1],
         notes: BTreeMap::new(),
@@ -125,10 +123,7 @@ pub async fn run_protocol(
     } else {
         o.bar.finish();
     }
-    ProcessRun {
-        output: o.into_output(),
-        stop,
-    }
+    (o.into_output(), stop)
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -145,13 +140,6 @@ enum Report {
     Server(ServerId, FromServer),
     ControlClosed(ServerId),
     Decided(ServerId, Ticket),
-}
-
-/// Something the users or the fault injector do at a given time.
-enum Action {
-    Submit { ticket: Ticket, server: ServerId },
-    Wake,
-    Fault(usize),
 }
 
 type Counters = (Vec<u64>, Vec<u64>);
@@ -179,13 +167,11 @@ struct Orchestrator<'a> {
     /// Servers that have not yet confirmed the last fault command: later actions wait for them,
     /// so a delay fault is in force before anything scheduled after it happens.
     unconfirmed: BTreeSet<ServerId>,
-    /// Servers stopped with SIGSTOP (a `pause` fault) and not resumed yet.
-    paused: BTreeSet<ServerId>,
-    client: Client,
+    /// The users, the faults and the history (paused servers: SIGSTOP, not resumed yet).
+    driver: Driver<'a>,
+    /// The driver's actions, by (due time, order of scheduling).
     schedule: BTreeMap<(Time, u64), Action>,
     seq: u64,
-    faults_left: usize,
-    history: Vec<Event>,
     heartbeats: Vec<u64>,
     retransmissions: Vec<u64>,
     notes: BTreeMap<Note, u64>,
@@ -307,7 +293,8 @@ impl Orchestrator<'_> {
                 jitter: c.jitter,
                 seed: self.seed,
                 peers: ports.clone(),
-                triggers: self.triggers_at(id),
+                triggers: Trigger::of(&self.scenario.faults, Some(id)),
+                crash_self: self.crash_self(id),
             };
             let _ = tx.send(ToServer::Config(Box::new(cfg)));
             self.ctl[usize::from(id)] = Some(tx);
@@ -367,19 +354,15 @@ impl Orchestrator<'_> {
         Ok(())
     }
 
-    /// The event-triggered faults (`after = {..}`) server `id` watches.
-    fn triggers_at(&self, id: ServerId) -> Vec<Trigger> {
+    /// The event-triggered faults (`after = {..}`) at server `id` that crash `id` itself.
+    fn crash_self(&self, id: ServerId) -> Vec<u32> {
         let faults = self.scenario.faults.iter().enumerate();
         faults
-            .filter_map(|(i, f)| {
-                let after = f.after.as_ref().filter(|a| a.server == id)?;
-                Some(Trigger {
-                    fault: i as u32,
-                    event: (&after.event).into(),
-                    count: after.count,
-                    crash_self: matches!(&f.action, FaultAction::Crash(s) if s.contains(&id)),
-                })
+            .filter(|(_, f)| {
+                f.after.as_ref().is_some_and(|a| a.server == id)
+                    && matches!(&f.action, FaultAction::Crash(s) if s.contains(&id))
             })
+            .map(|(i, _)| i as u32)
             .collect()
     }
 
@@ -393,16 +376,13 @@ impl Orchestrator<'_> {
     // ---- phase 2 -------------------------------------------------------------------------
 
     async fn workload(&mut self) -> Result<(), Stop> {
-        for (i, f) in self.scenario.faults.iter().enumerate() {
-            if f.after.is_none() {
-                self.push(f.at, Action::Fault(i));
-            }
-        }
-        let outs = self.client.start(0, self.scenario.workload.concurrency);
-        self.client_outs(outs);
+        let faults = self.driver.faults();
+        self.exec(faults);
+        let users = self.driver.start(0);
+        self.exec(users);
         let clock = self.clock.expect("set up");
         loop {
-            if self.client.done() && self.faults_left == 0 {
+            if self.driver.done() {
                 return Ok(());
             }
             let next = self.schedule.keys().next().map(|k| k.0);
@@ -422,22 +402,6 @@ impl Orchestrator<'_> {
         }
     }
 
-    fn push(&mut self, at: Time, action: Action) {
-        self.seq += 1;
-        self.schedule.insert((at, self.seq), action);
-    }
-
-    fn client_outs(&mut self, outs: Vec<ClientOut>) {
-        for o in outs {
-            match o {
-                ClientOut::Submit { at, ticket, server } => {
-                    self.push(at, Action::Submit { ticket, server })
-                }
-                ClientOut::WakeAt(at) => self.push(at, Action::Wake),
-            }
-        }
-    }
-
     fn fire_due(&mut self) {
         let now = self.now();
         while let Some(entry) = self.schedule.first_entry() {
@@ -445,108 +409,65 @@ impl Orchestrator<'_> {
                 break;
             }
             let action = entry.remove();
-            match action {
-                Action::Submit { ticket, server } => {
-                    let sent = self.users[usize::from(server)].as_ref().is_some_and(|tx| {
-                        tx.send(UserReq::Submit {
-                            ticket: ticket.clone(),
-                        })
-                        .is_ok()
-                    });
-                    if !sent {
-                        self.history.push(Event::Refused {
-                            t_us: now,
-                            ticket: ticket.clone(),
-                            server,
-                        });
-                    }
-                    let outs = self.client.submitted(now, &ticket, server, sent);
-                    self.client_outs(outs);
-                }
-                Action::Wake => {
-                    let outs = self.client.wake(now);
-                    self.client_outs(outs);
-                }
-                Action::Fault(i) => {
-                    self.faults_left -= 1;
-                    self.fault(i, None);
-                }
+            if let Action::Fault(i) = action {
+                info!(
+                    fault = i,
+                    t_us = now,
+                    "fault: {:?}",
+                    self.scenario.faults[i].action
+                );
             }
+            let cmds = self.driver.fire(now, action);
+            self.exec(cmds);
         }
     }
 
-    /// Execute fault `i`; `trigger` is the server whose event fired it, and when.
-    fn fault(&mut self, i: usize, trigger: Option<(ServerId, Time)>) {
-        let action = &self.scenario.faults[i].action;
-        let now = self.now();
-        info!(fault = i, t_us = now, "fault: {action:?}");
-        match action {
-            FaultAction::Crash(servers) => {
-                for &s in servers {
-                    if self.ctl[usize::from(s)].is_none() {
-                        continue;
+    /// Carry out the driver's commands on the real cluster, in order.
+    fn exec(&mut self, cmds: Vec<Command>) {
+        for cmd in cmds {
+            match cmd {
+                Command::Schedule { at, action } => {
+                    self.seq += 1;
+                    self.schedule.insert((at, self.seq), action);
+                }
+                Command::Deliver { ticket, server } => {
+                    let user = self.users[usize::from(server)].as_ref();
+                    if user.is_none_or(|tx| tx.send(UserReq::Submit { ticket }).is_err()) {
+                        // Its connection is gone although it was not crashed on purpose: the
+                        // closed control connection reports the death.
+                        debug!(server, "a user connection is closed");
                     }
+                }
+                Command::Crash(s) => {
                     self.cluster.kill(s);
-                    let now = match trigger {
-                        Some((t, at)) if t == s => at,
-                        _ => self.now(),
-                    };
                     self.ctl[usize::from(s)] = None;
                     self.users[usize::from(s)] = None;
                     self.unconfirmed.remove(&s);
-                    self.paused.remove(&s);
-                    self.history.push(Event::Crash {
-                        t_us: now,
-                        server: s,
-                    });
-                    let outs = self.client.crashed(now, s);
-                    self.client_outs(outs);
                 }
-            }
-            FaultAction::Pause(servers) => {
-                for &s in servers {
-                    if self.ctl[usize::from(s)].is_some() && self.paused.insert(s) {
-                        self.cluster.signal(s, libc::SIGSTOP);
-                        self.unconfirmed.remove(&s);
+                Command::Pause(s) => {
+                    self.cluster.signal(s, libc::SIGSTOP);
+                    self.unconfirmed.remove(&s);
+                }
+                Command::Resume(s) => self.cluster.signal(s, libc::SIGCONT),
+                Command::Control { server, control } => {
+                    if let Some(tx) = &self.ctl[usize::from(server)] {
+                        let _ = tx.send(ToServer::Protocol(control));
                     }
                 }
-            }
-            FaultAction::Resume(servers) => {
-                for &s in servers {
-                    if self.paused.remove(&s) {
-                        self.cluster.signal(s, libc::SIGCONT);
-                    }
-                }
-            }
-            FaultAction::Suspect {
-                by,
-                server,
-                duration,
-            } => {
-                if let Some(tx) = &self.ctl[usize::from(*by)] {
-                    let _ = tx.send(ToServer::Protocol(Control::Suspect {
-                        server: *server,
-                        until: now + duration,
-                    }));
-                }
-            }
-            FaultAction::Delay { .. }
-            | FaultAction::Loss { .. }
-            | FaultAction::Block { .. }
-            | FaultAction::Partition(_)
-            | FaultAction::Heal => {
-                let Some(link) = LinkFault::of(action) else {
-                    return;
-                };
-                // Every server keeps the whole link model; later actions wait until the fault
-                // is in force at every server that can answer (a paused one applies it when it
-                // resumes).
-                for s in self.live() {
-                    if let Some(tx) = &self.ctl[usize::from(s)] {
-                        if tx.send(ToServer::Link(link.clone())).is_ok()
-                            && !self.paused.contains(&s)
-                        {
-                            self.unconfirmed.insert(s);
+                Command::Link(action) => {
+                    let Some(link) = LinkFault::of(&action) else {
+                        continue;
+                    };
+                    // Every server keeps the whole link model; later actions wait until the fault
+                    // is in force at every server that can answer (a paused one applies it when
+                    // it resumes).
+                    for s in self.live() {
+                        if let Some(tx) = &self.ctl[usize::from(s)] {
+                            if tx.send(ToServer::Link(link.clone())).is_ok()
+                                && !self.driver.is_paused(s)
+                            {
+                                self.unconfirmed.insert(s);
+                            }
                         }
                     }
                 }
@@ -564,7 +485,7 @@ impl Orchestrator<'_> {
                             self.bar.inc(1);
                         }
                     }
-                    self.history.push(e);
+                    self.driver.record(e);
                 }
                 FromServer::Note(note) => *self.notes.entry(note).or_insert(0) += 1,
                 FromServer::Counters {
@@ -577,7 +498,16 @@ impl Orchestrator<'_> {
                 FromServer::Triggered { fault, t_us } => {
                     if self.phase == Phase::Running || self.phase == Phase::Quiescing {
                         // A server that crashes itself on the event died at the event.
-                        self.fault(fault as usize, Some((id, t_us)));
+                        let fault = fault as usize;
+                        let now = self.now();
+                        info!(
+                            fault,
+                            t_us,
+                            "fault on an event at s{id}: {:?}",
+                            self.scenario.faults[fault].action
+                        );
+                        let cmds = self.driver.triggered(fault, id, t_us, now);
+                        self.exec(cmds);
                     }
                 }
                 FromServer::Probe {
@@ -607,8 +537,8 @@ impl Orchestrator<'_> {
             Report::Decided(id, ticket) => {
                 if self.phase == Phase::Running {
                     let now = self.now();
-                    let outs = self.client.decided(now, &ticket, id);
-                    self.client_outs(outs);
+                    let cmds = self.driver.decided(now, &ticket, id);
+                    self.exec(cmds);
                 }
             }
         }
@@ -652,7 +582,7 @@ impl Orchestrator<'_> {
     /// Servers not crashed and not paused: those that answer.
     fn responsive(&self) -> Vec<ServerId> {
         (1..=self.n)
-            .filter(|&s| self.ctl[usize::from(s)].is_some() && !self.paused.contains(&s))
+            .filter(|&s| self.ctl[usize::from(s)].is_some() && !self.driver.is_paused(s))
             .collect()
     }
 
@@ -765,12 +695,13 @@ impl Orchestrator<'_> {
             .await;
     }
 
-    fn into_output(mut self) -> RunOutput {
+    fn into_output(self) -> RunOutput {
         // Stable sort: events of one server arrive in the order it recorded them, so equal
         // timestamps keep that order (a submission before its immediate decision).
-        self.history.sort_by_key(Event::time);
+        let mut history = self.driver.into_history();
+        history.sort_by_key(Event::time);
         RunOutput {
-            history: self.history,
+            history,
             heartbeats: self.heartbeats.iter().sum(),
             retransmissions: self.retransmissions.iter().sum(),
             notes: self.notes,
@@ -803,7 +734,7 @@ impl Cluster {
         let mut c = Cluster::empty(n);
         let me = std::process::id();
         for id in 1..=n {
-            let mut cmd = Command::new(&exe);
+            let mut cmd = tokio::process::Command::new(&exe);
             cmd.arg("server")
                 .arg("--id")
                 .arg(id.to_string())

@@ -46,10 +46,11 @@
 use super::clock::{mono_ns, tokio_instant, RunClock, TimerFd};
 use super::wire::{
     encode_frame, forward_frames, FrameReader, FrameWriter, FromServer, Hello, PeerFrame, ToServer,
-    Trigger, TriggerEvent, UserReq, UserResp, WireEvent,
+    UserReq, UserResp, WireEvent,
 };
-use crate::netmodel::LinkModel;
-use crate::protocol::{Effect, Msg, Out, Outcome, Protocol, ServerId, Ticket, Time, Timer};
+use crate::lab::netmodel::LinkModel;
+use crate::lab::triggers::{Seen, Triggers};
+use crate::protocol::{Effect, Msg, Out, Protocol, ServerId, Ticket, Time, Timer};
 use anyhow::{bail, Context};
 use bytes::{Bytes, BytesMut};
 use rand::SeedableRng;
@@ -293,7 +294,8 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
         users: BTreeMap::new(),
         waiting: BTreeMap::new(),
         events: ev_tx,
-        triggers: cfg.triggers.iter().map(|t| (t.clone(), 0)).collect(),
+        triggers: Triggers::new(cfg.triggers),
+        crash_self: cfg.crash_self,
         dying: false,
         heartbeats: 0,
         retransmissions: 0,
@@ -575,8 +577,10 @@ struct Node {
     /// Users waiting for a decision on a ticket, oldest submission first.
     waiting: BTreeMap<Ticket, VecDeque<u64>>,
     events: UnboundedSender<FromServer>,
-    /// Event-triggered faults watched here, with the matching events seen so far.
-    triggers: Vec<(Trigger, u32)>,
+    /// Event-triggered faults watched here.
+    triggers: Triggers,
+    /// The watched faults that crash this server.
+    crash_self: Vec<u32>,
     /// A crash-on-event fault hit this server: it executes nothing more.
     dying: bool,
     heartbeats: u64,
@@ -724,29 +728,9 @@ impl Node {
     /// if it crashes this server, the server stops here: the rest of the step is lost, and so are
     /// its messages not yet released at their receivers (they drop them when its links close).
     fn observe(&mut self, now: Time, seen: Seen) {
-        let mut fired = Vec::new();
-        for (t, count) in &mut self.triggers {
-            let hit = match (&t.event, seen) {
-                (TriggerEvent::Accept, Seen::Decide(Outcome::Accept))
-                | (TriggerEvent::Reject, Seen::Decide(Outcome::Reject))
-                | (TriggerEvent::Decide, Seen::Decide(_)) => true,
-                (TriggerEvent::Send(kind), Seen::Send(k)) => kind == k,
-                _ => false,
-            };
-            if hit {
-                *count += 1;
-                if *count == t.count {
-                    fired.push(t.clone());
-                }
-            }
-        }
-        for t in fired {
-            self.triggers.retain(|(x, _)| x.fault != t.fault);
-            self.report(FromServer::Triggered {
-                fault: t.fault,
-                t_us: now,
-            });
-            if t.crash_self {
+        for fault in self.triggers.observe(self.me, seen) {
+            self.report(FromServer::Triggered { fault, t_us: now });
+            if self.crash_self.contains(&fault) {
                 self.dying = true;
                 self.links.iter_mut().for_each(|l| *l = None);
             }
@@ -762,10 +746,10 @@ impl Node {
             if self.dying {
                 break; // crashed right after an earlier effect of this step
             }
-            let seen = match &e {
-                Effect::Send { msg, .. } => Seen::Send(msg.kind()),
-                Effect::Decide { outcome, .. } => Seen::Decide(*outcome),
-                _ => Seen::Other,
+            let seen = if self.triggers.is_empty() {
+                None
+            } else {
+                Seen::of(&e)
             };
             match e {
                 Effect::Send { to, msg } => {
@@ -813,7 +797,7 @@ impl Node {
                 }
                 Effect::Note(note) => self.report(FromServer::Note(note)),
             }
-            if !self.triggers.is_empty() && !matches!(seen, Seen::Other) {
+            if let Some(seen) = seen {
                 self.observe(now, seen);
             }
         }
@@ -882,12 +866,4 @@ impl Node {
         }
         self.report_counters();
     }
-}
-
-/// What an executed effect was, for the event triggers.
-#[derive(Clone, Copy)]
-enum Seen {
-    Send(&'static str),
-    Decide(Outcome),
-    Other,
 }

@@ -19,10 +19,11 @@
 //! decode, so history events travel as [`WireEvent`] and become `Event`s at the orchestrator.
 
 use crate::history::Event;
+use crate::lab::triggers::Trigger;
 use crate::protocol::{
     Control, Msg, NodeConfig, Note, Outcome, ProtocolKind, ServerId, Ticket, Time,
 };
-use crate::scenario::{EventKind, FaultAction};
+use crate::scenario::FaultAction;
 use bincode::Options;
 use bytes::{BufMut, BytesMut};
 use serde::de::DeserializeOwned;
@@ -232,44 +233,17 @@ pub struct ServerConfig {
     pub seed: u64,
     /// Every server's listening port on 127.0.0.1, including this one's.
     pub peers: Vec<(ServerId, u16)>,
-    /// Event-triggered faults (`after = {..}`) watched at this server.
+    /// Event-triggered faults (`after = {..}`) watched at this server. The server reports
+    /// [`FromServer::Triggered`] when one fires.
     pub triggers: Vec<Trigger>,
+    /// Those of `triggers` whose fault crashes this very server: it executes nothing more of that
+    /// step and dies at once, so the crash lands exactly where the scenario says, as in the
+    /// simulator.
+    pub crash_self: Vec<u32>,
 }
 
-/// "Right after the `count`-th `event` at this server, fault `fault` fires" (a `[[fault]]` with
-/// `after = {..}`). The server reports [`FromServer::Triggered`]; when the fault crashes the
-/// server itself (`crash_self`), it executes nothing more of that step and dies at once, so
-/// the crash lands exactly where the scenario says, as in the simulator.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Trigger {
-    pub fault: u32,
-    pub event: TriggerEvent,
-    pub count: u32,
-    pub crash_self: bool,
-}
-
-/// [`EventKind`] on the wire.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum TriggerEvent {
-    Accept,
-    Reject,
-    Decide,
-    Send(String),
-}
-
-impl From<&EventKind> for TriggerEvent {
-    fn from(e: &EventKind) -> Self {
-        match e {
-            EventKind::Accept => TriggerEvent::Accept,
-            EventKind::Reject => TriggerEvent::Reject,
-            EventKind::Decide => TriggerEvent::Decide,
-            EventKind::Send(kind) => TriggerEvent::Send(kind.clone()),
-        }
-    }
-}
-
-/// A link fault on the wire: the [`FaultAction`]s that shape links (see [`crate::netmodel`]).
-/// Every server gets every link fault and keeps the whole [`crate::netmodel::LinkModel`]; it
+/// A link fault on the wire: the [`FaultAction`]s that shape links (see [`crate::lab::netmodel`]).
+/// Every server gets every link fault and keeps the whole [`crate::lab::netmodel::LinkModel`]; it
 /// only ever asks it about its own outgoing links.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum LinkFault {
@@ -441,7 +415,7 @@ pub enum FromServer {
     },
     /// A link fault ([`ToServer::Link`]) is in force.
     Applied,
-    /// An event trigger fired at `t_us` (see [`Trigger`]); with `crash_self` this is the last
+    /// An event trigger fired at `t_us` (see [`Trigger`]); for a `crash_self` fault this is the last
     /// frame.
     Triggered { fault: u32, t_us: Time },
     /// Non-heartbeat protocol messages sent to / received from each server, indexed by id

@@ -2,10 +2,11 @@
 #![allow(dead_code)]
 
 use ticketlab::history::Event;
+use ticketlab::lab::RunOutput;
 use ticketlab::protocol::{Outcome, ProtocolKind, ServerId};
 use ticketlab::report::{self, RunSummary};
 use ticketlab::scenario::{self, Scenario};
-use ticketlab::sim::{self, RunOutput};
+use ticketlab::sim;
 
 pub fn load(text: &str, sets: &[&str]) -> Scenario {
     let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();

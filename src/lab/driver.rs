@@ -1,0 +1,417 @@
+//! The driver of a run, shared by every runtime: the users, the fault schedule, the crash and
+//! pause bookkeeping, and the history. Like the protocols it does no I/O and reads no clock: the
+//! runtime tells it what happened (an [`Action`] came due, a server decided, a trigger fired, a
+//! protocol event to record) and executes the [`Command`]s it answers with — in order, since a
+//! command's place in the runtime's own queue can matter (the simulator breaks time ties by
+//! insertion order).
+//!
+//! The split of work:
+//! - the **driver** decides *what* happens: which submissions are refused (their server is known
+//!   crashed), when users act (via [`Client`]), what each `[[fault]]` does to which servers, and
+//!   records the events only it sees (`refused`, `crash`) in the history;
+//! - the **runtime** decides *how*: its clock and queue fire [`Action`]s at their times, and it
+//!   carries out [`Command`]s on its cluster (an event queue or real processes and sockets),
+//!   recording the protocol events (`submit`, `send`, `decide`) where they happen.
+
+use crate::history::Event;
+use crate::protocol::{Control, ServerId, Ticket, Time};
+use crate::scenario::{FaultAction, Scenario};
+use crate::workload::{Client, ClientOut};
+use std::collections::BTreeSet;
+
+/// Something the users or the fault injector do at a given time: the runtime schedules it (from
+/// [`Command::Schedule`]) and hands it back to [`Driver::fire`] when it comes due.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// A user hands `ticket` to `server`.
+    Submit { ticket: Ticket, server: ServerId },
+    /// A user deadline to check.
+    Wake,
+    /// The timed fault with this index in the scenario's list.
+    Fault(usize),
+}
+
+/// What the runtime must do, in the order given.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Command {
+    /// Fire `action` at `at` (≥ now).
+    Schedule {
+        at: Time,
+        action: Action,
+    },
+    /// `server` receives `ticket` now (the server records the `submit` when it takes it in).
+    Deliver {
+        ticket: Ticket,
+        server: ServerId,
+    },
+    /// Crash-stop `server` now (already recorded in the history).
+    Crash(ServerId),
+    /// Stop `server`: its inputs wait until it resumes.
+    Pause(ServerId),
+    Resume(ServerId),
+    /// A control input for `server`'s protocol (a forced suspicion).
+    Control {
+        server: ServerId,
+        control: Control,
+    },
+    /// Apply this link fault (delay, loss, block, partition, heal) to every link.
+    Link(FaultAction),
+}
+
+/// The runtime-neutral state of one run.
+#[derive(Debug)]
+pub struct Driver<'a> {
+    scenario: &'a Scenario,
+    client: Client,
+    crashed: Vec<bool>,
+    paused: BTreeSet<ServerId>,
+    /// Timed faults not fired yet: the run is not over while one is left.
+    faults_left: usize,
+    history: Vec<Event>,
+}
+
+impl<'a> Driver<'a> {
+    pub fn new(scenario: &'a Scenario, seed: u64) -> Self {
+        Driver {
+            scenario,
+            client: Client::new(scenario, seed),
+            crashed: vec![false; usize::from(scenario.cluster.servers) + 1],
+            paused: BTreeSet::new(),
+            faults_left: scenario.faults.iter().filter(|f| f.after.is_none()).count(),
+            history: Vec::new(),
+        }
+    }
+
+    /// Tickets the users will submit (generated and scripted), for progress bars.
+    pub fn total_tickets(&self) -> u64 {
+        self.client.total_tickets()
+    }
+
+    /// The timed faults, to schedule before anything else.
+    pub fn faults(&self) -> Vec<Command> {
+        let faults = self.scenario.faults.iter().enumerate();
+        faults
+            .filter(|(_, f)| f.after.is_none())
+            .map(|(i, f)| Command::Schedule {
+                at: f.at,
+                action: Action::Fault(i),
+            })
+            .collect()
+    }
+
+    /// The users start (after the servers have).
+    pub fn start(&mut self, now: Time) -> Vec<Command> {
+        let outs = self.client.start(now, self.scenario.workload.concurrency);
+        schedule(outs)
+    }
+
+    /// Every submission resolved and every timed fault fired: the workload is over.
+    pub fn done(&self) -> bool {
+        self.client.done() && self.faults_left == 0
+    }
+
+    pub fn is_crashed(&self, server: ServerId) -> bool {
+        self.crashed[usize::from(server)]
+    }
+
+    pub fn is_paused(&self, server: ServerId) -> bool {
+        self.paused.contains(&server)
+    }
+
+    /// A scheduled action came due.
+    pub fn fire(&mut self, now: Time, action: Action) -> Vec<Command> {
+        match action {
+            Action::Submit { ticket, server } => {
+                // The user hands the ticket over now (its deadline runs from here); a crashed
+                // server refuses the connection.
+                let alive = !self.is_crashed(server);
+                if !alive {
+                    self.history.push(Event::Refused {
+                        t_us: now,
+                        ticket: ticket.clone(),
+                        server,
+                    });
+                }
+                let mut cmds = schedule(self.client.submitted(now, &ticket, server, alive));
+                if alive {
+                    cmds.push(Command::Deliver { ticket, server });
+                }
+                cmds
+            }
+            Action::Wake => schedule(self.client.wake(now)),
+            Action::Fault(i) => {
+                self.faults_left -= 1;
+                self.fault(i, now, None)
+            }
+        }
+    }
+
+    /// Server `server` executed the event that fires fault `fault` (an `after = {..}` fault) at
+    /// `at`; `now` is the runtime's time (the same in the simulator; later in real time). A server
+    /// that crashes on its own event is recorded as crashed at the event.
+    pub fn triggered(
+        &mut self,
+        fault: usize,
+        server: ServerId,
+        at: Time,
+        now: Time,
+    ) -> Vec<Command> {
+        self.fault(fault, now, Some((server, at)))
+    }
+
+    /// `server` decided `ticket` (its user is told).
+    pub fn decided(&mut self, now: Time, ticket: &Ticket, server: ServerId) -> Vec<Command> {
+        schedule(self.client.decided(now, ticket, server))
+    }
+
+    /// Record a protocol event (`submit`, `send`, `decide`) where the runtime saw it happen.
+    pub fn record(&mut self, event: Event) {
+        self.history.push(event);
+    }
+
+    /// The history, in the order events were recorded.
+    pub fn into_history(self) -> Vec<Event> {
+        self.history
+    }
+
+    fn fault(&mut self, i: usize, now: Time, trigger: Option<(ServerId, Time)>) -> Vec<Command> {
+        let mut cmds = Vec::new();
+        match &self.scenario.faults[i].action {
+            FaultAction::Crash(servers) => {
+                for &s in servers {
+                    if self.is_crashed(s) {
+                        continue;
+                    }
+                    let at = match trigger {
+                        Some((t, at)) if t == s => at,
+                        _ => now,
+                    };
+                    self.crashed[usize::from(s)] = true;
+                    self.paused.remove(&s);
+                    self.history.push(Event::Crash {
+                        t_us: at,
+                        server: s,
+                    });
+                    cmds.push(Command::Crash(s));
+                    cmds.extend(schedule(self.client.crashed(at, s)));
+                }
+            }
+            FaultAction::Pause(servers) => {
+                for &s in servers {
+                    if !self.is_crashed(s) && self.paused.insert(s) {
+                        cmds.push(Command::Pause(s));
+                    }
+                }
+            }
+            FaultAction::Resume(servers) => {
+                for &s in servers {
+                    if self.paused.remove(&s) {
+                        cmds.push(Command::Resume(s));
+                    }
+                }
+            }
+            FaultAction::Suspect {
+                by,
+                server,
+                duration,
+            } => {
+                if !self.is_crashed(*by) {
+                    cmds.push(Command::Control {
+                        server: *by,
+                        control: Control::Suspect {
+                            server: *server,
+                            until: now + duration,
+                        },
+                    });
+                }
+            }
+            link @ (FaultAction::Delay { .. }
+            | FaultAction::Loss { .. }
+            | FaultAction::Block { .. }
+            | FaultAction::Partition(_)
+            | FaultAction::Heal) => cmds.push(Command::Link(link.clone())),
+        }
+        cmds
+    }
+}
+
+fn schedule(outs: Vec<ClientOut>) -> Vec<Command> {
+    outs.into_iter()
+        .map(|o| match o {
+            ClientOut::Submit { at, ticket, server } => Command::Schedule {
+                at,
+                action: Action::Submit { ticket, server },
+            },
+            ClientOut::WakeAt(at) => Command::Schedule {
+                at,
+                action: Action::Wake,
+            },
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario;
+
+    fn scenario(extra: &str) -> Scenario {
+        let text = format!(
+            "name = \"t\"\n[cluster]\nservers = 3\nprotocols = [\"2pe\"]\nmode = \"sim\"\n{extra}"
+        );
+        scenario::load("t.toml", &text, &[]).expect("valid scenario")
+    }
+
+    #[test]
+    fn a_submission_to_a_crashed_server_is_refused_and_recorded() {
+        let s = scenario(
+            "[[ticket]]\nid = \"a\"\nsubmit = [{ at_ms = 5.0, server = 2 }]\n\
+             [[fault]]\nat_ms = 1.0\ncrash = [2]\n",
+        );
+        let mut d = Driver::new(&s, 1);
+        let faults = d.faults();
+        assert_eq!(
+            faults,
+            vec![Command::Schedule {
+                at: 1000,
+                action: Action::Fault(0)
+            }]
+        );
+        let start = d.start(0);
+        let submit = Action::Submit {
+            ticket: "a".into(),
+            server: 2,
+        };
+        assert!(start.contains(&Command::Schedule {
+            at: 5000,
+            action: submit.clone()
+        }));
+        let crash = d.fire(1000, Action::Fault(0));
+        assert_eq!(crash.first(), Some(&Command::Crash(2)));
+        assert!(d.is_crashed(2));
+        let refused = d.fire(5000, submit);
+        assert!(
+            !refused.iter().any(|c| matches!(c, Command::Deliver { .. })),
+            "{refused:?}"
+        );
+        let h = d.into_history();
+        assert_eq!(
+            h,
+            vec![
+                Event::Crash {
+                    t_us: 1000,
+                    server: 2
+                },
+                Event::Refused {
+                    t_us: 5000,
+                    ticket: "a".into(),
+                    server: 2
+                }
+            ]
+        );
+    }
+
+    #[test]
+    fn pause_resume_and_suspect_follow_the_servers_state() {
+        let s = scenario(
+            "[[ticket]]\nid = \"a\"\nsubmit = [{ at_ms = 0.0, server = 1 }]\n\
+             [[fault]]\nat_ms = 1.0\npause = [1]\n[[fault]]\nat_ms = 2.0\nsuspect = { by = 1, server = 2, for_ms = 1.0 }\n\
+             [[fault]]\ncrash = [3]\nafter = { server = 3, event = \"decide\", count = 1 }\n[[fault]]\nat_ms = 4.0\nsuspect = { by = 3, server = 1, for_ms = 5.0 }\n\
+             [[fault]]\nat_ms = 5.0\nsuspect = { by = 2, server = 1, for_ms = 5.0 }\n\
+             [[fault]]\nat_ms = 6.0\nresume = [1]\n",
+        );
+        let mut d = Driver::new(&s, 1);
+        assert_eq!(d.fire(1000, Action::Fault(0)), vec![Command::Pause(1)]);
+        assert_eq!(
+            d.fire(2000, Action::Fault(1)),
+            vec![Command::Control {
+                server: 1,
+                control: Control::Suspect {
+                    server: 2,
+                    until: 3000
+                }
+            }],
+            "a paused server's input waits in its runtime, not here"
+        );
+        assert_eq!(d.triggered(2, 3, 3000, 3000), vec![Command::Crash(3)]);
+        assert!(
+            d.fire(4000, Action::Fault(3)).is_empty(),
+            "a crashed server suspects no one"
+        );
+        assert_eq!(
+            d.fire(5000, Action::Fault(4)),
+            vec![Command::Control {
+                server: 2,
+                control: Control::Suspect {
+                    server: 1,
+                    until: 10_000
+                }
+            }]
+        );
+        assert_eq!(d.fire(6000, Action::Fault(5)), vec![Command::Resume(1)]);
+        assert!(!d.is_paused(1));
+    }
+
+    #[test]
+    fn a_crash_on_an_event_is_stamped_at_the_event_and_not_counted_as_timed() {
+        let s = scenario(
+            "[[ticket]]\nid = \"a\"\nsubmit = [{ at_ms = 0.0, server = 1 }]\n\
+             [[fault]]\ncrash = [1, 2]\nafter = { server = 1, event = \"send\", msg = \"NEWTKT\", count = 1 }\n",
+        );
+        let mut d = Driver::new(&s, 1);
+        assert!(d.faults().is_empty(), "not a timed fault");
+        let cmds = d.triggered(0, 1, 700, 900);
+        assert_eq!(cmds.first(), Some(&Command::Crash(1)));
+        assert!(cmds.contains(&Command::Crash(2)));
+        assert_eq!(
+            d.into_history(),
+            vec![
+                Event::Crash {
+                    t_us: 700,
+                    server: 1
+                },
+                Event::Crash {
+                    t_us: 900,
+                    server: 2
+                }
+            ]
+        );
+    }
+
+    #[test]
+    fn the_workload_is_done_when_every_submission_resolved_and_every_timed_fault_fired() {
+        let s = scenario(
+            "[[ticket]]\nid = \"a\"\nsubmit = [{ at_ms = 0.0, server = 1 }]\n\
+             [[fault]]\nat_ms = 1.0\ndelay = { from = 1, to = 2, ms = 5.0 }\n",
+        );
+        let mut d = Driver::new(&s, 1);
+        let _ = d.faults();
+        let _ = d.start(0);
+        let cmds = d.fire(
+            0,
+            Action::Submit {
+                ticket: "a".into(),
+                server: 1,
+            },
+        );
+        assert_eq!(
+            cmds.last(),
+            Some(&Command::Deliver {
+                ticket: "a".into(),
+                server: 1
+            })
+        );
+        let _ = d.decided(500, &"a".into(), 1);
+        assert!(!d.done(), "the delay fault has not fired");
+        let link = d.fire(1000, Action::Fault(0));
+        assert!(matches!(
+            link.as_slice(),
+            [Command::Link(FaultAction::Delay { .. })]
+        ));
+        assert!(d.done());
+        assert!(
+            d.into_history().is_empty(),
+            "the runtime records submit and decide"
+        );
+    }
+}

@@ -1,0 +1,94 @@
+//! The lab core: what every runtime shares, and the one interface every runtime offers.
+//!
+//! A *runtime* executes one protocol of a scenario on some cluster — the deterministic simulator
+//! (`crate::sim`) or real local processes (`crate::process`) — and returns a [`RunOutput`]. What
+//! does not depend on how messages travel or how time passes lives here, once:
+//! - [`driver`] — the pure driver of a run: the users' [`crate::workload::Client`], the fault
+//!   schedule and its dispatch, the crash/pause bookkeeping and the history. A runtime feeds it
+//!   what happened and executes the [`driver::Command`]s it answers with.
+//! - [`triggers`] — counting protocol events toward `after = {..}` faults.
+//! - [`netmodel`] — links as faults shape them (delay, partitions, blocks, loss), pure and seeded.
+//!
+//! [`Runtime`] is the single "run one scenario" interface: `ticketlab run`, resilience sweeps and
+//! `ticketlab explore` take a `&dyn Runtime` and never name a runtime themselves. No runtime
+//! imports another; both import this module.
+
+pub mod driver;
+pub mod netmodel;
+pub mod triggers;
+
+use crate::history::Event;
+use crate::protocol::{Note, ProtocolKind, Time};
+use crate::scenario::{Mode, Scenario};
+use std::collections::BTreeMap;
+
+/// What a run produced, in every runtime alike.
+#[derive(Debug, Clone, Default)]
+pub struct RunOutput {
+    pub history: Vec<Event>,
+    /// Heartbeats sent (not in the history, not in messages per ticket).
+    pub heartbeats: u64,
+    /// Internal protocol events (fast paths, fallbacks, consensus instances, suspicions).
+    pub notes: BTreeMap<Note, u64>,
+    /// Time at the end of the run (simulated or since the run epoch), µs.
+    pub end: Time,
+    /// Transmissions lost on lossy links and retransmitted (not in messages per ticket).
+    pub retransmissions: u64,
+}
+
+/// Why a run stopped before its end (only real runtimes stop early; the simulator never does).
+#[derive(Debug)]
+pub enum Stop {
+    /// SIGINT (Ctrl-C) or SIGTERM.
+    Interrupted(&'static str),
+    /// The runtime failed (a server died on its own, the cluster did not come up, …).
+    Failed(anyhow::Error),
+}
+
+/// One run: its output — complete, or what was recorded up to a stop — and why it stopped.
+#[derive(Debug)]
+pub struct RunResult {
+    pub output: RunOutput,
+    pub stop: Option<Stop>,
+}
+
+impl RunResult {
+    /// The output of a run that must have completed; a stop becomes an error.
+    pub fn completed(self) -> anyhow::Result<RunOutput> {
+        match self.stop {
+            None => Ok(self.output),
+            Some(Stop::Interrupted(sig)) => anyhow::bail!("interrupted by {sig}"),
+            Some(Stop::Failed(e)) => Err(e),
+        }
+    }
+}
+
+/// A way to execute runs. Implemented by the simulator and by the process runtime.
+pub trait Runtime: Sync {
+    /// Which runtime this is (recorded in summaries and replay files).
+    fn mode(&self) -> Mode;
+
+    /// How many runs may execute at once, each on its own thread: the simulator uses every
+    /// core; real processes run one cluster at a time on the calling thread.
+    fn parallelism(&self) -> usize {
+        1
+    }
+
+    /// Run `protocol` of `scenario` with `seed`.
+    fn run(&self, scenario: &Scenario, protocol: ProtocolKind, seed: u64) -> RunResult;
+
+    /// A stop that has already happened (a signal), so callers start nothing new.
+    fn interrupted(&self) -> Option<&'static str> {
+        None
+    }
+}
+
+// TEMP until the scenario split lands (it brings `Mode::name` and this impl).
+impl std::fmt::Display for Mode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Mode::Sim => "sim",
+            Mode::Processes => "processes",
+        })
+    }
+}
