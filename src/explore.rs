@@ -128,7 +128,7 @@ fn reduce(index: usize, seed: u64, p: ProtocolKind, scenario: Scenario, run: &Ru
         .filter(|f| {
             f.decisions
                 .iter()
-                .any(|d| d.2 == crate::protocol::Outcome::Accept)
+                .any(|d| d.outcome == crate::protocol::Outcome::Accept)
         })
         .count() as u64;
     Done {
