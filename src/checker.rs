@@ -64,14 +64,25 @@ impl fmt::Display for Violation {
     }
 }
 
+/// One server's decision about a ticket, as the history recorded it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Decision {
+    pub server: ServerId,
+    /// When the server decided, µs since the run's start.
+    pub t_us: Time,
+    pub outcome: Outcome,
+    /// The protocol's phase (2PE: 1 or 2), `None` for protocols without phases.
+    pub phase: Option<u8>,
+}
+
 /// Per-ticket facts gathered from a history.
 #[derive(Clone, Debug, Default)]
 pub struct TicketFacts {
     /// σ(τ): servers that received τ from a user, with the time of every submission at each
     /// (a resubmission to the same server adds a time).
     pub sigma: BTreeMap<ServerId, Vec<Time>>,
-    /// Every decision about τ: (server, time, outcome, phase).
-    pub decisions: Vec<(ServerId, Time, Outcome, Option<u8>)>,
+    /// Every decision about τ, in history order.
+    pub decisions: Vec<Decision>,
 }
 
 impl TicketFacts {
@@ -82,9 +93,9 @@ impl TicketFacts {
         self.sigma.iter().flat_map(move |(server, submitted)| {
             self.decisions
                 .iter()
-                .filter(move |d| d.0 == *server)
+                .filter(move |d| d.server == *server)
                 .zip(submitted)
-                .map(|(d, t)| d.1 - t)
+                .map(|(d, t)| d.t_us - t)
         })
     }
 }
@@ -133,7 +144,12 @@ pub fn check(history: &[Event]) -> Checked {
                     .entry(ticket.clone())
                     .or_default()
                     .decisions
-                    .push((*server, *t_us, *outcome, *phase));
+                    .push(Decision {
+                        server: *server,
+                        t_us: *t_us,
+                        outcome: *outcome,
+                        phase: *phase,
+                    });
             }
             Event::Crash { t_us, server } => {
                 c.crashed.entry(*server).or_insert(*t_us);
@@ -145,8 +161,8 @@ pub fn check(history: &[Event]) -> Checked {
         let accepts: Vec<(ServerId, Time)> = facts
             .decisions
             .iter()
-            .filter(|d| d.2 == Outcome::Accept)
-            .map(|d| (d.0, d.1))
+            .filter(|d| d.outcome == Outcome::Accept)
+            .map(|d| (d.server, d.t_us))
             .collect();
         if accepts.len() > 1 {
             c.violations.push(Violation::E1 {
@@ -157,7 +173,7 @@ pub fn check(history: &[Event]) -> Checked {
         if !accepts.is_empty() || facts.sigma.is_empty() {
             continue;
         }
-        let decided: BTreeSet<ServerId> = facts.decisions.iter().map(|d| d.0).collect();
+        let decided: BTreeSet<ServerId> = facts.decisions.iter().map(|d| d.server).collect();
         let any_crashed = facts.sigma.keys().any(|s| c.crashed.contains_key(s));
         let undecided_live = facts
             .sigma
@@ -172,7 +188,7 @@ pub fn check(history: &[Event]) -> Checked {
             c.violations.push(Violation::E2 {
                 ticket: ticket.clone(),
                 sigma: facts.sigma.keys().copied().collect(),
-                rejects: facts.decisions.iter().map(|d| (d.0, d.1)).collect(),
+                rejects: facts.decisions.iter().map(|d| (d.server, d.t_us)).collect(),
             });
         }
     }

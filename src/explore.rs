@@ -20,7 +20,6 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
-use std::fmt::Write as _;
 
 /// What one generated run found.
 #[derive(Clone, Debug, Serialize)]
@@ -119,7 +118,7 @@ fn reduce(index: usize, seed: u64, p: ProtocolKind, scenario: Scenario, run: &Ru
         .filter(|f| {
             f.decisions
                 .iter()
-                .any(|d| d.2 == crate::protocol::Outcome::Accept)
+                .any(|d| d.outcome == crate::protocol::Outcome::Accept)
         })
         .count() as u64;
     Done {
@@ -267,7 +266,7 @@ pub fn campaign(
                     .collect::<Vec<_>>()
                     .join("\n"),
             );
-            std::fs::write(&path, to_toml(scenario, &header))?;
+            std::fs::write(&path, crate::scenario::to_toml(scenario, &header))?;
             failures.push(path.display().to_string());
         }
     }
@@ -506,153 +505,6 @@ fn first_message(protocol: ProtocolKind) -> &'static str {
     }
 }
 
-fn ms(us: u64) -> String {
-    let v = us as f64 / 1000.0;
-    if v.fract() == 0.0 {
-        format!("{v:.1}")
-    } else {
-        format!("{v}")
-    }
-}
-
-fn ids(v: &[ServerId]) -> String {
-    format!(
-        "[{}]",
-        v.iter()
-            .map(|s| s.to_string())
-            .collect::<Vec<_>>()
-            .join(", ")
-    )
-}
-
-/// The scenario as a TOML file in the v1 format (`scenario::load` reads it back unchanged).
-pub fn to_toml(s: &Scenario, header: &str) -> String {
-    let mut t = String::new();
-    for line in header.lines() {
-        let _ = writeln!(t, "# {line}");
-    }
-    let _ = writeln!(t, "name = {:?}", s.name);
-    if let Some(seed) = s.seed {
-        let _ = writeln!(t, "seed = {seed}");
-    }
-    let c = &s.cluster;
-    let _ = writeln!(t, "\n[cluster]\nservers = {}", c.servers);
-    let protos: Vec<String> = c
-        .protocols
-        .iter()
-        .map(|p| format!("{:?}", p.name()))
-        .collect();
-    let _ = writeln!(t, "protocols = [{}]", protos.join(", "));
-    let mode = match c.mode {
-        Mode::Sim => "sim",
-        Mode::Processes => "processes",
-    };
-    let _ = writeln!(t, "mode = {mode:?}");
-    let _ = writeln!(
-        t,
-        "delta_ms = {}\njitter_ms = {}\nheartbeat_ms = {}\nsuspect_after_ms = {}",
-        ms(c.delta),
-        ms(c.jitter),
-        ms(c.heartbeat),
-        ms(c.suspect_after)
-    );
-    let w = &s.workload;
-    let submit_to = match &w.submit_to {
-        SubmitTo::Random => "\"random\"".to_string(),
-        SubmitTo::RoundRobin => "\"round-robin\"".to_string(),
-        SubmitTo::Servers(v) => ids(v),
-    };
-    let _ = writeln!(
-        t,
-        "\n[workload]\ntickets = {}\nconcurrency = {}\nthink_ms = {}\nsubmit_to = {submit_to}\nduplicates = {:?}\nduplicate_gap_ms = {}\ndeadline_ms = {}",
-        w.tickets, w.concurrency, ms(w.think), w.duplicates, ms(w.duplicate_gap), ms(w.deadline)
-    );
-    for tk in &s.tickets {
-        let subs: Vec<String> = tk
-            .submit
-            .iter()
-            .map(|x| format!("{{ server = {}, at_ms = {} }}", x.server, ms(x.at)))
-            .collect();
-        let _ = writeln!(
-            t,
-            "\n[[ticket]]\nid = {:?}\nsubmit = [{}]",
-            tk.id,
-            subs.join(", ")
-        );
-    }
-    for f in &s.faults {
-        let _ = writeln!(t, "\n[[fault]]");
-        match &f.after {
-            None => {
-                let _ = writeln!(t, "at_ms = {}", ms(f.at));
-            }
-            Some(a) => {
-                let (event, msg) = match &a.event {
-                    EventKind::Accept => ("accept", None),
-                    EventKind::Reject => ("reject", None),
-                    EventKind::Decide => ("decide", None),
-                    EventKind::Send(m) => ("send", Some(m)),
-                };
-                let msg = msg.map(|m| format!(", msg = {m:?}")).unwrap_or_default();
-                let _ = writeln!(
-                    t,
-                    "after = {{ server = {}, event = {event:?}{msg}, count = {} }}",
-                    a.server, a.count
-                );
-            }
-        }
-        let _ = match &f.action {
-            FaultAction::Crash(v) => writeln!(t, "crash = {}", ids(v)),
-            FaultAction::Pause(v) => writeln!(t, "pause = {}", ids(v)),
-            FaultAction::Resume(v) => writeln!(t, "resume = {}", ids(v)),
-            FaultAction::Heal => writeln!(t, "heal = true"),
-            FaultAction::Partition(groups) => {
-                let g: Vec<String> = groups.iter().map(|g| ids(g)).collect();
-                writeln!(t, "partition = [{}]", g.join(", "))
-            }
-            FaultAction::Block { from, to } => {
-                writeln!(t, "block = {{ from = {}, to = {} }}", ids(from), ids(to))
-            }
-            FaultAction::Delay { from, to, delay } => {
-                writeln!(
-                    t,
-                    "delay = {{ from = {}, to = {}, ms = {} }}",
-                    ids(from),
-                    ids(to),
-                    ms(*delay)
-                )
-            }
-            FaultAction::Loss { from, to, rate } => {
-                writeln!(
-                    t,
-                    "loss = {{ from = {}, to = {}, rate = {rate:?} }}",
-                    ids(from),
-                    ids(to)
-                )
-            }
-            FaultAction::Suspect {
-                by,
-                server,
-                duration,
-            } => {
-                writeln!(
-                    t,
-                    "suspect = {{ by = {by}, server = {server}, for_ms = {} }}",
-                    ms(*duration)
-                )
-            }
-        };
-    }
-    if let Some(r) = &s.resilience {
-        let crash = match r.crash {
-            crate::scenario::CrashPick::First => "first",
-            crate::scenario::CrashPick::Last => "last",
-        };
-        let _ = writeln!(t, "\n[resilience]\nmax_f = {}\ncrash = {crash:?}", r.max_f);
-    }
-    t
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -662,7 +514,7 @@ mod tests {
         for seed in 0..300 {
             for p in [ProtocolKind::TwoPe, ProtocolKind::SeCt] {
                 let s = generate(seed, p, &[3, 4, 5, 7]);
-                let text = to_toml(&s, "generated");
+                let text = crate::scenario::to_toml(&s, "generated");
                 let back = crate::scenario::load("gen.toml", &text, &[])
                     .unwrap_or_else(|e| panic!("{e}\n{text}"));
                 assert_eq!(back, s, "{text}");

@@ -140,9 +140,13 @@ pub fn summarize(scenario: &Scenario, protocol: ProtocolKind, run: &RunOutput) -
     let mut phase = [0u64; 3];
     let mut pending: Vec<Ticket> = Vec::new();
     for (ticket, facts) in &checked.tickets {
-        if let Some(a) = facts.decisions.iter().find(|d| d.2 == Outcome::Accept) {
+        if let Some(a) = facts
+            .decisions
+            .iter()
+            .find(|d| d.outcome == Outcome::Accept)
+        {
             accepted += 1;
-            if let Some(p @ 1..=2) = a.3 {
+            if let Some(p @ 1..=2) = a.phase {
                 phase[usize::from(p)] += 1;
             }
         } else if facts.sigma.is_empty() || checked.pending.contains(ticket) {

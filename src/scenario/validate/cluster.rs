@@ -1,0 +1,262 @@
+//! `[cluster]`: size, protocols, mode, δ, jitter and the failure detector's timing.
+
+use super::{shown, us_as_ms, Ctx, Res, K};
+use crate::protocol::ProtocolKind;
+use crate::scenario::raw::RawCluster;
+use crate::scenario::{
+    Cluster, Mode, DEFAULT_DELTA_MS, DEFAULT_HEARTBEAT_MS, DEFAULT_JITTER_MS,
+    DEFAULT_SUSPECT_AFTER_MS, MAX_DELTA_MS, MAX_MS, MAX_SERVERS, MIN_POSITIVE_MS,
+};
+
+impl Ctx<'_> {
+    pub(super) fn cluster(&self, raw: &RawCluster) -> Res<Cluster> {
+        let c = K::root().k("cluster");
+
+        if !(1..=i64::from(MAX_SERVERS)).contains(&raw.servers) {
+            return Err(self.invalid(
+                &c.k("servers"),
+                raw.servers,
+                format!("expected an integer from 1 to {MAX_SERVERS}"),
+            ));
+        }
+        let servers = raw.servers as u16;
+
+        let names = ProtocolKind::ALL
+            .iter()
+            .map(|k| format!("{:?}", k.name()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        if raw.protocols.is_empty() {
+            return Err(self.invalid(
+                &c.k("protocols"),
+                "[]",
+                format!("expected a non-empty list of protocols from {names}"),
+            ));
+        }
+        let mut protocols = Vec::new();
+        for (i, name) in raw.protocols.iter().enumerate() {
+            let key = c.k("protocols").i(i);
+            let Some(kind) = ProtocolKind::from_name(name) else {
+                return Err(self.invalid(
+                    &key,
+                    format!("{name:?}"),
+                    format!("expected one of {names}"),
+                ));
+            };
+            if let Some(first) = protocols.iter().position(|&p| p == kind) {
+                return Err(self.invalid(
+                    &key,
+                    format!("{name:?}"),
+                    format!("expected each protocol at most once (cluster.protocols[{first}] is already {name:?})"),
+                ));
+            }
+            protocols.push(kind);
+        }
+
+        let mode = match raw.mode.as_deref() {
+            Some("sim") => Mode::Sim,
+            None | Some("processes") => Mode::Processes,
+            Some(other) => {
+                return Err(self.invalid(
+                    &c.k("mode"),
+                    format!("{other:?}"),
+                    "expected \"sim\" or \"processes\"",
+                ))
+            }
+        };
+
+        let delta = self.ms(
+            &c.k("delta_ms"),
+            raw.delta_ms,
+            DEFAULT_DELTA_MS,
+            MIN_POSITIVE_MS,
+            MAX_DELTA_MS,
+        )?;
+        let jitter = self.ms(
+            &c.k("jitter_ms"),
+            raw.jitter_ms,
+            DEFAULT_JITTER_MS,
+            0.0,
+            MAX_MS,
+        )?;
+        let heartbeat = self.ms(
+            &c.k("heartbeat_ms"),
+            raw.heartbeat_ms,
+            DEFAULT_HEARTBEAT_MS,
+            MIN_POSITIVE_MS,
+            MAX_MS,
+        )?;
+        let suspect_key = c.k("suspect_after_ms");
+        let suspect_after = self.ms(
+            &suspect_key,
+            raw.suspect_after_ms,
+            DEFAULT_SUSPECT_AFTER_MS,
+            MIN_POSITIVE_MS,
+            MAX_MS,
+        )?;
+        // A correct server's heartbeat can arrive as late as heartbeat + δ + jitter after the
+        // previous one: a timeout at or below that suspects correct servers all the time.
+        let bound = heartbeat + delta + jitter;
+        if suspect_after <= bound {
+            return Err(self.invalid(
+                &suspect_key,
+                shown(raw.suspect_after_ms, DEFAULT_SUSPECT_AFTER_MS),
+                format!(
+                    "expected more than heartbeat_ms + delta_ms + jitter_ms = {} + {} + {} = {} \
+                     (a heartbeat can arrive that late, so a shorter timeout suspects correct \
+                     servers all the time)",
+                    us_as_ms(heartbeat),
+                    us_as_ms(delta),
+                    us_as_ms(jitter),
+                    us_as_ms(bound)
+                ),
+            ));
+        }
+
+        Ok(Cluster {
+            servers,
+            protocols,
+            mode,
+            delta,
+            jitter,
+            heartbeat,
+            suspect_after,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::testkit::*;
+
+    #[test]
+    fn rule_servers_from_1_to_64() {
+        let e = load_err(&edit("servers", "servers = 0"), &[]);
+        assert_eq!(
+            e.to_string(),
+            "test.toml:4: cluster.servers = 0: expected an integer from 1 to 64"
+        );
+        assert_err_at(
+            &load_err(&edit("servers", "servers = 65"), &[]),
+            4,
+            "cluster.servers",
+        );
+        assert_err_at(
+            &load_err(&edit("servers", "servers = 99999999999"), &[]),
+            4,
+            "cluster.servers",
+        );
+        assert_eq!(
+            load_ok(&edit("servers", "servers = 64")).cluster.servers,
+            64
+        );
+    }
+
+    #[test]
+    fn rule_protocols_non_empty() {
+        assert_err_at(
+            &load_err(&edit("protocols", "protocols = []"), &[]),
+            5,
+            "cluster.protocols",
+        );
+    }
+
+    #[test]
+    fn rule_protocols_known_names() {
+        let e = load_err(&edit("protocols", "protocols = [\"2pe\", \"paxos\"]"), &[]);
+        let want = format!(
+            "test.toml:5: cluster.protocols[1] = \"paxos\": expected one of {}",
+            ProtocolKind::ALL
+                .iter()
+                .map(|p| format!("{:?}", p.name()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        assert_eq!(e.to_string(), want);
+        assert!(want.contains("\"se-gb\""));
+    }
+
+    #[test]
+    fn rule_protocols_no_duplicates() {
+        let e = load_err(
+            &edit("protocols", "protocols = [\"2pe\", \"se-ct\", \"2pe\"]"),
+            &[],
+        );
+        assert_err_at(&e, 5, "cluster.protocols[2]");
+        assert!(e.to_string().contains("at most once"), "{e}");
+    }
+
+    #[test]
+    fn rule_mode() {
+        let e = load_err(&edit("mode", "mode = \"threads\""), &[]);
+        assert_eq!(
+            e.to_string(),
+            "test.toml:6: cluster.mode = \"threads\": expected \"sim\" or \"processes\""
+        );
+    }
+
+    #[test]
+    fn rule_delta_range() {
+        for bad in ["0", "0.0", "-1", "0.0009", "60000.5", "nan", "inf"] {
+            let e = load_err(&edit("delta_ms", &format!("delta_ms = {bad}")), &[]);
+            assert_err_at(&e, 7, "cluster.delta_ms");
+            assert!(e.to_string().contains("from 0.001 (1 µs) to 60000"), "{e}");
+        }
+        assert_eq!(
+            load_ok(&edit("delta_ms", "delta_ms = 0.001")).cluster.delta,
+            1
+        );
+        // δ = 60 s needs a larger failure-detector timeout to stay valid.
+        let text = edit("delta_ms", "delta_ms = 60000")
+            .replace("suspect_after_ms = 100.0", "suspect_after_ms = 70000");
+        assert_eq!(load_ok(&text).cluster.delta, 60_000_000);
+    }
+
+    #[test]
+    fn rule_jitter_non_negative() {
+        assert_err_at(
+            &load_err(&edit("jitter_ms", "jitter_ms = -0.5"), &[]),
+            8,
+            "cluster.jitter_ms",
+        );
+    }
+
+    #[test]
+    fn rule_heartbeat_positive() {
+        assert_err_at(
+            &load_err(&edit("heartbeat_ms", "heartbeat_ms = 0"), &[]),
+            9,
+            "cluster.heartbeat_ms",
+        );
+    }
+
+    #[test]
+    fn rule_suspect_after_exceeds_heartbeat_delta_jitter() {
+        let e = load_err(&edit("suspect_after_ms", "suspect_after_ms = 30"), &[]);
+        assert_err_at(&e, 10, "cluster.suspect_after_ms");
+        let msg = e.to_string();
+        assert!(
+            msg.contains("heartbeat_ms + delta_ms + jitter_ms = 20 + 10 + 0 = 30"),
+            "{msg}"
+        );
+        assert!(
+            msg.contains("suspects correct servers all the time"),
+            "{msg}"
+        );
+        assert_eq!(
+            load_ok(&edit("suspect_after_ms", "suspect_after_ms = 30.001"))
+                .cluster
+                .suspect_after,
+            30_001
+        );
+        // With the default timeout, the key is not in the file: point at [cluster], say "default".
+        let e = load_err(
+            &edit("suspect_after_ms", "# default")
+                .replace("heartbeat_ms = 20.0", "heartbeat_ms = 95"),
+            &[],
+        );
+        assert_err_at(&e, 3, "cluster.suspect_after_ms");
+        assert!(e.to_string().contains("= 100 (default)"), "{e}");
+    }
+}
