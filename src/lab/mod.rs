@@ -82,13 +82,3 @@ pub trait Runtime: Sync {
         None
     }
 }
-
-// TEMP until the scenario split lands (it brings `Mode::name` and this impl).
-impl std::fmt::Display for Mode {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Mode::Sim => "sim",
-            Mode::Processes => "processes",
-        })
-    }
-}

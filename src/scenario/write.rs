@@ -1,8 +1,8 @@
 //! The way back: a [`Scenario`] as a TOML file in the v1 format, which [`load`](super::load)
 //! reads back to the same scenario (explore writes its reproducing scenario files with it).
 //!
-//! Known gap, kept as it was: a `loss` fault on every link (`from`/`to` omitted) is written with
-//! both lists in full, which `load` refuses (a server would be linked to itself).
+//! A `loss` fault's `from`/`to` that name every server are left out, as the user wrote them:
+//! written in full they would name a server on both sides, which `load` refuses.
 
 use super::{CrashPick, EventKind, FaultAction, Scenario, SubmitTo};
 use crate::protocol::ServerId;
@@ -123,12 +123,15 @@ pub fn to_toml(s: &Scenario, header: &str) -> String {
                 )
             }
             FaultAction::Loss { from, to, rate } => {
-                writeln!(
-                    t,
-                    "loss = {{ from = {}, to = {}, rate = {rate:?} }}",
-                    ids(from),
-                    ids(to)
-                )
+                let all = |v: &[ServerId]| v.len() == usize::from(s.cluster.servers);
+                let mut keys = String::new();
+                if !all(from) {
+                    let _ = write!(keys, "from = {}, ", ids(from));
+                }
+                if !all(to) {
+                    let _ = write!(keys, "to = {}, ", ids(to));
+                }
+                writeln!(t, "loss = {{ {keys}rate = {rate:?} }}")
             }
             FaultAction::Suspect {
                 by,
@@ -165,6 +168,19 @@ mod tests {
         let back = load("back.toml", &text, &[]).unwrap_or_else(|e| panic!("{e}\n{text}"));
         assert_eq!(&back, s, "{text}");
         text
+    }
+
+    #[test]
+    fn loss_on_every_link_round_trips() {
+        for loss in [
+            "loss = { rate = 0.25 }",
+            "loss = { from = 2, rate = 0.25 }",
+            "loss = { to = [1, 3], rate = 0.25 }",
+        ] {
+            let s = load_ok(&append(&format!("[[fault]]\nat_ms = 1\n{loss}\n")));
+            let text = round_trip(&s);
+            assert!(text.contains("loss = {"), "{text}");
+        }
     }
 
     #[test]
