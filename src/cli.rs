@@ -508,7 +508,7 @@ fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
             violated |= !r.violations.is_empty();
             rows.add_row(vec![
                 format!("{d}"),
-                r.protocol.clone(),
+                r.protocol.to_string(),
                 r.latency_ms.max.map_or("—".into(), |v| format!("{v:.3}")),
                 format!("{theory_ms}"),
                 ratio(r.latency_ms.max),

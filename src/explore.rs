@@ -25,7 +25,7 @@ use serde::Serialize;
 #[derive(Clone, Debug, Serialize)]
 pub struct Finding {
     pub seed: u64,
-    pub protocol: String,
+    pub protocol: ProtocolKind,
     pub servers: u16,
     pub e1: usize,
     pub e2: usize,
@@ -45,7 +45,7 @@ pub fn judge(seed: u64, protocol: ProtocolKind, scenario: &Scenario, out: &RunOu
     let c = checker::check(&out.history);
     let mut f = Finding {
         seed,
-        protocol: protocol.name().to_string(),
+        protocol,
         servers: scenario.cluster.servers,
         e1: 0,
         e2: 0,
@@ -69,9 +69,9 @@ pub fn judge(seed: u64, protocol: ProtocolKind, scenario: &Scenario, out: &RunOu
 }
 
 /// Totals per protocol.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Serialize)]
 pub struct ProtocolTotals {
-    pub protocol: String,
+    pub protocol: ProtocolKind,
     pub runs: u64,
     pub e1: u64,
     pub e2: u64,
@@ -85,6 +85,27 @@ pub struct ProtocolTotals {
     pub tickets: u64,
     pub accepted: u64,
     pub failures: u64,
+}
+
+impl ProtocolTotals {
+    fn new(protocol: ProtocolKind) -> Self {
+        ProtocolTotals {
+            protocol,
+            runs: 0,
+            e1: 0,
+            e2: 0,
+            e2_undecided: 0,
+            crashes: 0,
+            crashes_on_event: 0,
+            partitions: 0,
+            pauses: 0,
+            suspicions: 0,
+            lossy_runs: 0,
+            tickets: 0,
+            accepted: 0,
+            failures: 0,
+        }
+    }
 }
 
 /// The campaign's result (`--format json` prints it).
@@ -203,13 +224,8 @@ pub fn campaign(
     };
     bar.finish_and_clear();
     results.sort_by_key(|r| r.index);
-    let mut totals: Vec<ProtocolTotals> = protocols
-        .iter()
-        .map(|p| ProtocolTotals {
-            protocol: p.name().to_string(),
-            ..Default::default()
-        })
-        .collect();
+    let mut totals: Vec<ProtocolTotals> =
+        protocols.iter().map(|&p| ProtocolTotals::new(p)).collect();
     let mut failures = Vec::new();
     let fail_dir = out.join("failures");
     for Done {
@@ -302,7 +318,7 @@ pub fn render(r: &Report) -> String {
     ]);
     for p in &r.protocols {
         t.add_row(vec![
-            p.protocol.clone(),
+            p.protocol.to_string(),
             p.runs.to_string(),
             p.tickets.to_string(),
             p.accepted.to_string(),

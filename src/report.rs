@@ -23,7 +23,7 @@ pub struct Stats {
 
 #[derive(Clone, Debug, Serialize)]
 pub struct RunSummary {
-    pub protocol: String,
+    pub protocol: ProtocolKind,
     /// Distinct tickets users tried to submit.
     pub tickets: u64,
     /// Tickets some server accepted.
@@ -71,7 +71,7 @@ pub struct RunSummary {
     pub resilience: Option<Measured>,
 }
 
-/// One point of a resilience sweep (`crate::resilience`).
+/// One point of a resilience sweep (see the `resilience` module).
 #[derive(Clone, Debug, Serialize)]
 pub struct SweepPoint {
     pub f: u16,
@@ -176,7 +176,7 @@ pub fn summarize(scenario: &Scenario, protocol: ProtocolKind, run: &RunOutput) -
     lat.sort_unstable();
     let delta = scenario.cluster.delta as f64;
     RunSummary {
-        protocol: protocol.name().to_string(),
+        protocol,
         tickets,
         accepted,
         rejected,
@@ -271,7 +271,7 @@ pub fn render_table(summary: &Summary) -> String {
             Some(m) => format!("{}\n(f ≤ {})", r.theory.resilience, m.claim_max_f),
             None => r.theory.resilience.clone(),
         };
-        let mut row = vec![Cell::new(&r.protocol), Cell::new(theory)];
+        let mut row = vec![Cell::new(r.protocol), Cell::new(theory)];
         if swept {
             row.push(Cell::new(
                 r.resilience.as_ref().map_or("—".to_string(), measured_text),

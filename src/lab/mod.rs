@@ -1,7 +1,7 @@
 //! The lab core: what every runtime shares, and the one interface every runtime offers.
 //!
 //! A *runtime* executes one protocol of a scenario on some cluster — the deterministic simulator
-//! (`crate::sim`) or real local processes (`crate::process`) — and returns a [`RunOutput`]. What
+//! (`sim`) or real local processes (`process`) — and returns a [`RunOutput`]. What
 //! does not depend on how messages travel or how time passes lives here, once:
 //! - [`driver`] — the pure driver of a run: the users' [`crate::workload::Client`], the fault
 //!   schedule and its dispatch, the crash/pause bookkeeping and the history. A runtime feeds it
