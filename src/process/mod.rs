@@ -18,6 +18,7 @@
 //! orchestrator kill the cluster and still write partial results ([`Interrupt`]).
 
 pub mod clock;
+mod cluster;
 pub mod orchestrator;
 pub mod server;
 pub mod wire;
