@@ -77,26 +77,30 @@
 //!   origin are relayed once, as in CT-broadcast.
 //! - Counters: one [`Note::FastDelivery`] per message fast-delivered at a process, one
 //!   [`Note::Fallback`] per stage a process ends by consensus.
+//!
+//! The stage skeleton (receipt, stop-once, the consensus value, holding consensus messages until
+//! the value exists, decisions applied between messages, buffering, relays on suspicion) is shared
+//! with OPT-broadcast in `staged.rs`; this module is Generic Broadcast's [`StageRules`]: the
+//! conflict check, ACKs, CHKs and majSet.
+//!
+//! [`Consensus`]: crate::consensus::Consensus
+//! [`Body::ticket`]: crate::Body::ticket
+//! [`AtomicBroadcast`]: crate::AtomicBroadcast
 
-use super::consensus::{instance_of, Consensus, Decision};
-use super::fd::{FailureDetector, FdChange};
+use super::consensus::Decision;
 use super::quorum::{gb_quorum, majority};
-use super::{AppMsg, AtomicBroadcast, Body, Control, Msg, MsgId, MsgIds, NodeConfig, Note, Out};
-use super::{ServerId, Ticket, Time, Timer};
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use super::staged::{StageRules, Staged};
+use super::{AppMsg, Msg, MsgId, NodeConfig, Note, Out, ServerId, Ticket};
+use std::collections::{BTreeMap, BTreeSet};
 
+/// Generic Broadcast: the staged skeleton with GB's rules.
+pub type GenericBroadcast = Staged<GbStage>;
+
+/// Generic Broadcast's per-stage state.
 #[derive(Debug)]
-pub struct GenericBroadcast {
-    me: ServerId,
+pub struct GbStage {
     /// q = ⌈(2n+1)/3⌉: ACKs for fast delivery, CHKs for stage termination.
     q: usize,
-    fd: FailureDetector,
-    cons: Consensus,
-    ids: MsgIds,
-    /// The current stage k (= the consensus instance that will end it).
-    stage: u64,
-    /// Stage k is terminating: no more ACKs, CHK sent.
-    stopped: bool,
     /// pending_k: the messages this process acked in stage k, in ack order.
     acked: Vec<AppMsg>,
     /// pending_k by ticket (the conflict check).
@@ -107,265 +111,71 @@ pub struct GenericBroadcast {
     chks: Vec<(ServerId, Vec<AppMsg>)>,
     /// majSet_k, once q CHKs are in.
     maj: Option<Vec<AppMsg>>,
-    /// Consensus messages of instance k held until majSet_k is known.
-    held: Vec<(ServerId, Msg)>,
     /// Messages fast-delivered in stage k (checked against the decision in debug builds).
     fast_k: Vec<MsgId>,
-    /// Received and not delivered, in receipt order.
-    undelivered: Vec<AppMsg>,
-    known: BTreeSet<MsgId>,
-    delivered: BTreeSet<MsgId>,
-    relayed: BTreeSet<MsgId>,
-    /// ACK and CHK messages of stages not reached yet.
-    future: BTreeMap<u64, Vec<(ServerId, Msg)>>,
-    inbox: VecDeque<(ServerId, Msg)>,
-    decided: VecDeque<Decision>,
 }
 
-impl GenericBroadcast {
-    pub fn new(cfg: &NodeConfig) -> Self {
-        GenericBroadcast {
-            me: cfg.me,
+impl StageRules for GbStage {
+    fn new(cfg: &NodeConfig) -> Self {
+        GbStage {
             q: usize::from(gb_quorum(cfg.n)),
-            fd: FailureDetector::new(cfg.me, cfg.n, cfg.heartbeat, cfg.suspect_after),
-            cons: Consensus::new(cfg.me, cfg.n),
-            ids: MsgIds::new(cfg.me),
-            stage: 0,
-            stopped: false,
             acked: Vec::new(),
             acked_tickets: BTreeMap::new(),
             acks: BTreeMap::new(),
             chks: Vec::new(),
             maj: None,
-            held: Vec::new(),
             fast_k: Vec::new(),
-            undelivered: Vec::new(),
-            known: BTreeSet::new(),
-            delivered: BTreeSet::new(),
-            relayed: BTreeSet::new(),
-            future: BTreeMap::new(),
-            inbox: VecDeque::new(),
-            decided: VecDeque::new(),
         }
     }
 
-    /// The current stage (for tests and tracing).
-    pub fn stage(&self) -> u64 {
-        self.stage
+    fn data(_k: u64, m: AppMsg) -> Msg {
+        Msg::GbData(m)
     }
 
-    /// Whether the current stage is terminating.
-    pub fn is_stopped(&self) -> bool {
-        self.stopped
+    fn owns(msg: &Msg) -> bool {
+        matches!(msg, Msg::GbData(_) | Msg::GbAck { .. } | Msg::GbChk { .. })
     }
 
-    fn in_step(&self) -> bool {
-        self.cons.instance() == self.stage
+    /// majSet_k: GB's value exists only once q CHKs are in (consensus messages wait for it).
+    fn head(b: &Staged<Self>) -> Option<&[AppMsg]> {
+        b.rules.maj.as_deref()
     }
 
-    fn push_decision(&mut self, d: Option<Decision>) {
-        if let Some(d) = d {
-            self.decided.push_back(d);
-        }
+    fn fresh(b: &mut Staged<Self>, m: AppMsg, out: &mut Out, delivered: &mut Vec<AppMsg>) {
+        b.consider(m, out, delivered);
     }
 
-    /// majSet_k, then the other undelivered messages in receipt order.
-    fn value(&self) -> Option<Vec<AppMsg>> {
-        let maj = self.maj.as_ref()?;
-        let ids: BTreeSet<MsgId> = maj.iter().map(|m| m.id).collect();
-        let mut v = maj.clone();
-        v.extend(
-            self.undelivered
-                .iter()
-                .filter(|m| !ids.contains(&m.id))
-                .cloned(),
-        );
-        Some(v)
-    }
-
-    fn update_pending(&mut self, out: &mut Out) {
-        if !self.stopped || !self.in_step() {
-            return;
-        }
-        if let Some(v) = self.value() {
-            let d = self.cons.set_pending(v, &self.fd, out);
-            self.push_decision(d);
-        }
-    }
-
-    /// A copy of m arrived (or m was broadcast here).
-    fn receive(&mut self, m: AppMsg, out: &mut Out, delivered: &mut Vec<AppMsg>) {
-        if !self.known.insert(m.id) {
-            return;
-        }
-        self.undelivered.push(m.clone());
-        if self.stopped {
-            self.update_pending(out);
-        } else {
-            self.consider(m, out, delivered);
-        }
-    }
-
-    /// First sight of m in a running stage: ack it, or terminate the stage on a conflict.
-    fn consider(&mut self, m: AppMsg, out: &mut Out, delivered: &mut Vec<AppMsg>) {
-        debug_assert!(!self.stopped);
-        match self.acked_tickets.get(m.body.ticket()) {
-            Some(&id) if id == m.id => return,
-            Some(_) => return self.terminate(out),
-            None => {}
-        }
-        self.acked_tickets.insert(m.body.ticket().clone(), m.id);
-        self.acked.push(m.clone());
-        self.acks.entry(m.id).or_default().insert(self.me);
-        out.send_others(&Msg::GbAck {
-            k: self.stage,
-            m: m.clone(),
-        });
-        self.try_fast(m.id, out, delivered);
-    }
-
-    fn deliver(&mut self, m: AppMsg, delivered: &mut Vec<AppMsg>) -> bool {
-        if !self.delivered.insert(m.id) {
-            return false;
-        }
-        self.undelivered.retain(|u| u.id != m.id);
-        delivered.push(m);
-        true
-    }
-
-    fn try_fast(&mut self, id: MsgId, out: &mut Out, delivered: &mut Vec<AppMsg>) {
-        if self.delivered.contains(&id) || self.acks.get(&id).map_or(0, |a| a.len()) < self.q {
-            return;
-        }
-        let Some(m) = self.undelivered.iter().find(|m| m.id == id).cloned() else {
-            return;
-        };
-        self.deliver(m, delivered);
-        self.fast_k.push(id);
-        out.note(Note::FastDelivery);
-    }
-
-    /// Stage termination: stop acking, send CHK(k, pending_k).
-    fn terminate(&mut self, out: &mut Out) {
-        if self.stopped {
-            return;
-        }
-        self.stopped = true;
+    /// Stage termination: no more ACKs (the skeleton's `stopped`), send CHK(k, pending_k).
+    fn on_stop(b: &mut Staged<Self>, _local: bool, out: &mut Out) {
         out.send_others(&Msg::GbChk {
-            k: self.stage,
-            pending: self.acked.clone(),
+            k: b.stage,
+            pending: b.rules.acked.clone(),
         });
-        self.chks.push((self.me, self.acked.clone()));
-        self.check_ready(out);
+        let own = (b.me, b.rules.acked.clone());
+        b.rules.chks.push(own);
+        b.check_ready(out);
     }
 
-    /// With q CHKs in: majSet_k, the consensus value, and the held consensus messages.
-    fn check_ready(&mut self, out: &mut Out) {
-        if self.maj.is_some() || self.chks.len() < self.q {
-            return;
-        }
-        let mut count: BTreeMap<MsgId, (usize, &AppMsg)> = BTreeMap::new();
-        for (_, set) in &self.chks {
-            for m in set {
-                count.entry(m.id).or_insert((0, m)).0 += 1;
-            }
-        }
-        // "More than half of them": majority(q) = ⌊q/2⌋+1 of the q CHKs.
-        let need = usize::from(majority(self.q as u16));
-        let maj: Vec<AppMsg> = count
-            .values()
-            .filter(|(c, _)| *c >= need)
-            .map(|(_, m)| (*m).clone())
-            .collect();
-        self.maj = Some(maj);
-        self.update_pending(out);
-        for x in self.held.drain(..).rev() {
-            self.inbox.push_front(x);
-        }
-    }
-
-    fn on_ack(&mut self, from: ServerId, k: u64, m: AppMsg, out: &mut Out, d: &mut Vec<AppMsg>) {
-        if k > self.stage {
-            self.future
-                .entry(k)
-                .or_default()
-                .push((from, Msg::GbAck { k, m: m.clone() }));
-        }
-        if k != self.stage {
-            return self.receive(m, out, d);
-        }
-        let id = m.id;
-        self.acks.entry(id).or_default().insert(from);
-        self.receive(m, out, d);
-        self.try_fast(id, out, d);
-    }
-
-    fn on_chk(
-        &mut self,
-        from: ServerId,
-        k: u64,
-        set: Vec<AppMsg>,
-        out: &mut Out,
-        d: &mut Vec<AppMsg>,
-    ) {
-        if k > self.stage {
-            self.future.entry(k).or_default().push((
-                from,
-                Msg::GbChk {
-                    k,
-                    pending: set.clone(),
-                },
-            ));
-        }
-        if k == self.stage {
-            self.terminate(out);
-            if self.chks.len() < self.q && self.chks.iter().all(|(p, _)| *p != from) {
-                self.chks.push((from, set.clone()));
-            }
-        }
-        for m in set {
-            self.receive(m, out, d);
-        }
-        if k == self.stage {
-            self.check_ready(out);
-        }
-    }
-
-    /// A consensus message: terminate the stage if it is about this stage, and hold it until
-    /// this process has its own value (module doc, safety point 3). DECIDE passes.
-    fn on_consensus(&mut self, from: ServerId, msg: Msg, out: &mut Out) {
-        let k = instance_of(&msg).expect("a consensus message");
-        if k == self.stage {
-            self.terminate(out);
-            if self.maj.is_none() && !matches!(msg, Msg::Decide { .. }) {
-                self.held.push((from, msg));
-                return;
-            }
-        }
-        if !self.in_step() {
-            // A decision is waiting to be applied (possible only when n = 1): after it.
-            self.inbox.push_back((from, msg));
-            return;
-        }
-        let d = self.cons.on_message(from, msg, &self.fd, out);
-        self.push_decision(d);
-    }
-
-    fn handle(&mut self, from: ServerId, msg: Msg, out: &mut Out, delivered: &mut Vec<AppMsg>) {
+    fn handle(b: &mut Staged<Self>, from: ServerId, msg: Msg, out: &mut Out, d: &mut Vec<AppMsg>) {
         match msg {
-            Msg::GbData(m) => self.receive(m, out, delivered),
-            Msg::GbAck { k, m } => self.on_ack(from, k, m, out, delivered),
-            Msg::GbChk { k, pending } => self.on_chk(from, k, pending, out, delivered),
-            m if m.is_consensus() => self.on_consensus(from, m, out),
+            Msg::GbData(m) => b.receive(m, out, d),
+            Msg::GbAck { k, ref m } => {
+                b.later(from, k, &msg);
+                let m = m.clone();
+                b.on_ack(from, k, m, out, d)
+            }
+            Msg::GbChk { k, ref pending } => {
+                b.later(from, k, &msg);
+                let set = pending.clone();
+                b.on_chk(from, k, set, out, d)
+            }
             _ => {}
         }
     }
 
-    /// Stage k decided: deliver, start stage k+1.
-    fn apply(&mut self, d: Decision, out: &mut Out, delivered: &mut Vec<AppMsg>) {
-        debug_assert_eq!(d.k, self.stage);
+    fn check_decision(b: &Staged<Self>, d: &Decision) {
         #[cfg(debug_assertions)]
-        for id in &self.fast_k {
+        for id in &b.rules.fast_k {
             let pos = d.value.iter().position(|m| m.id == *id);
             let pos =
                 pos.unwrap_or_else(|| panic!("GB safety: fast-delivered {id:?} not in D_{}", d.k));
@@ -376,108 +186,120 @@ impl GenericBroadcast {
                 d.k
             );
         }
-        for m in d.value {
-            self.known.insert(m.id);
-            self.deliver(m, delivered);
-        }
-        out.note(Note::Fallback);
-        self.stage += 1;
-        self.stopped = false;
-        self.acked.clear();
-        self.acked_tickets.clear();
-        self.acks.clear();
-        self.chks.clear();
-        self.maj = None;
-        self.fast_k.clear();
-        // Held messages of the decided instance are stale now: Consensus answers them.
-        self.inbox.extend(std::mem::take(&mut self.held));
-        if let Some(v) = self.future.remove(&self.stage) {
-            self.inbox.extend(v);
-        }
-        self.inbox.extend(self.cons.take_future());
-        for m in self.undelivered.clone() {
-            if self.stopped {
+        #[cfg(not(debug_assertions))]
+        let _ = (b, d);
+    }
+
+    /// Stage k+1 starts with what is left: every leftover is received again (acked, or a
+    /// conflict that terminates the stage).
+    fn start_stage(b: &mut Staged<Self>, out: &mut Out, delivered: &mut Vec<AppMsg>) {
+        let s = &mut b.rules;
+        s.acked.clear();
+        s.acked_tickets.clear();
+        s.acks.clear();
+        s.chks.clear();
+        s.maj = None;
+        s.fast_k.clear();
+        for m in b.undelivered.clone() {
+            if b.stopped {
                 break; // the rest stays undelivered and goes into the value
             }
-            if !self.delivered.contains(&m.id) {
-                self.consider(m, out, delivered);
+            if !b.delivered.contains(&m.id) {
+                b.consider(m, out, delivered);
             }
-        }
-    }
-
-    fn drive(&mut self, out: &mut Out, delivered: &mut Vec<AppMsg>) {
-        loop {
-            if let Some(d) = self.decided.pop_front() {
-                self.apply(d, out, delivered);
-            } else if let Some((from, msg)) = self.inbox.pop_front() {
-                self.handle(from, msg, out, delivered);
-            } else {
-                break;
-            }
-        }
-    }
-
-    fn on_fd_change(&mut self, change: FdChange, out: &mut Out, delivered: &mut Vec<AppMsg>) {
-        for p in change.suspected {
-            for m in self.undelivered.iter().filter(|m| m.id.origin == p) {
-                if self.relayed.insert(m.id) {
-                    out.send_others(&Msg::GbData(m.clone()));
-                }
-            }
-            if self.in_step() {
-                let d = self.cons.on_suspect(p, &self.fd, out);
-                self.push_decision(d);
-            }
-            self.drive(out, delivered);
         }
     }
 }
 
-impl AtomicBroadcast for GenericBroadcast {
-    fn start(&mut self, _now: Time, out: &mut Out) {
-        self.fd.start(out);
-    }
-
-    fn broadcast(&mut self, _now: Time, body: Body, out: &mut Out, delivered: &mut Vec<AppMsg>) {
-        let m = AppMsg {
-            id: self.ids.next(),
-            body,
-        };
-        out.send_others(&Msg::GbData(m.clone()));
-        self.receive(m, out, delivered);
-        self.drive(out, delivered);
-    }
-
-    fn on_message(
-        &mut self,
-        now: Time,
-        from: ServerId,
-        msg: Msg,
-        out: &mut Out,
-        delivered: &mut Vec<AppMsg>,
-    ) -> Option<Msg> {
-        let change = self.fd.heard_from(now, from, out);
-        self.on_fd_change(change, out, delivered);
-        match msg {
-            Msg::Heartbeat => None,
-            m if m.is_consensus()
-                || matches!(m, Msg::GbData(_) | Msg::GbAck { .. } | Msg::GbChk { .. }) =>
-            {
-                self.inbox.push_back((from, m));
-                self.drive(out, delivered);
-                None
-            }
-            other => Some(other),
+impl GenericBroadcast {
+    /// First sight of m in a running stage: ack it, or terminate the stage on a conflict.
+    fn consider(&mut self, m: AppMsg, out: &mut Out, delivered: &mut Vec<AppMsg>) {
+        debug_assert!(!self.stopped);
+        match self.rules.acked_tickets.get(m.body.ticket()) {
+            Some(&id) if id == m.id => return,
+            Some(_) => return self.stop(true, out),
+            None => {}
         }
+        let s = &mut self.rules;
+        s.acked_tickets.insert(m.body.ticket().clone(), m.id);
+        s.acked.push(m.clone());
+        s.acks.entry(m.id).or_default().insert(self.me);
+        out.send_others(&Msg::GbAck {
+            k: self.stage,
+            m: m.clone(),
+        });
+        self.try_fast(m.id, out, delivered);
     }
 
-    fn on_timer(&mut self, now: Time, timer: Timer, out: &mut Out, delivered: &mut Vec<AppMsg>) {
-        let change = self.fd.on_timer(now, timer, out);
-        self.on_fd_change(change, out, delivered);
+    fn try_fast(&mut self, id: MsgId, out: &mut Out, delivered: &mut Vec<AppMsg>) {
+        let acks = self.rules.acks.get(&id).map_or(0, |a| a.len());
+        if self.delivered.contains(&id) || acks < self.rules.q {
+            return;
+        }
+        let Some(m) = self.undelivered.iter().find(|m| m.id == id).cloned() else {
+            return;
+        };
+        self.deliver(m, delivered);
+        self.rules.fast_k.push(id);
+        out.note(Note::FastDelivery);
     }
 
-    fn on_control(&mut self, _now: Time, ctl: Control, out: &mut Out, delivered: &mut Vec<AppMsg>) {
-        let change = self.fd.on_control(ctl, out);
-        self.on_fd_change(change, out, delivered);
+    /// With q CHKs in: majSet_k, the consensus value, and the held consensus messages.
+    fn check_ready(&mut self, out: &mut Out) {
+        let s = &mut self.rules;
+        if s.maj.is_some() || s.chks.len() < s.q {
+            return;
+        }
+        let mut count: BTreeMap<MsgId, (usize, &AppMsg)> = BTreeMap::new();
+        for (_, set) in &s.chks {
+            for m in set {
+                count.entry(m.id).or_insert((0, m)).0 += 1;
+            }
+        }
+        // "More than half of them": majority(q) = ⌊q/2⌋+1 of the q CHKs.
+        let need = usize::from(majority(s.q as u16));
+        let maj: Vec<AppMsg> = count
+            .values()
+            .filter(|(c, _)| *c >= need)
+            .map(|(_, m)| (*m).clone())
+            .collect();
+        s.maj = Some(maj);
+        self.update_pending(out);
+        self.release_held();
+    }
+
+    /// ACK(k, m); a later stage's ACK was kept by [`Staged::later`].
+    fn on_ack(&mut self, from: ServerId, k: u64, m: AppMsg, out: &mut Out, d: &mut Vec<AppMsg>) {
+        if k != self.stage {
+            return self.receive(m, out, d);
+        }
+        let id = m.id;
+        self.rules.acks.entry(id).or_default().insert(from);
+        self.receive(m, out, d);
+        self.try_fast(id, out, d);
+    }
+
+    /// CHK(k, pending): terminate stage k too, and count the first q CHKs (one per process).
+    fn on_chk(
+        &mut self,
+        from: ServerId,
+        k: u64,
+        set: Vec<AppMsg>,
+        out: &mut Out,
+        d: &mut Vec<AppMsg>,
+    ) {
+        if k == self.stage {
+            self.stop(false, out);
+            let chks = &mut self.rules.chks;
+            if chks.len() < self.rules.q && chks.iter().all(|(p, _)| *p != from) {
+                chks.push((from, set.clone()));
+            }
+        }
+        for m in set {
+            self.receive(m, out, d);
+        }
+        if k == self.stage {
+            self.check_ready(out);
+        }
     }
 }

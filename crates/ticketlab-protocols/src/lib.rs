@@ -26,6 +26,7 @@ pub mod gb;
 pub mod opt;
 pub mod quorum;
 pub mod se;
+pub mod staged;
 pub mod twope;
 
 use serde::{Deserialize, Serialize};

@@ -68,138 +68,146 @@
 //!   message they carry.
 //! - Counters: one [`Note::FastDelivery`] per message fast-delivered at a process, one
 //!   [`Note::Fallback`] per stage a process ends by consensus.
+//!
+//! The stage skeleton (receipt, stop-once, the consensus value, decisions applied between
+//! messages, buffering, relays on suspicion) is shared with Generic Broadcast in `staged.rs`;
+//! this module is OPT's [`StageRules`]: seq_k, ORDER, fast prefixes and STOP.
+//!
+//! [`Consensus`]: crate::consensus::Consensus
 
-use super::consensus::{instance_of, Consensus, Decision};
-use super::fd::{FailureDetector, FdChange};
-use super::{AppMsg, AtomicBroadcast, Body, Control, Msg, MsgId, MsgIds, NodeConfig, Note, Out};
-use super::{ServerId, Time, Timer};
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use super::consensus::Decision;
+use super::staged::{StageRules, Staged};
+use super::{AppMsg, Msg, MsgId, NodeConfig, Note, Out, ServerId};
+use std::collections::BTreeMap;
 
-#[derive(Debug)]
-pub struct OptBroadcast {
-    me: ServerId,
-    n: u16,
-    fd: FailureDetector,
-    cons: Consensus,
-    ids: MsgIds,
-    /// The current stage k (= the consensus instance that will end it).
-    stage: u64,
-    /// Stage k stopped: seq_k frozen, consensus k under way.
-    stopped: bool,
+/// OPT-broadcast: the staged skeleton with OPT's rules.
+pub type OptBroadcast = Staged<OptStage>;
+
+/// OPT's per-stage state.
+#[derive(Debug, Default)]
+pub struct OptStage {
     /// seq_k: this process's receipt order in stage k.
     seq: Vec<AppMsg>,
     /// How many of seq_k's first messages were fast-delivered.
     fast: usize,
     /// For every other process, its seq_k as reported by its ORDERs (ids).
     reports: BTreeMap<ServerId, Vec<MsgId>>,
-    /// Received and not delivered, in receipt order.
-    undelivered: Vec<AppMsg>,
-    /// Delivered or undelivered: every message received so far.
-    known: BTreeSet<MsgId>,
-    delivered: BTreeSet<MsgId>,
-    relayed: BTreeSet<MsgId>,
-    /// ORDER and STOP messages of stages not reached yet.
-    future: BTreeMap<u64, Vec<(ServerId, Msg)>>,
-    /// Messages to handle before returning (replays of buffered ones included).
-    inbox: VecDeque<(ServerId, Msg)>,
-    /// Decisions not applied yet (applied between two messages, never in the middle of one).
-    decided: VecDeque<Decision>,
+}
+
+impl StageRules for OptStage {
+    fn new(_cfg: &NodeConfig) -> Self {
+        OptStage::default()
+    }
+
+    fn data(k: u64, m: AppMsg) -> Msg {
+        Msg::OptData { k, m }
+    }
+
+    fn owns(msg: &Msg) -> bool {
+        matches!(
+            msg,
+            Msg::OptData { .. } | Msg::OptOrder { .. } | Msg::OptStop { .. }
+        )
+    }
+
+    /// Frozen seq_k: OPT's value exists as soon as the stage stopped.
+    fn head(b: &Staged<Self>) -> Option<&[AppMsg]> {
+        Some(&b.rules.seq)
+    }
+
+    fn fresh(b: &mut Staged<Self>, m: AppMsg, out: &mut Out, delivered: &mut Vec<AppMsg>) {
+        if b.any_suspected() {
+            // The fast path cannot complete: do not report, fall back at once.
+            b.stop(true, out);
+        } else {
+            b.append(m, out);
+            b.try_fast(out, delivered);
+        }
+    }
+
+    /// Tell the round-1 coordinator of consensus k, unless the stop came from elsewhere, we are
+    /// it, or we suspect it; then hand consensus our value.
+    fn on_stop(b: &mut Staged<Self>, local: bool, out: &mut Out) {
+        let c1 = b.cons.coordinator(1);
+        if local && c1 != b.me && !b.fd.suspects(c1) {
+            out.send(c1, Msg::OptStop { k: b.stage });
+        }
+        b.update_pending(out);
+    }
+
+    fn handle(b: &mut Staged<Self>, from: ServerId, msg: Msg, out: &mut Out, d: &mut Vec<AppMsg>) {
+        match msg {
+            Msg::OptData { m, .. } => b.receive(m, out, d),
+            Msg::OptOrder { k, pos, ref m } => {
+                b.later(from, k, &msg);
+                let m = m.clone();
+                b.on_order(from, k, pos, m, out, d)
+            }
+            Msg::OptStop { k } => {
+                if k < b.stage {
+                    b.cons.catch_up(from, k, out);
+                } else if k == b.stage {
+                    b.stop(false, out);
+                } else {
+                    b.later(from, k, &msg);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// A suspicion while stage k has something undelivered ends its fast path.
+    fn on_suspected(b: &mut Staged<Self>, out: &mut Out) {
+        if !b.stopped && !b.undelivered.is_empty() {
+            b.stop(true, out);
+        }
+    }
+
+    fn check_decision(b: &Staged<Self>, d: &Decision) {
+        let (seq, fast) = (&b.rules.seq, b.rules.fast);
+        debug_assert!(
+            d.value.len() >= fast && d.value.iter().zip(&seq[..fast]).all(|(a, b)| a.id == b.id),
+            "OPT safety: the decision of stage {} must start with the fast-delivered prefix",
+            d.k
+        );
+    }
+
+    /// Stage k+1 starts with what is left: append it to seq_{k+1} and ORDER it, or stop at once
+    /// if someone is suspected.
+    fn start_stage(b: &mut Staged<Self>, out: &mut Out, delivered: &mut Vec<AppMsg>) {
+        b.rules = OptStage::default();
+        let left = b.undelivered.clone();
+        if left.is_empty() {
+            return;
+        }
+        if b.any_suspected() {
+            b.stop(true, out);
+            return;
+        }
+        for m in left {
+            if b.stopped {
+                break; // the rest stays undelivered and goes into the value
+            }
+            b.append(m, out);
+        }
+        b.try_fast(out, delivered);
+    }
 }
 
 impl OptBroadcast {
-    pub fn new(cfg: &NodeConfig) -> Self {
-        OptBroadcast {
-            me: cfg.me,
-            n: cfg.n,
-            fd: FailureDetector::new(cfg.me, cfg.n, cfg.heartbeat, cfg.suspect_after),
-            cons: Consensus::new(cfg.me, cfg.n),
-            ids: MsgIds::new(cfg.me),
-            stage: 0,
-            stopped: false,
-            seq: Vec::new(),
-            fast: 0,
-            reports: BTreeMap::new(),
-            undelivered: Vec::new(),
-            known: BTreeSet::new(),
-            delivered: BTreeSet::new(),
-            relayed: BTreeSet::new(),
-            future: BTreeMap::new(),
-            inbox: VecDeque::new(),
-            decided: VecDeque::new(),
-        }
-    }
-
-    /// The current stage (for tests and tracing).
-    pub fn stage(&self) -> u64 {
-        self.stage
-    }
-
-    /// Whether the current stage has left the fast path.
-    pub fn is_stopped(&self) -> bool {
-        self.stopped
-    }
-
-    fn any_suspected(&self) -> bool {
-        (1..=self.n).any(|p| p != self.me && self.fd.suspects(p))
-    }
-
-    /// Consensus is at our stage: no decision is waiting to be applied.
-    fn in_step(&self) -> bool {
-        self.cons.instance() == self.stage
-    }
-
-    fn push_decision(&mut self, d: Option<Decision>) {
-        if let Some(d) = d {
-            self.decided.push_back(d);
-        }
-    }
-
-    /// The value this process gives consensus k: frozen seq_k, then the other undelivered messages.
-    fn value(&self) -> Vec<AppMsg> {
-        let in_seq: BTreeSet<MsgId> = self.seq.iter().map(|m| m.id).collect();
-        let mut v = self.seq.clone();
-        v.extend(
-            self.undelivered
-                .iter()
-                .filter(|m| !in_seq.contains(&m.id))
-                .cloned(),
-        );
-        v
-    }
-
-    fn update_pending(&mut self, out: &mut Out) {
-        if self.stopped && self.in_step() {
-            let d = self.cons.set_pending(self.value(), &self.fd, out);
-            self.push_decision(d);
-        }
-    }
-
-    /// Leave the fast path of stage k. `local`: on this process's own initiative (not because
-    /// another process's message said the stage is stopping).
-    fn stop(&mut self, local: bool, out: &mut Out) {
-        if self.stopped {
-            return;
-        }
-        self.stopped = true;
-        let c1 = self.cons.coordinator(1);
-        if local && c1 != self.me && !self.fd.suspects(c1) {
-            out.send(c1, Msg::OptStop { k: self.stage });
-        }
-        self.update_pending(out);
-    }
-
     /// Append m to seq_k and report it.
     fn append(&mut self, m: AppMsg, out: &mut Out) {
         debug_assert!(!self.stopped);
-        let pos = self.seq.len();
+        let pos = self.rules.seq.len();
         out.send_others(&Msg::OptOrder {
             k: self.stage,
             pos: pos as u64,
             m: m.clone(),
         });
         let id = m.id;
-        self.seq.push(m);
+        self.rules.seq.push(m);
         let clash = self
+            .rules
             .reports
             .values()
             .any(|r| r.get(pos).is_some_and(|&x| x != id));
@@ -208,39 +216,14 @@ impl OptBroadcast {
         }
     }
 
-    /// A copy of m arrived (or m was broadcast here).
-    fn receive(&mut self, m: AppMsg, out: &mut Out, delivered: &mut Vec<AppMsg>) {
-        if !self.known.insert(m.id) {
-            return;
-        }
-        self.undelivered.push(m.clone());
-        if self.stopped {
-            self.update_pending(out);
-        } else if self.any_suspected() {
-            // The fast path cannot complete: do not report, fall back at once.
-            self.stop(true, out);
-        } else {
-            self.append(m, out);
-            self.try_fast(out, delivered);
-        }
-    }
-
-    fn deliver(&mut self, m: AppMsg, delivered: &mut Vec<AppMsg>) -> bool {
-        if !self.delivered.insert(m.id) {
-            return false;
-        }
-        self.undelivered.retain(|u| u.id != m.id);
-        delivered.push(m);
-        true
-    }
-
     /// Deliver the longest prefix of seq_k every other process reported identically.
     fn try_fast(&mut self, out: &mut Out, delivered: &mut Vec<AppMsg>) {
-        let mut l = self.fast;
-        while l < self.seq.len() {
-            let id = self.seq[l].id;
+        let s = &self.rules;
+        let mut l = s.fast;
+        while l < s.seq.len() {
+            let id = s.seq[l].id;
             let agreed = (1..=self.n).filter(|&p| p != self.me).all(|p| {
-                self.reports
+                s.reports
                     .get(&p)
                     .and_then(|r| r.get(l))
                     .is_some_and(|&x| x == id)
@@ -250,15 +233,16 @@ impl OptBroadcast {
             }
             l += 1;
         }
-        for i in self.fast..l {
-            let m = self.seq[i].clone();
+        for i in self.rules.fast..l {
+            let m = self.rules.seq[i].clone();
             if self.deliver(m, delivered) {
                 out.note(Note::FastDelivery);
             }
         }
-        self.fast = l;
+        self.rules.fast = l;
     }
 
+    /// ORDER(k, pos, m); a later stage's report was kept by [`Staged::later`].
     fn on_order(
         &mut self,
         from: ServerId,
@@ -268,27 +252,17 @@ impl OptBroadcast {
         out: &mut Out,
         delivered: &mut Vec<AppMsg>,
     ) {
-        if k > self.stage {
-            self.future.entry(k).or_default().push((
-                from,
-                Msg::OptOrder {
-                    k,
-                    pos,
-                    m: m.clone(),
-                },
-            ));
-        }
         if k != self.stage {
-            // Only the message it carries matters now (a later stage's report waits above).
+            // Only the message it carries matters now (a later stage's report waits).
             self.receive(m, out, delivered);
             return;
         }
-        let rep = self.reports.entry(from).or_default();
+        let rep = self.rules.reports.entry(from).or_default();
         // FIFO links: reports arrive in position order. Anything else is treated as a clash.
         let clash = match usize::try_from(pos) {
             Ok(p) if p == rep.len() => {
                 rep.push(m.id);
-                self.seq.get(p).is_some_and(|x| x.id != m.id)
+                self.rules.seq.get(p).is_some_and(|x| x.id != m.id)
             }
             _ => true,
         };
@@ -297,174 +271,5 @@ impl OptBroadcast {
         }
         self.receive(m, out, delivered);
         self.try_fast(out, delivered);
-    }
-
-    /// A consensus message: stop the stage first if it is about this stage, so that consensus
-    /// only ever sees this process's stage value (module doc, safety point 2).
-    fn on_consensus(&mut self, from: ServerId, msg: Msg, out: &mut Out) {
-        let k = instance_of(&msg).expect("a consensus message");
-        if k == self.stage {
-            self.stop(false, out);
-        }
-        if !self.in_step() {
-            // A decision is waiting to be applied (possible only when n = 1): after it.
-            self.inbox.push_back((from, msg));
-            return;
-        }
-        let d = self.cons.on_message(from, msg, &self.fd, out);
-        self.push_decision(d);
-    }
-
-    fn handle(&mut self, from: ServerId, msg: Msg, out: &mut Out, delivered: &mut Vec<AppMsg>) {
-        match msg {
-            Msg::OptData { m, .. } => self.receive(m, out, delivered),
-            Msg::OptOrder { k, pos, m } => self.on_order(from, k, pos, m, out, delivered),
-            Msg::OptStop { k } => {
-                if k < self.stage {
-                    self.cons.catch_up(from, k, out);
-                } else if k == self.stage {
-                    self.stop(false, out);
-                } else {
-                    self.future
-                        .entry(k)
-                        .or_default()
-                        .push((from, Msg::OptStop { k }));
-                }
-            }
-            m if m.is_consensus() => self.on_consensus(from, m, out),
-            _ => {}
-        }
-    }
-
-    /// Stage k decided: deliver, start stage k+1.
-    fn apply(&mut self, d: Decision, out: &mut Out, delivered: &mut Vec<AppMsg>) {
-        debug_assert_eq!(d.k, self.stage);
-        debug_assert!(
-            d.value.len() >= self.fast
-                && d.value
-                    .iter()
-                    .zip(&self.seq[..self.fast])
-                    .all(|(a, b)| a.id == b.id),
-            "OPT safety: the decision of stage {} must start with the fast-delivered prefix",
-            d.k
-        );
-        for m in d.value {
-            self.known.insert(m.id);
-            self.deliver(m, delivered);
-        }
-        out.note(Note::Fallback);
-        self.stage += 1;
-        self.stopped = false;
-        self.seq.clear();
-        self.fast = 0;
-        self.reports.clear();
-        if let Some(v) = self.future.remove(&self.stage) {
-            self.inbox.extend(v);
-        }
-        self.inbox.extend(self.cons.take_future());
-        let left = self.undelivered.clone();
-        if left.is_empty() {
-            return;
-        }
-        if self.any_suspected() {
-            self.stop(true, out);
-            return;
-        }
-        for m in left {
-            if self.stopped {
-                break; // the rest stays undelivered and goes into the value
-            }
-            self.append(m, out);
-        }
-        self.try_fast(out, delivered);
-    }
-
-    /// Handle the inbox and apply decisions until both are empty.
-    fn drive(&mut self, out: &mut Out, delivered: &mut Vec<AppMsg>) {
-        loop {
-            if let Some(d) = self.decided.pop_front() {
-                self.apply(d, out, delivered);
-            } else if let Some((from, msg)) = self.inbox.pop_front() {
-                self.handle(from, msg, out, delivered);
-            } else {
-                break;
-            }
-        }
-    }
-
-    fn on_fd_change(&mut self, change: FdChange, out: &mut Out, delivered: &mut Vec<AppMsg>) {
-        for p in change.suspected {
-            for m in self.undelivered.iter().filter(|m| m.id.origin == p) {
-                if self.relayed.insert(m.id) {
-                    out.send_others(&Msg::OptData {
-                        k: self.stage,
-                        m: m.clone(),
-                    });
-                }
-            }
-            if !self.stopped && !self.undelivered.is_empty() {
-                self.stop(true, out);
-            }
-            if self.in_step() {
-                let d = self.cons.on_suspect(p, &self.fd, out);
-                self.push_decision(d);
-            }
-            self.drive(out, delivered);
-        }
-    }
-}
-
-impl AtomicBroadcast for OptBroadcast {
-    fn start(&mut self, _now: Time, out: &mut Out) {
-        self.fd.start(out);
-    }
-
-    fn broadcast(&mut self, _now: Time, body: Body, out: &mut Out, delivered: &mut Vec<AppMsg>) {
-        let m = AppMsg {
-            id: self.ids.next(),
-            body,
-        };
-        out.send_others(&Msg::OptData {
-            k: self.stage,
-            m: m.clone(),
-        });
-        self.receive(m, out, delivered);
-        self.drive(out, delivered);
-    }
-
-    fn on_message(
-        &mut self,
-        now: Time,
-        from: ServerId,
-        msg: Msg,
-        out: &mut Out,
-        delivered: &mut Vec<AppMsg>,
-    ) -> Option<Msg> {
-        let change = self.fd.heard_from(now, from, out);
-        self.on_fd_change(change, out, delivered);
-        match msg {
-            Msg::Heartbeat => None,
-            m if m.is_consensus()
-                || matches!(
-                    m,
-                    Msg::OptData { .. } | Msg::OptOrder { .. } | Msg::OptStop { .. }
-                ) =>
-            {
-                self.inbox.push_back((from, m));
-                self.drive(out, delivered);
-                None
-            }
-            other => Some(other),
-        }
-    }
-
-    fn on_timer(&mut self, now: Time, timer: Timer, out: &mut Out, delivered: &mut Vec<AppMsg>) {
-        let change = self.fd.on_timer(now, timer, out);
-        self.on_fd_change(change, out, delivered);
-    }
-
-    fn on_control(&mut self, _now: Time, ctl: Control, out: &mut Out, delivered: &mut Vec<AppMsg>) {
-        let change = self.fd.on_control(ctl, out);
-        self.on_fd_change(change, out, delivered);
     }
 }
