@@ -1,7 +1,8 @@
 //! End-to-end tests of processes mode: the real `ticketlab` binary spawns real server processes
 //! that talk TCP on 127.0.0.1. Small clusters, few tickets, δ = 2 ms. After every run, no
 //! `ticketlab server` of that run may be left: each test passes a unique `--run-id` (servers carry
-//! it on their command line) and scans /proc for it.
+//! it on their command line) and looks for it in the process table (/proc on Linux; `ps` with
+//! the portable build, as on macOS).
 //!
 //! Timing assertions are one-sided or generous (the machine is shared): latency is never below
 //! theory (δ is a floor: every message is held at its receiver until δ after it was sent), and
@@ -36,6 +37,7 @@ fn run_id(tag: &str) -> String {
 }
 
 /// Live processes whose command line mentions `needle` (zombies have an empty command line).
+#[cfg(all(target_os = "linux", not(feature = "portable")))]
 fn processes_with(needle: &str) -> Vec<(u32, String)> {
     let mut found = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
@@ -53,6 +55,25 @@ fn processes_with(needle: &str) -> Vec<(u32, String)> {
         }
     }
     found
+}
+
+/// Live processes whose command line mentions `needle`, from `ps` (procps on Linux, BSD ps on
+/// macOS; zombies show without their arguments).
+#[cfg(not(all(target_os = "linux", not(feature = "portable"))))]
+fn processes_with(needle: &str) -> Vec<(u32, String)> {
+    let out = Command::new("ps")
+        .args(["-A", "-ww", "-o", "pid=,command="])
+        .output()
+        .expect("ps runs");
+    assert!(out.status.success(), "ps: {}", stderr(&out));
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let (pid, cmd) = l.trim_start().split_once(' ')?;
+            Some((pid.parse::<u32>().ok()?, cmd.trim().to_string()))
+        })
+        .filter(|(pid, cmd)| *pid != std::process::id() && cmd.contains(needle))
+        .collect()
 }
 
 /// No process of the run is left (allowing a moment for processes the kernel is killing).
