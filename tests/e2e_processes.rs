@@ -1,15 +1,19 @@
 //! End-to-end tests of processes mode: the real `ticketlab` binary spawns real server processes
 //! that talk TCP on 127.0.0.1. Small clusters, few tickets, δ = 2 ms. After every run, no
 //! `ticketlab server` of that run may be left: each test passes a unique `--run-id` (servers carry
-//! it on their command line) and scans /proc for it.
+//! it on their command line) and looks for it in the process table (/proc on Linux; `ps` with
+//! the portable build, as on macOS).
 //!
 //! Timing assertions are one-sided or generous (the machine is shared): latency is never below
 //! theory (δ is a floor: every message is held at its receiver until δ after it was sent), and
 //! stays within theory + a wide margin.
 
 use serde_json::Value;
+use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 fn ticketlab(dir: &Path, run_id: &str, args: &[&str]) -> Command {
@@ -36,6 +40,7 @@ fn run_id(tag: &str) -> String {
 }
 
 /// Live processes whose command line mentions `needle` (zombies have an empty command line).
+#[cfg(all(target_os = "linux", not(feature = "portable")))]
 fn processes_with(needle: &str) -> Vec<(u32, String)> {
     let mut found = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
@@ -53,6 +58,25 @@ fn processes_with(needle: &str) -> Vec<(u32, String)> {
         }
     }
     found
+}
+
+/// Live processes whose command line mentions `needle`, from `ps` (procps on Linux, BSD ps on
+/// macOS; zombies show without their arguments).
+#[cfg(not(all(target_os = "linux", not(feature = "portable"))))]
+fn processes_with(needle: &str) -> Vec<(u32, String)> {
+    let out = Command::new("ps")
+        .args(["-A", "-ww", "-o", "pid=,command="])
+        .output()
+        .expect("ps runs");
+    assert!(out.status.success(), "ps: {}", stderr(&out));
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let (pid, cmd) = l.trim_start().split_once(' ')?;
+            Some((pid.parse::<u32>().ok()?, cmd.trim().to_string()))
+        })
+        .filter(|(pid, cmd)| *pid != std::process::id() && cmd.contains(needle))
+        .collect()
 }
 
 /// No process of the run is left (allowing a moment for processes the kernel is killing).
@@ -290,8 +314,10 @@ crash = [2]
     assert!(later["t_us"].as_u64().unwrap() >= 400_000, "{later}");
 }
 
-/// Start a long run and wait until all its servers are up.
-fn start_long_run(dir: &Path, id: &str, n: usize) -> Child {
+/// Start a long run and wait until it is under way: the orchestrator has recorded a decision
+/// (it logs the first one at info level). Returns the child and the reader of its stderr, which
+/// keeps reading to the end (every process of the run writes there) and returns it all.
+fn start_long_run(dir: &Path, id: &str, n: usize) -> (Child, JoinHandle<String>) {
     let mut c = ticketlab(
         dir,
         id,
@@ -310,37 +336,48 @@ fn start_long_run(dir: &Path, id: &str, n: usize) -> Child {
             "out",
         ],
     );
-    let child = c
+    let mut child = c
+        .env("RUST_LOG", "warn,ticketlab::process::orchestrator=info")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let until = Instant::now() + Duration::from_secs(10);
-    // The servers are up, and the run is under way (some ticket decided).
-    while processes_with("server --id")
-        .iter()
-        .filter(|p| p.1.contains(id))
-        .count()
-        < n
-        || !dir.join("out").exists()
-    {
-        assert!(Instant::now() < until, "the cluster did not come up");
-        std::thread::sleep(Duration::from_millis(20));
+    let (tx, rx) = mpsc::channel();
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let reader = std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in stderr.lines().map_while(Result::ok) {
+            all.push_str(&line);
+            all.push('\n');
+            let _ = tx.send(line);
+        }
+        all
+    });
+    let until = Instant::now() + Duration::from_secs(30);
+    loop {
+        match rx.recv_timeout(until.saturating_duration_since(Instant::now())) {
+            Ok(line) if line.contains("first ticket decided") => return (child, reader),
+            Ok(_) => {}
+            Err(e) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                let left = processes_with(id);
+                panic!("no decision within 30 s ({e}); left: {left:?}");
+            }
+        }
     }
-    std::thread::sleep(Duration::from_millis(300));
-    child
 }
 
 #[test]
 fn ctrl_c_kills_the_cluster_and_writes_partial_results() {
     let dir = tempfile::tempdir().unwrap();
     let id = run_id("int");
-    let child = start_long_run(dir.path(), &id, 3);
+    let (mut child, stderr) = start_long_run(dir.path(), &id, 3);
     // SAFETY: kill(2) on our own child.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
-    let o = child.wait_with_output().unwrap();
-    assert_eq!(o.status.code(), Some(130), "{}", stderr(&o));
+    let status = child.wait().unwrap();
     assert_no_leftovers(&id);
+    assert_eq!(status.code(), Some(130), "{}", stderr.join().unwrap());
     let s = summary(dir.path());
     assert_eq!(s["complete"], false);
     let run = &s["runs"][0];
@@ -354,8 +391,10 @@ fn ctrl_c_kills_the_cluster_and_writes_partial_results() {
 fn kill_9_of_the_orchestrator_leaves_no_server_behind() {
     let dir = tempfile::tempdir().unwrap();
     let id = run_id("orch");
-    let mut child = start_long_run(dir.path(), &id, 3);
-    child.kill().unwrap(); // SIGKILL: no handler runs; PR_SET_PDEATHSIG does the work.
+    let (mut child, _stderr) = start_long_run(dir.path(), &id, 3);
+    // SIGKILL: no handler runs. PR_SET_PDEATHSIG does the work on Linux; the end of the control
+    // connection with the portable build (don't wait for stderr: the servers hold it too).
+    child.kill().unwrap();
     child.wait().unwrap();
     assert_no_leftovers(&id);
 }

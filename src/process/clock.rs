@@ -9,17 +9,14 @@
 //!   instant at its receiver.
 //! - **A precise timer.** tokio's timer wheel has a 1 ms resolution and rounds deadlines up, which
 //!   would add up to 1 ms per hop to a δ of 10 ms (latency/theory ≈ 1.1 for 2PE). Incoming
-//!   server→server messages are therefore released to the protocol by a `timerfd` armed at an
-//!   absolute `CLOCK_MONOTONIC` deadline (ns resolution, no timer slack) and registered with
-//!   tokio's reactor through [`AsyncFd`]: one per incoming peer link, re-armed for the head of
-//!   that link's FIFO queue. Protocol timers (the failure detector's period) keep using tokio's
-//!   `sleep_until`.
+//!   server→server messages are therefore released to the protocol by a
+//!   [`PreciseTimer`](super::platform::PreciseTimer) armed at an absolute `CLOCK_MONOTONIC`
+//!   deadline (on Linux a `timerfd`: ns resolution, no timer slack; see [`super::platform`]): one
+//!   per incoming peer link, re-armed for the head of that link's FIFO queue. Protocol timers
+//!   (the failure detector's period) keep using tokio's `sleep_until`.
 
 use crate::protocol::Time;
-use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use tokio::io::unix::AsyncFd;
 
 /// `CLOCK_MONOTONIC`, ns.
 pub fn mono_ns() -> u64 {
@@ -27,8 +24,8 @@ pub fn mono_ns() -> u64 {
         tv_sec: 0,
         tv_nsec: 0,
     };
-    // SAFETY: clock_gettime writes one timespec through a valid pointer; CLOCK_MONOTONIC exists on
-    // every Linux.
+    // SAFETY: clock_gettime writes one timespec through a valid pointer; CLOCK_MONOTONIC is POSIX
+    // (Linux, macOS ≥ 10.12).
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
@@ -120,89 +117,6 @@ pub fn tokio_instant(mono: u64) -> tokio::time::Instant {
     now_i + Duration::from_nanos(mono.saturating_sub(now_m))
 }
 
-/// A one-shot `timerfd` on `CLOCK_MONOTONIC` driven by tokio's reactor.
-pub struct TimerFd {
-    fd: AsyncFd<OwnedFd>,
-}
-
-impl TimerFd {
-    pub fn new() -> io::Result<Self> {
-        // SAFETY: plain syscall; the returned descriptor is checked and then owned by OwnedFd.
-        let raw = unsafe {
-            libc::timerfd_create(
-                libc::CLOCK_MONOTONIC,
-                libc::TFD_NONBLOCK | libc::TFD_CLOEXEC,
-            )
-        };
-        if raw < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: `raw` is a fresh descriptor nobody else owns.
-        let owned = unsafe { OwnedFd::from_raw_fd(raw) };
-        // SAFETY: the OwnedFd is moved into the AsyncFd and closed only when it drops, so the
-        // registered descriptor stays valid and the same for the AsyncFd's whole life.
-        let fd = unsafe { AsyncFd::register_with_interest(owned, tokio::io::Interest::READABLE) }
-            .map_err(io::Error::other)?;
-        Ok(TimerFd { fd })
-    }
-
-    /// Fire once at the absolute monotonic instant `mono` (ns); a past instant fires at once.
-    /// Re-arming replaces the previous deadline.
-    pub fn arm(&self, mono: u64) -> io::Result<()> {
-        let mono = mono.max(1); // 0 would disarm
-        let spec = libc::itimerspec {
-            it_interval: libc::timespec {
-                tv_sec: 0,
-                tv_nsec: 0,
-            },
-            it_value: libc::timespec {
-                tv_sec: (mono / 1_000_000_000) as libc::time_t,
-                tv_nsec: (mono % 1_000_000_000) as libc::c_long,
-            },
-        };
-        // SAFETY: valid fd and a valid itimerspec; the old value is not requested.
-        let rc = unsafe {
-            libc::timerfd_settime(
-                self.fd.as_raw_fd(),
-                libc::TFD_TIMER_ABSTIME,
-                &spec,
-                std::ptr::null_mut(),
-            )
-        };
-        if rc < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(())
-    }
-
-    /// Wait until the timer has fired (since it was last waited for).
-    pub async fn wait(&self) -> io::Result<()> {
-        loop {
-            let mut guard = self.fd.readable().await?;
-            let res = guard.try_io(|fd| {
-                let mut expirations = [0u8; 8];
-                // SAFETY: reads at most 8 bytes into a buffer of 8 bytes.
-                let n = unsafe {
-                    libc::read(
-                        fd.as_raw_fd(),
-                        expirations.as_mut_ptr().cast(),
-                        expirations.len(),
-                    )
-                };
-                if n < 0 {
-                    Err(io::Error::last_os_error())
-                } else {
-                    Ok(())
-                }
-            });
-            match res {
-                Ok(r) => return r,
-                Err(_would_block) => continue,
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -225,19 +139,5 @@ mod tests {
         // A monotonic epoch from another clock domain loses to the wall clock.
         let far = RunClock::shared(epoch, c.epoch_mono() + 10_000_000_000);
         assert!(far.epoch_mono.abs_diff(c.epoch_mono) < 1_000_000);
-    }
-
-    #[tokio::test]
-    async fn timerfd_fires_at_its_deadline_not_before() {
-        let t = TimerFd::new().unwrap();
-        let start = mono_ns();
-        let deadline = start + 3_000_000;
-        t.arm(deadline).unwrap();
-        t.wait().await.unwrap();
-        let end = mono_ns();
-        assert!(end >= deadline, "fired {} ns early", deadline - end);
-        // Re-arming in the past fires at once.
-        t.arm(1).unwrap();
-        t.wait().await.unwrap();
     }
 }

@@ -9,17 +9,21 @@
 //!   machine; it writes each outgoing server→server message at once, tagged with its release
 //!   instant (send time + δ, jitter, faults), and holds each incoming one until that instant;
 //! - [`wire`] is the framing and the messages of the three kinds of connection;
-//! - [`clock`] is the shared time base (µs since a run epoch handed out as UNIX time) and the
-//!   precise per-link timer.
+//! - [`clock`] is the shared time base (µs since a run epoch handed out as UNIX time);
+//! - [`platform`] is the seam around the only Linux-specific calls (parent-death signal, the
+//!   precise per-link timer), with a portable fallback (macOS, or `--features portable`).
 //!
-//! No server outlives its run: servers set `PR_SET_PDEATHSIG = SIGKILL` (and check their parent
-//! right after), live in their own process group that the orchestrator kills as a whole, are
-//! spawned `kill_on_drop`, and exit when their control connection closes; SIGINT/SIGTERM to the
-//! orchestrator kill the cluster and still write partial results ([`Interrupt`]).
+//! No server outlives its run: servers tie their life to the orchestrator's
+//! ([`platform::die_with_parent`]: `PR_SET_PDEATHSIG = SIGKILL` on Linux, and a parent check),
+//! live in their own process group that the orchestrator kills as a whole, are spawned
+//! `kill_on_drop`, and exit when their control connection closes (the portable parent-death
+//! signal); SIGINT/SIGTERM to the orchestrator kill the cluster and still write partial results
+//! ([`Interrupt`]).
 
 pub mod clock;
 mod cluster;
 pub mod orchestrator;
+pub mod platform;
 pub mod server;
 pub mod wire;
 

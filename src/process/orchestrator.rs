@@ -481,6 +481,9 @@ impl Orchestrator<'_> {
                     let e = e.into_event(id);
                     if let Event::Decide { ticket, .. } = &e {
                         if self.decided.insert(ticket.clone()) {
+                            if self.decided.len() == 1 {
+                                info!(t_us = e.time(), "first ticket decided");
+                            }
                             self.bar.inc(1);
                         }
                     }

@@ -2,12 +2,14 @@
 //! a single-threaded tokio runtime.
 //!
 //! Start-up, in order:
-//! 1. `prctl(PR_SET_PDEATHSIG, SIGKILL)`, then check the parent is still the orchestrator that
-//!    spawned us (it could have died before the prctl): a server never outlives its run.
+//! 1. [`platform::die_with_parent`]: on Linux `prctl(PR_SET_PDEATHSIG, SIGKILL)`; everywhere a
+//!    check that the parent is still the orchestrator that spawned us (it could have died before
+//!    the prctl): a server never outlives its run.
 //! 2. Bind a listener on 127.0.0.1:0, dial the orchestrator's control address, send
 //!    [`FromServer::Hello`] with the real port; receive the [`ServerConfig`] (every peer's port).
-//! 3. Dial every peer (one outgoing link per peer, TCP_NODELAY) and accept every peer's link to us;
-//!    then report [`FromServer::Ready`] and wait for [`ToServer::Start`] with the run epoch.
+//! 3. Dial every peer (one outgoing link per peer, TCP_NODELAY) and accept every peer's link to us
+//!    (giving up if the control connection ends meanwhile); then report [`FromServer::Ready`] and
+//!    wait for [`ToServer::Start`] with the run epoch.
 //! 4. Run [`Node`]: one loop owning the protocol; every input (peer message, user ticket, control
 //!    command, timer) is one protocol call whose effects are executed at once.
 //!
@@ -18,10 +20,11 @@
 //! a delay fault's override, plus one retransmission timeout per lost transmission on a lossy
 //! link; on a cut link (partition, block) the message waits *at the sender* for the heal and its
 //! transit starts then. The receiver's task for that link ([`peer_link`]) decodes frames as they
-//! come, queues them, and hands each to the protocol at its release instant (timerfd, early wake
-//! and a short spin; see [`super::clock`]). So the loopback write, the receiver's wake-up and the
-//! decoding happen inside δ instead of adding to it: a message reaches its receiver's protocol
-//! no earlier than its release instant, and as little after it as the receiver can manage.
+//! come, queues them, and hands each to the protocol at its release instant (a [`PreciseTimer`],
+//! early wake and a short spin; see [`super::clock`] and [`super::platform`]). So the loopback
+//! write, the receiver's wake-up and the decoding happen inside δ instead of adding to it: a
+//! message reaches its receiver's protocol no earlier than its release instant, and as little
+//! after it as the receiver can manage.
 //!
 //! **Crashes** keep the simulator's crash-stop: a killed server takes with it the messages it sent
 //! that have not yet *arrived* (been released). kill -9 makes the kernel close the server's
@@ -41,9 +44,11 @@
 //! stop with it, and on resume it releases what fell due meanwhile, late, in order per link.
 //!
 //! The process exits when the orchestrator says [`ToServer::Shutdown`] or its control connection
-//! closes: losing the orchestrator is the end of the run.
+//! closes: losing the orchestrator is the end of the run (and, without Linux's parent-death
+//! signal, how a server learns that its orchestrator died).
 
-use super::clock::{mono_ns, tokio_instant, RunClock, TimerFd};
+use super::clock::{mono_ns, tokio_instant, RunClock};
+use super::platform::{self, PreciseTimer};
 use super::wire::{
     encode_frame, forward_frames, FrameReader, FrameWriter, FromServer, Hello, PeerFrame, ToServer,
     UserReq, UserResp, WireEvent,
@@ -86,23 +91,9 @@ pub struct ServerArgs {
 
 /// Entry point of `ticketlab server`.
 pub fn main(args: ServerArgs) -> ExitCode {
-    // SAFETY: prctl(PR_SET_PDEATHSIG) only sets a flag on this process; getppid cannot fail.
-    let parent = unsafe {
-        libc::prctl(
-            libc::PR_SET_PDEATHSIG,
-            libc::SIGKILL as libc::c_ulong,
-            0,
-            0,
-            0,
-        );
-        libc::getppid()
-    };
-    if parent as u32 != args.parent_pid {
-        // The orchestrator died before the prctl took effect: nobody will ever stop us.
-        eprintln!(
-            "ticketlab server s{}: parent {} is gone, exiting",
-            args.id, args.parent_pid
-        );
+    if let Err(e) = platform::die_with_parent(args.parent_pid) {
+        // E.g. the orchestrator died before the prctl took effect: nobody would ever stop us.
+        eprintln!("ticketlab server s{}: {e}, exiting", args.id);
         return ExitCode::from(2);
     }
     let rt = match tokio::runtime::Builder::new_current_thread()
@@ -227,7 +218,17 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
     let mut up = vec![false; usize::from(n) + 1];
     let mut missing = n - 1;
     while missing > 0 {
-        let Some(p) = peer_up_rx.recv().await else {
+        // Nothing comes on the control connection before Ready; its end means the orchestrator
+        // is gone (a peer that died with it would never dial us).
+        let p = tokio::select! {
+            p = peer_up_rx.recv() => p,
+            m = ctl_rd.next::<ToServer>() => match m {
+                Ok(None) => bail!("the orchestrator is gone (control connection closed)"),
+                Ok(Some(other)) => bail!("expected nothing before Ready, got {other:?}"),
+                Err(e) => bail!("control connection: {e}"),
+            },
+        };
+        let Some(p) = p else {
             bail!("listener stopped")
         };
         if let Some(seen) = up.get_mut(usize::from(p)) {
@@ -460,10 +461,11 @@ impl Held {
 }
 
 /// How long before a protocol message's release its link task wakes up, then finishes the wait on
-/// the CPU. A sleeping process wakes 50–150 µs after its timer's deadline on the lab's machines
-/// (VMs: the host must resume an idle vCPU); waking early and spinning the rest takes that
-/// lateness out of every hop for ≤ 150 µs of CPU per release instant. Heartbeats don't spin.
-const EARLY_WAKE_NS: u64 = 150_000;
+/// the CPU: the platform timer's typical lateness ([`platform::TIMER_LATENESS_NS`]; on Linux a
+/// sleeping process wakes 50–150 µs after its timerfd's deadline on the lab's machines — VMs: the
+/// host must resume an idle vCPU). Waking early and spinning the rest takes that lateness out of
+/// every hop for ≤ that much CPU per release instant. Heartbeats don't spin.
+const EARLY_WAKE_NS: u64 = platform::TIMER_LATENESS_NS;
 
 /// One incoming peer link: decodes `from`'s frames as they arrive, holds each message until its
 /// release instant and then hands it to the node, in link order. On the end of the stream or an
@@ -476,10 +478,10 @@ async fn peer_link(
     clock: RunClock,
     inputs: UnboundedSender<Input>,
 ) {
-    let timer = match TimerFd::new() {
+    let mut timer = match PreciseTimer::new() {
         Ok(t) => t,
         Err(e) => {
-            warn!(from, "cannot create a timerfd: {e}");
+            warn!(from, "cannot create a {} timer: {e}", platform::NAME);
             return;
         }
     };
