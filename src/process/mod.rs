@@ -22,6 +22,7 @@
 
 pub mod clock;
 mod cluster;
+mod node;
 pub mod orchestrator;
 pub mod platform;
 pub mod server;
