@@ -1,14 +1,23 @@
-//! The history checker: E-1 and E-2 (paper §2.2; PROTOCOLS.md §6), computed from the history only,
-//! never from protocol internals.
+//! The history checker: the properties of paper §2.2 (PROTOCOLS.md §6), computed from the history
+//! only, never from protocol internals. Every property is checked on every history; a protocol is
+//! held to the ones it claims ([`Checked::claimed`], from `ProtocolKind::properties`), and the
+//! failures of the others are counted, not reported as violations ([`Checked::unclaimed`]).
 //!
 //! - E-1 (at-most-once): no ticket is accepted by two servers, nor twice by one server.
 //! - E-2: let σ(τ) be the servers that received τ from users; if none of them crashed, some server
 //!   in σ(τ) accepted τ. A finite run can only refute E-2 when every server of σ(τ) has decided and
 //!   none accepted; a ticket some live server of σ(τ) had not decided by the deadline is reported as
 //!   *pending* (the table's "undecided"), not as a violation.
+//! - E-1′: "if a server accepts τ and does not crash, no other server accepts τ, and no server
+//!   accepts τ twice" (paper §2.2). The paper's Fig. 2 — s_1 accepts and crashes, then s_2 accepts
+//!   and survives — "does not violate E-1′", so the checker reads it as: at most one acceptor of τ
+//!   survives the run, and no server accepts τ twice.
+//! - E-2′ (at-least-once): if not every server of σ(τ) crashed, some server of σ(τ) accepted τ —
+//!   refuted when every live server of σ(τ) has decided and none of σ(τ) accepted; pending
+//!   otherwise.
 
 use crate::history::Event;
-use crate::protocol::{Outcome, ServerId, Ticket, Time};
+use crate::protocol::{Outcome, Property, ServerId, Ticket, Time};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -29,6 +38,33 @@ pub enum Violation {
         sigma: Vec<ServerId>,
         rejects: Vec<(ServerId, Time)>,
     },
+    /// E-1′: `accepts` lists every (server, time) that accepted the ticket; `survivors` those
+    /// acceptors that never crashed — two or more, or one server accepted twice.
+    #[serde(rename = "E-1'")]
+    E1Prime {
+        ticket: Ticket,
+        accepts: Vec<(ServerId, Time)>,
+        survivors: Vec<ServerId>,
+    },
+    /// E-2′: some server of σ(τ) did not crash, every live one decided, none of σ(τ) accepted.
+    #[serde(rename = "E-2'")]
+    E2Prime {
+        ticket: Ticket,
+        sigma: Vec<ServerId>,
+        rejects: Vec<(ServerId, Time)>,
+    },
+}
+
+impl Violation {
+    /// The property this refutes.
+    pub fn property(&self) -> Property {
+        match self {
+            Violation::E1 { .. } => Property::E1,
+            Violation::E2 { .. } => Property::E2,
+            Violation::E1Prime { .. } => Property::E1Prime,
+            Violation::E2Prime { .. } => Property::E2Prime,
+        }
+    }
 }
 
 impl fmt::Display for Violation {
@@ -59,6 +95,35 @@ impl fmt::Display for Violation {
                     .collect::<Vec<_>>()
                     .join(", ");
                 write!(f, "E-2 violated: ticket {ticket} was received by {{{s}}}, none crashed, all rejected: {}", list(rejects))
+            }
+            Violation::E1Prime {
+                ticket,
+                accepts,
+                survivors,
+            } => {
+                let s = survivors
+                    .iter()
+                    .map(|s| format!("s{s}"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                write!(
+                    f,
+                    "E-1' violated: ticket {ticket} accepted {} times ({}); acceptors that never crashed: {s}",
+                    accepts.len(),
+                    list(accepts)
+                )
+            }
+            Violation::E2Prime {
+                ticket,
+                sigma,
+                rejects,
+            } => {
+                let s = sigma
+                    .iter()
+                    .map(|s| format!("s{s}"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                write!(f, "E-2' violated: ticket {ticket} was received by {{{s}}}, not all crashed, no accept, every live one rejected: {}", list(rejects))
             }
         }
     }
@@ -111,6 +176,48 @@ pub struct Checked {
     /// The pending tickets no server of whose σ(τ) crashed: E-2 is in danger for them (a
     /// violation if the run's faults all healed and the deadline was generous).
     pub stalled: Vec<Ticket>,
+    /// Undecided tickets with no accept, some server of whose σ(τ) survived: E-2′ is in danger.
+    pub stalled_prime: Vec<Ticket>,
+}
+
+impl Checked {
+    /// The violations of the properties in `claims`.
+    pub fn claimed(&self, claims: &[Property]) -> Vec<Violation> {
+        let claimed = self
+            .violations
+            .iter()
+            .filter(|v| claims.contains(&v.property()));
+        claimed.cloned().collect()
+    }
+
+    /// Tickets refuting each property neither claimed nor implied by a claim (a protocol's
+    /// designed failures, e.g. qlock-amo's rejected-everywhere tickets under contention), by
+    /// property name.
+    pub fn unclaimed(&self, claims: &[Property]) -> BTreeMap<String, u64> {
+        let mut counts = BTreeMap::new();
+        for v in &self.violations {
+            // A failure of a property implied by a claimed one is already a claimed violation.
+            if !claims.iter().any(|c| c.implies(v.property())) {
+                *counts.entry(v.property().name().to_string()).or_insert(0) += 1;
+            }
+        }
+        counts
+    }
+
+    /// Undecided tickets whose liveness property (E-2 or E-2′, whichever `claims` has) was in
+    /// danger: with every fault healed and a generous deadline, a failure.
+    pub fn stalled_for(&self, claims: &[Property]) -> Vec<Ticket> {
+        let mut t = Vec::new();
+        if claims.contains(&Property::E2) {
+            t.extend(self.stalled.iter().cloned());
+        }
+        if claims.contains(&Property::E2Prime) {
+            t.extend(self.stalled_prime.iter().cloned());
+        }
+        t.sort();
+        t.dedup();
+        t
+    }
 }
 
 pub fn check(history: &[Event]) -> Checked {
@@ -169,27 +276,53 @@ pub fn check(history: &[Event]) -> Checked {
                 ticket: ticket.clone(),
                 accepts: accepts.clone(),
             });
+            let acceptors: BTreeSet<ServerId> = accepts.iter().map(|a| a.0).collect();
+            let survivors: Vec<ServerId> = acceptors
+                .iter()
+                .copied()
+                .filter(|s| !c.crashed.contains_key(s))
+                .collect();
+            let twice = acceptors.len() < accepts.len();
+            if twice || survivors.len() > 1 {
+                c.violations.push(Violation::E1Prime {
+                    ticket: ticket.clone(),
+                    accepts: accepts.clone(),
+                    survivors,
+                });
+            }
         }
         if !accepts.is_empty() || facts.sigma.is_empty() {
             continue;
         }
         let decided: BTreeSet<ServerId> = facts.decisions.iter().map(|d| d.server).collect();
         let any_crashed = facts.sigma.keys().any(|s| c.crashed.contains_key(s));
+        let all_crashed = facts.sigma.keys().all(|s| c.crashed.contains_key(s));
         let undecided_live = facts
             .sigma
             .keys()
             .any(|s| !decided.contains(s) && !c.crashed.contains_key(s));
+        let rejects = || facts.decisions.iter().map(|d| (d.server, d.t_us)).collect();
         if undecided_live {
             c.pending.push(ticket.clone());
             if !any_crashed {
                 c.stalled.push(ticket.clone());
             }
-        } else if !any_crashed {
-            c.violations.push(Violation::E2 {
-                ticket: ticket.clone(),
-                sigma: facts.sigma.keys().copied().collect(),
-                rejects: facts.decisions.iter().map(|d| (d.server, d.t_us)).collect(),
-            });
+            c.stalled_prime.push(ticket.clone());
+        } else {
+            if !any_crashed {
+                c.violations.push(Violation::E2 {
+                    ticket: ticket.clone(),
+                    sigma: facts.sigma.keys().copied().collect(),
+                    rejects: rejects(),
+                });
+            }
+            if !all_crashed {
+                c.violations.push(Violation::E2Prime {
+                    ticket: ticket.clone(),
+                    sigma: facts.sigma.keys().copied().collect(),
+                    rejects: rejects(),
+                });
+            }
         }
     }
     c
@@ -198,6 +331,9 @@ pub fn check(history: &[Event]) -> Checked {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const EXACTLY_ONCE: &[Property] = &[Property::E1, Property::E2];
+    const AT_LEAST_ONCE: &[Property] = &[Property::E1Prime, Property::E2Prime];
 
     fn submit(t: Time, ticket: &str, server: ServerId) -> Event {
         Event::Submit {
@@ -226,12 +362,43 @@ mod tests {
         ];
         let c = check(&h);
         assert_eq!(
-            c.violations,
+            c.claimed(EXACTLY_ONCE),
             vec![Violation::E1 {
                 ticket: "a".into(),
                 accepts: vec![(1, 5), (2, 6)]
             }]
         );
+        // Both acceptors survive: at-least-once's E-1′ fails too.
+        assert!(matches!(
+            c.claimed(AT_LEAST_ONCE)[..],
+            [Violation::E1Prime { ref survivors, .. }] if survivors == &[1, 2]
+        ));
+        assert!(
+            c.unclaimed(EXACTLY_ONCE).is_empty(),
+            "E-1′ is implied by E-1"
+        );
+    }
+
+    #[test]
+    fn two_accepts_keep_e1_prime_when_all_but_one_acceptor_crashed() {
+        let h = vec![
+            submit(0, "a", 1),
+            submit(0, "a", 2),
+            decide(5, "a", 1, Outcome::Accept),
+            Event::Crash { t_us: 6, server: 1 },
+            decide(9, "a", 2, Outcome::Accept),
+        ];
+        let c = check(&h);
+        assert!(c.claimed(AT_LEAST_ONCE).is_empty());
+        assert_eq!(
+            c.unclaimed(AT_LEAST_ONCE),
+            BTreeMap::from([("E-1".to_string(), 1)]),
+            "what at-least-once gives up"
+        );
+        assert!(matches!(
+            c.claimed(EXACTLY_ONCE)[..],
+            [Violation::E1 { .. }]
+        ));
     }
 
     #[test]
@@ -241,7 +408,24 @@ mod tests {
             decide(5, "a", 1, Outcome::Accept),
             decide(9, "a", 1, Outcome::Accept),
         ];
-        assert!(matches!(check(&h).violations[..], [Violation::E1 { .. }]));
+        let c = check(&h);
+        assert!(matches!(
+            c.claimed(EXACTLY_ONCE)[..],
+            [Violation::E1 { .. }]
+        ));
+        assert!(
+            matches!(c.claimed(AT_LEAST_ONCE)[..], [Violation::E1Prime { ref survivors, .. }] if survivors == &[1]),
+            "accepting twice breaks E-1′ as well"
+        );
+        let mut crashed = h.clone();
+        crashed.push(Event::Crash {
+            t_us: 10,
+            server: 1,
+        });
+        assert!(
+            !check(&crashed).claimed(AT_LEAST_ONCE).is_empty(),
+            "even by a server that crashed later"
+        );
     }
 
     #[test]
@@ -252,10 +436,45 @@ mod tests {
             decide(5, "a", 1, Outcome::Reject),
             decide(6, "a", 2, Outcome::Reject),
         ];
-        assert!(matches!(check(&h).violations[..], [Violation::E2 { .. }]));
+        assert!(matches!(
+            check(&h).claimed(EXACTLY_ONCE)[..],
+            [Violation::E2 { .. }]
+        ));
         let mut h2 = h.clone();
         h2.push(Event::Crash { t_us: 7, server: 2 });
-        assert!(check(&h2).violations.is_empty());
+        let c2 = check(&h2);
+        assert!(c2.claimed(EXACTLY_ONCE).is_empty());
+        // s1 survived and rejected: at-least-once's E-2′ is refuted, and 2PE gives it up.
+        assert!(matches!(
+            c2.claimed(AT_LEAST_ONCE)[..],
+            [Violation::E2Prime { .. }]
+        ));
+        assert_eq!(
+            c2.unclaimed(EXACTLY_ONCE),
+            BTreeMap::from([("E-2'".to_string(), 1)])
+        );
+        let mut h3 = h2.clone();
+        h3.push(Event::Crash { t_us: 8, server: 1 });
+        assert!(
+            check(&h3).claimed(AT_LEAST_ONCE).is_empty(),
+            "all of σ(τ) crashed"
+        );
+    }
+
+    #[test]
+    fn a_pending_ticket_endangers_e2_prime_while_a_server_of_sigma_survives() {
+        let h = vec![
+            submit(0, "a", 1),
+            submit(0, "a", 2),
+            Event::Crash { t_us: 1, server: 1 },
+        ];
+        let c = check(&h);
+        assert_eq!(c.pending, vec![Ticket::from("a")]);
+        assert!(
+            c.stalled_for(EXACTLY_ONCE).is_empty(),
+            "a server of σ(τ) crashed"
+        );
+        assert_eq!(c.stalled_for(AT_LEAST_ONCE), vec![Ticket::from("a")]);
     }
 
     #[test]

@@ -6,7 +6,7 @@
 use crate::checker::{self, Violation};
 use crate::history::Event;
 use crate::lab::RunOutput;
-use crate::protocol::{Note, Outcome, ProtocolKind, ServerId, Theory, Ticket, Time};
+use crate::protocol::{Note, Outcome, Property, ProtocolKind, ServerId, Theory, Ticket, Time};
 use crate::scenario::{CrashPick, Mode, Scenario};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, ContentArrangement, Table};
 use serde::Serialize;
@@ -44,10 +44,17 @@ pub struct RunSummary {
     pub messages_by_type: BTreeMap<String, u64>,
     pub heartbeats: u64,
     pub theory: Theory,
+    /// The properties the protocol claims, which `violations` holds it to.
+    pub properties: Vec<Property>,
+    /// Violations of the claimed properties.
     pub violations: Vec<Violation>,
+    /// Tickets failing a property the protocol does not claim (nor implies), by property: what
+    /// it gives up by design (qlock-amo under contention: "E-2"; 2pe after a crash: "E-2'").
+    pub unclaimed: BTreeMap<String, u64>,
     /// The undecided tickets, by id.
     pub pending: Vec<Ticket>,
-    /// Undecided tickets no server of whose σ(τ) crashed (`run --strict` fails on these).
+    /// Undecided tickets whose claimed liveness property is in danger: for E-2, no server of σ(τ)
+    /// crashed; for E-2′, one survived (`run --strict` fails on these).
     pub stalled: Vec<Ticket>,
     /// Decisions at servers (a ticket submitted to two servers has two).
     pub decisions: u64,
@@ -59,6 +66,11 @@ pub struct RunSummary {
     pub fast_deliveries: u64,
     /// Broadcast stages ended by consensus (OPT, GB), summed over servers: `notes["Fallback"]`.
     pub fallbacks: u64,
+    /// Lock protocols: quorum queries made (`notes["Try"]`), tries that backed off
+    /// (`notes["Backoff"]`) and the time spent backing off, summed over servers.
+    pub tries: u64,
+    pub backoffs: u64,
+    pub backoff_ms: f64,
     /// Run duration (simulated or wall-clock), ms.
     pub duration_ms: f64,
     /// Transmissions lost on lossy links and retransmitted (links stay reliable).
@@ -135,6 +147,8 @@ fn stats(sorted: &[Time], unit: f64) -> Stats {
 
 pub fn summarize(scenario: &Scenario, protocol: ProtocolKind, run: &RunOutput) -> RunSummary {
     let checked = checker::check(&run.history);
+    let claims = protocol.properties();
+    let note = |n: Note| run.notes.get(&n).copied().unwrap_or(0);
     let mut accepted = 0;
     let mut rejected = 0;
     let mut phase = [0u64; 3];
@@ -194,8 +208,10 @@ pub fn summarize(scenario: &Scenario, protocol: ProtocolKind, run: &RunOutput) -
         messages_by_type: by_type,
         heartbeats: run.heartbeats,
         theory: protocol.theory(scenario.cluster.servers),
-        violations: checked.violations,
-        stalled: checked.stalled.clone(),
+        properties: claims.to_vec(),
+        violations: checked.claimed(claims),
+        unclaimed: checked.unclaimed(claims),
+        stalled: checked.stalled_for(claims),
         pending,
         decisions,
         crashed: checked.crashed.keys().copied().collect(),
@@ -204,8 +220,11 @@ pub fn summarize(scenario: &Scenario, protocol: ProtocolKind, run: &RunOutput) -
             .iter()
             .map(|(k, v)| (format!("{k:?}"), *v))
             .collect(),
-        fast_deliveries: run.notes.get(&Note::FastDelivery).copied().unwrap_or(0),
-        fallbacks: run.notes.get(&Note::Fallback).copied().unwrap_or(0),
+        fast_deliveries: note(Note::FastDelivery),
+        fallbacks: note(Note::Fallback),
+        tries: note(Note::Try),
+        backoffs: note(Note::Backoff),
+        backoff_ms: note(Note::BackoffUs) as f64 / 1000.0,
         duration_ms: run.end as f64 / 1000.0,
         retransmissions: run.retransmissions,
         resilience_measured: None,

@@ -128,6 +128,7 @@ pub fn run(scenario: &Scenario, protocol: ProtocolKind, seed: u64) -> RunOutput 
             n,
             heartbeat: scenario.cluster.heartbeat,
             suspect_after: scenario.cluster.suspect_after,
+            seed,
         };
         nodes.push(Some(protocol.build(&cfg)));
     }
@@ -374,7 +375,11 @@ impl Sim<'_> {
                     self.observe(id, Seen::Decide(outcome));
                 }
             }
-            Effect::Note(note) => *self.out.notes.entry(note).or_insert(0) += 1,
+            Effect::Note { note, by } => *self.out.notes.entry(note).or_insert(0) += by,
+            Effect::Halt => {
+                let cmds = self.driver.halted(id, now);
+                self.exec(cmds);
+            }
         }
     }
 

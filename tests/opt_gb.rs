@@ -342,6 +342,7 @@ fn cfg(me: ServerId, n: u16) -> NodeConfig {
         n,
         heartbeat: 20_000,
         suspect_after: 100_000,
+        seed: 1,
     }
 }
 
@@ -416,7 +417,13 @@ fn opt_single_node_fast_path_at_the_broadcaster() {
     );
     assert_eq!(
         feed(&mut b, 2, 3, 3, order),
-        (vec![Effect::Note(Note::FastDelivery)], vec![m])
+        (
+            vec![Effect::Note {
+                note: Note::FastDelivery,
+                by: 1
+            }],
+            vec![m]
+        )
     );
     assert_eq!((b.stage(), b.is_stopped()), (0, false));
 }
@@ -446,7 +453,13 @@ fn opt_single_node_fast_path_at_a_receiver() {
     assert_eq!(feed(&mut b, 1, 3, 2, order.clone()), (vec![], vec![]));
     assert_eq!(
         feed(&mut b, 1, 3, 3, order),
-        (vec![Effect::Note(Note::FastDelivery)], vec![m])
+        (
+            vec![Effect::Note {
+                note: Note::FastDelivery,
+                by: 1
+            }],
+            vec![m]
+        )
     );
 }
 
@@ -500,8 +513,14 @@ fn opt_single_node_inconsistent_order_stops_the_stage() {
     assert_eq!(
         e,
         vec![
-            Effect::Note(Note::ConsensusDecided),
-            Effect::Note(Note::Fallback)
+            Effect::Note {
+                note: Note::ConsensusDecided,
+                by: 1
+            },
+            Effect::Note {
+                note: Note::Fallback,
+                by: 1
+            }
         ]
     );
     assert_eq!(d, vec![b_, a]);
@@ -540,7 +559,13 @@ fn gb_single_node_fast_path() {
     assert_eq!(feed(&mut b, 2, 3, 1, ack.clone()), (vec![], vec![]));
     assert_eq!(
         feed(&mut b, 2, 3, 3, ack),
-        (vec![Effect::Note(Note::FastDelivery)], vec![m])
+        (
+            vec![Effect::Note {
+                note: Note::FastDelivery,
+                by: 1
+            }],
+            vec![m]
+        )
     );
 
     // n = 5: q = 4 — a receiver delivers on its own ACK plus three others.
@@ -553,7 +578,13 @@ fn gb_single_node_fast_path() {
     assert_eq!(feed(&mut b, 1, 5, 3, ack.clone()), (vec![], vec![]));
     assert_eq!(
         feed(&mut b, 1, 5, 5, ack.clone()),
-        (vec![Effect::Note(Note::FastDelivery)], vec![m])
+        (
+            vec![Effect::Note {
+                note: Note::FastDelivery,
+                by: 1
+            }],
+            vec![m]
+        )
     );
     assert_eq!(
         feed(&mut b, 1, 5, 4, ack),
@@ -639,8 +670,14 @@ fn gb_single_node_conflict_terminates_the_stage() {
     assert_eq!(
         e,
         vec![
-            Effect::Note(Note::ConsensusDecided),
-            Effect::Note(Note::Fallback)
+            Effect::Note {
+                note: Note::ConsensusDecided,
+                by: 1
+            },
+            Effect::Note {
+                note: Note::Fallback,
+                by: 1
+            }
         ]
     );
     assert_eq!(d, value);

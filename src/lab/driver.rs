@@ -159,6 +159,14 @@ impl<'a> Driver<'a> {
         self.fault(fault, now, Some((server, at)))
     }
 
+    /// The protocol at `server` halted it at `at` (`Effect::Halt`): from then on it is crashed,
+    /// and recorded so.
+    pub fn halted(&mut self, server: ServerId, at: Time) -> Vec<Command> {
+        let mut cmds = Vec::new();
+        self.crash(server, at, &mut cmds);
+        cmds
+    }
+
     /// `server` decided `ticket` (its user is told).
     pub fn decided(&mut self, now: Time, ticket: &Ticket, server: ServerId) -> Vec<Command> {
         schedule(self.client.decided(now, ticket, server))
@@ -179,21 +187,11 @@ impl<'a> Driver<'a> {
         match &self.scenario.faults[i].action {
             FaultAction::Crash(servers) => {
                 for &s in servers {
-                    if self.is_crashed(s) {
-                        continue;
-                    }
                     let at = match trigger {
                         Some((t, at)) if t == s => at,
                         _ => now,
                     };
-                    self.crashed[usize::from(s)] = true;
-                    self.paused.remove(&s);
-                    self.history.push(Event::Crash {
-                        t_us: at,
-                        server: s,
-                    });
-                    cmds.push(Command::Crash(s));
-                    cmds.extend(schedule(self.client.crashed(at, s)));
+                    self.crash(s, at, &mut cmds);
                 }
             }
             FaultAction::Pause(servers) => {
@@ -232,6 +230,23 @@ impl<'a> Driver<'a> {
             | FaultAction::Heal) => cmds.push(Command::Link(link.clone())),
         }
         cmds
+    }
+}
+
+impl Driver<'_> {
+    /// `s` crashes at `at` (once): recorded, its users told, the runtime told to stop it.
+    fn crash(&mut self, s: ServerId, at: Time, cmds: &mut Vec<Command>) {
+        if self.is_crashed(s) {
+            return;
+        }
+        self.crashed[usize::from(s)] = true;
+        self.paused.remove(&s);
+        self.history.push(Event::Crash {
+            t_us: at,
+            server: s,
+        });
+        cmds.push(Command::Crash(s));
+        cmds.extend(schedule(self.client.crashed(at, s)));
     }
 }
 
@@ -412,6 +427,22 @@ mod tests {
         assert!(
             d.into_history().is_empty(),
             "the runtime records submit and decide"
+        );
+    }
+
+    #[test]
+    fn a_halt_is_a_crash_at_the_halt() {
+        let s = scenario("[[ticket]]\nid = \"a\"\nsubmit = [{ at_ms = 0.0, server = 2 }]\n");
+        let mut d = Driver::new(&s, 1);
+        assert_eq!(d.halted(2, 1234).first(), Some(&Command::Crash(2)));
+        assert!(d.is_crashed(2));
+        assert!(d.halted(2, 2000).is_empty(), "once");
+        assert_eq!(
+            d.into_history(),
+            vec![Event::Crash {
+                t_us: 1234,
+                server: 2
+            }]
         );
     }
 }

@@ -222,10 +222,16 @@ impl Node {
         for fault in self.triggers.observe(self.me, seen) {
             self.report(FromServer::Triggered { fault, t_us: now });
             if self.crash_self.contains(&fault) {
-                self.dying = true;
-                self.links.iter_mut().for_each(|l| *l = None);
+                self.die();
             }
         }
+    }
+
+    /// Stop here, as a crash: nothing more of this step happens, and the messages this server sent
+    /// that are not yet released at their receivers are lost when its links close.
+    fn die(&mut self) {
+        self.dying = true;
+        self.links.iter_mut().for_each(|l| *l = None);
     }
 
     /// Execute the effects of the protocol call made at `now_ns`.
@@ -286,7 +292,11 @@ impl Node {
                         phase,
                     }));
                 }
-                Effect::Note(note) => self.report(FromServer::Note(note)),
+                Effect::Note { note, by } => self.report(FromServer::Note { note, by }),
+                Effect::Halt => {
+                    self.report(FromServer::Halted { t_us: now });
+                    self.die();
+                }
             }
             if let Some(seen) = seen {
                 self.observe(now, seen);

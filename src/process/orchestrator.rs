@@ -287,6 +287,7 @@ impl Orchestrator<'_> {
                     n,
                     heartbeat: c.heartbeat,
                     suspect_after: c.suspect_after,
+                    seed: self.seed,
                 },
                 delta: c.delta,
                 jitter: c.jitter,
@@ -489,7 +490,14 @@ impl Orchestrator<'_> {
                     }
                     self.driver.record(e);
                 }
-                FromServer::Note(note) => *self.notes.entry(note).or_insert(0) += 1,
+                FromServer::Note { note, by } => *self.notes.entry(note).or_insert(0) += by,
+                FromServer::Halted { t_us } => {
+                    if matches!(self.phase, Phase::Running | Phase::Quiescing) {
+                        info!(t_us, "s{id} halted itself");
+                        let cmds = self.driver.halted(id, t_us);
+                        self.exec(cmds);
+                    }
+                }
                 FromServer::Counters {
                     heartbeats,
                     retransmissions,

@@ -406,8 +406,10 @@ pub enum FromServer {
     Ready,
     /// A history event, sent as it happens (so a killed server's events up to its death are kept).
     Event(WireEvent),
-    /// A protocol note (`Effect::Note`).
-    Note(Note),
+    /// A protocol note (`Effect::Note`): add `by` to its total.
+    Note { note: Note, by: u64 },
+    /// The protocol halted this server (`Effect::Halt`) at `t_us`: the last frame; it dies now.
+    Halted { t_us: Time },
     /// Counters so far (cumulative): heartbeats sent, transmissions lost and retransmitted.
     Counters {
         heartbeats: u64,

@@ -87,10 +87,12 @@ impl FailureDetector {
         change
     }
 
-    /// A timer input of the protocol that owns this detector (the detector's only timer).
+    /// A timer input of the protocol that owns this detector; only [`Timer::FdTick`] is the
+    /// detector's, any other timer changes nothing here.
     pub fn on_timer(&mut self, now: Time, timer: Timer, out: &mut Out) -> FdChange {
         match timer {
             Timer::FdTick => self.tick(now, out),
+            Timer::Protocol(_) => FdChange::default(),
         }
     }
 

@@ -254,6 +254,8 @@ impl Msg {
 pub enum Timer {
     /// The failure detector's period: send heartbeats, check timeouts.
     FdTick,
+    /// A protocol's own timer, numbered by the protocol (e.g. one per backoff in progress).
+    Protocol(u64),
 }
 
 /// Commands from the lab's fault injector (not from the protocol's model).
@@ -278,6 +280,12 @@ pub enum Note {
     FastDelivery,
     /// A broadcast stage ended in consensus (OPT/GB fallback).
     Fallback,
+    /// A lock protocol queried its quorum for a ticket (one try of a contend).
+    Try,
+    /// A lock protocol's try failed and it backed off before the next one.
+    Backoff,
+    /// Time spent backing off, µs (counted with [`Out::note_by`]).
+    BackoffUs,
 }
 
 /// What a protocol asks its runtime to do.
@@ -299,7 +307,14 @@ pub enum Effect {
         outcome: Outcome,
         phase: Option<u8>,
     },
-    Note(Note),
+    /// Count an internal event (`by` = 1) or add `by` to a total (e.g. µs of backoff).
+    Note {
+        note: Note,
+        by: u64,
+    },
+    /// This server stops for good, as if it had crashed (an at-least-once protocol excluding
+    /// itself: the runtime records a `crash`). Nothing after it in the same step happens.
+    Halt,
 }
 
 /// The effect sink handed to every protocol call.
@@ -362,7 +377,17 @@ impl Out {
     }
 
     pub fn note(&mut self, note: Note) {
-        self.effects.push(Effect::Note(note));
+        self.note_by(note, 1);
+    }
+
+    /// Add `by` to the total of `note` (a count, or an amount such as µs).
+    pub fn note_by(&mut self, note: Note, by: u64) {
+        self.effects.push(Effect::Note { note, by });
+    }
+
+    /// Stop this server for good (see [`Effect::Halt`]).
+    pub fn halt(&mut self) {
+        self.effects.push(Effect::Halt);
     }
 
     /// Take the effects collected so far.
@@ -380,6 +405,9 @@ pub struct NodeConfig {
     pub heartbeat: Time,
     /// Initial failure-detector timeout (doubled per peer after each false suspicion).
     pub suspect_after: Time,
+    /// The run's seed: protocols that draw (backoff) derive their draws from it and `me`, so a run
+    /// is a pure function of its inputs.
+    pub seed: u64,
 }
 
 /// A server-side protocol: the interface both runtimes drive.
@@ -412,6 +440,59 @@ pub enum ProtocolKind {
     SeOpt,
     #[serde(rename = "se-gb")]
     SeGb,
+}
+
+/// A property of e-ticket validation a protocol can claim (paper §2.2); the checker checks each
+/// protocol against the ones it claims.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Property {
+    /// At most once: no ticket is accepted by two servers, nor twice by one.
+    #[serde(rename = "E-1")]
+    E1,
+    /// If no server of σ(τ) crashes, some server of σ(τ) accepts τ.
+    #[serde(rename = "E-2")]
+    E2,
+    /// At most once among survivors: a server that accepts τ and does not crash is the only one
+    /// to accept τ; no server accepts τ twice.
+    #[serde(rename = "E-1'")]
+    E1Prime,
+    /// At least once: if not all servers of σ(τ) crash, some server of σ(τ) accepts τ.
+    #[serde(rename = "E-2'")]
+    E2Prime,
+}
+
+impl Property {
+    pub const ALL: &'static [Property] = &[
+        Property::E1,
+        Property::E2,
+        Property::E1Prime,
+        Property::E2Prime,
+    ];
+
+    /// Whether holding `self` means holding `other` too (E-1 ⇒ E-1′, E-2′ ⇒ E-2).
+    pub fn implies(self, other: Property) -> bool {
+        self == other
+            || matches!(
+                (self, other),
+                (Property::E1, Property::E1Prime) | (Property::E2Prime, Property::E2)
+            )
+    }
+
+    /// The name used in summaries and messages: "E-1", "E-2", "E-1'", "E-2'".
+    pub fn name(self) -> &'static str {
+        match self {
+            Property::E1 => "E-1",
+            Property::E2 => "E-2",
+            Property::E1Prime => "E-1'",
+            Property::E2Prime => "E-2'",
+        }
+    }
+}
+
+impl fmt::Display for Property {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// The paper's Table 1 row for a protocol at size n (theory, never measured).
@@ -482,6 +563,19 @@ impl ProtocolKind {
                 latency_delta: 2.0,
                 messages_per_ticket: (n + 1) * (n - 1),
             },
+        }
+    }
+
+    /// The properties the protocol guarantees, which the checker holds it to. Every Table 1
+    /// protocol claims exactly-once (E-1, E-2); `2pe-minority` claims them too, wrongly, which is
+    /// what makes it a bug to find.
+    pub fn properties(self) -> &'static [Property] {
+        match self {
+            ProtocolKind::TwoPe
+            | ProtocolKind::SeCt
+            | ProtocolKind::SeOpt
+            | ProtocolKind::SeGb
+            | ProtocolKind::TwoPeMinority => &[Property::E1, Property::E2],
         }
     }
 

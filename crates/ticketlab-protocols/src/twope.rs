@@ -239,6 +239,7 @@ mod tests {
             n: N,
             heartbeat: 20_000,
             suspect_after: 100_000,
+            seed: 1,
         };
         TwoPe::new(&cfg, CtBroadcast::new(&cfg))
     }

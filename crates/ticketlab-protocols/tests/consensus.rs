@@ -9,8 +9,14 @@ use ticketlab_protocols::{AppMsg, Effect, Msg, Note, Out, ServerId};
 mod common;
 use common::{m, send, sends};
 
-const DECIDED: Effect = Effect::Note(Note::ConsensusDecided);
-const EXTRA: Effect = Effect::Note(Note::ConsensusExtraRound);
+const DECIDED: Effect = Effect::Note {
+    note: Note::ConsensusDecided,
+    by: 1,
+};
+const EXTRA: Effect = Effect::Note {
+    note: Note::ConsensusExtraRound,
+    by: 1,
+};
 
 fn propose(k: u64, r: u32, value: &[AppMsg]) -> Msg {
     Msg::Propose {

@@ -18,6 +18,7 @@ fn cfg(me: ServerId, n: u16) -> NodeConfig {
         n,
         heartbeat: 20_000,
         suspect_after: 100_000,
+        seed: 1,
     }
 }
 
@@ -51,7 +52,10 @@ fn suspect<B: AtomicBroadcast>(b: &mut B, c: &NodeConfig, p: ServerId, until: Ti
 
 type Step = (Vec<Effect>, Vec<AppMsg>);
 
-const SUSPECTED: Effect = Effect::Note(Note::Suspected);
+const SUSPECTED: Effect = Effect::Note {
+    note: Note::Suspected,
+    by: 1,
+};
 
 #[test]
 fn gb_relays_a_suspected_origins_undelivered_messages_once_and_keeps_its_fast_path() {
@@ -66,7 +70,13 @@ fn gb_relays_a_suspected_origins_undelivered_messages_once_and_keeps_its_fast_pa
     assert!(!b.is_stopped(), "GB's fast path survives suspicions");
     // The suspicion ends (a false one) and starts again: a is not relayed twice.
     let (e, _) = feed_at(&mut b, &c, NOW + 2, 2, Msg::Heartbeat);
-    assert_eq!(e, vec![Effect::Note(Note::Unsuspected)]);
+    assert_eq!(
+        e,
+        vec![Effect::Note {
+            note: Note::Unsuspected,
+            by: 1
+        }]
+    );
     assert_eq!(suspect(&mut b, &c, 2, NOW + 5), (vec![SUSPECTED], vec![]));
 }
 
@@ -133,8 +143,14 @@ fn opt_a_consensus_message_stops_the_stage_before_consensus_sees_it() {
         feed(&mut b, &c, 1, decide),
         (
             vec![
-                Effect::Note(Note::ConsensusDecided),
-                Effect::Note(Note::Fallback)
+                Effect::Note {
+                    note: Note::ConsensusDecided,
+                    by: 1
+                },
+                Effect::Note {
+                    note: Note::Fallback,
+                    by: 1
+                }
             ],
             vec![a]
         )
@@ -162,8 +178,14 @@ fn opt_a_later_stages_stop_waits_for_that_stage_and_a_decided_stages_stop_gets_d
     let decide = Msg::Decide { k: 0, value };
     let mut want = sends(&[2, 3], decide.clone());
     want.extend([
-        Effect::Note(Note::ConsensusDecided),
-        Effect::Note(Note::Fallback),
+        Effect::Note {
+            note: Note::ConsensusDecided,
+            by: 1,
+        },
+        Effect::Note {
+            note: Note::Fallback,
+            by: 1,
+        },
     ]);
     assert_eq!(
         feed(&mut b, &c, 2, Msg::CAck { k: 0, r: 1 }),
@@ -209,8 +231,14 @@ fn gb_holds_consensus_messages_until_majset_then_replays_them_as_stale_after_the
         value: value.clone(),
     };
     let mut want = vec![
-        Effect::Note(Note::ConsensusDecided),
-        Effect::Note(Note::Fallback),
+        Effect::Note {
+            note: Note::ConsensusDecided,
+            by: 1,
+        },
+        Effect::Note {
+            note: Note::Fallback,
+            by: 1,
+        },
     ];
     want.push(send(1, decide.clone()));
     want.push(send(2, decide.clone()));
@@ -244,7 +272,10 @@ fn gb_held_messages_are_replayed_in_arrival_order_once_majset_is_known() {
     assert_eq!(
         e,
         vec![
-            Effect::Note(Note::ConsensusExtraRound),
+            Effect::Note {
+                note: Note::ConsensusExtraRound,
+                by: 1
+            },
             send(
                 2,
                 Msg::Estimate {
