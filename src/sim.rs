@@ -129,6 +129,7 @@ pub fn run(scenario: &Scenario, protocol: ProtocolKind, seed: u64) -> RunOutput 
             heartbeat: scenario.cluster.heartbeat,
             suspect_after: scenario.cluster.suspect_after,
             seed,
+            delta: scenario.cluster.delta,
         };
         nodes.push(Some(protocol.build(&cfg)));
     }

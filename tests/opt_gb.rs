@@ -343,6 +343,7 @@ fn cfg(me: ServerId, n: u16) -> NodeConfig {
         heartbeat: 20_000,
         suspect_after: 100_000,
         seed: 1,
+        delta: 10_000,
     }
 }
 

@@ -288,6 +288,7 @@ impl Orchestrator<'_> {
                     heartbeat: c.heartbeat,
                     suspect_after: c.suspect_after,
                     seed: self.seed,
+                    delta: c.delta,
                 },
                 delta: c.delta,
                 jitter: c.jitter,

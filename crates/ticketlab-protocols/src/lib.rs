@@ -408,6 +408,8 @@ pub struct NodeConfig {
     /// The run's seed: protocols that draw (backoff) derive their draws from it and `me`, so a run
     /// is a pure function of its inputs.
     pub seed: u64,
+    /// δ, the known bound on message delay (µs), for protocols that time on it (a lock's lease).
+    pub delta: Time,
 }
 
 /// A server-side protocol: the interface both runtimes drive.

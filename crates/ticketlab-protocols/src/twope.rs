@@ -240,6 +240,7 @@ mod tests {
             heartbeat: 20_000,
             suspect_after: 100_000,
             seed: 1,
+            delta: 10_000,
         };
         TwoPe::new(&cfg, CtBroadcast::new(&cfg))
     }
