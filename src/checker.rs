@@ -1,5 +1,5 @@
-//! The history checker: E-1 and E-2 (paper §2.2; PROTOCOLS.md §6), computed from the history only,
-//! never from protocol internals.
+//! The history checker: E-1 and E-2 (paper §2.2; docs/PROTOCOLS.md §12), computed from the
+//! history only, never from protocol internals.
 //!
 //! - E-1 (at-most-once): no ticket is accepted by two servers, nor twice by one server.
 //! - E-2: let σ(τ) be the servers that received τ from users; if none of them crashed, some server
