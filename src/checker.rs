@@ -1,7 +1,7 @@
-//! The history checker: the properties of paper §2.2 (PROTOCOLS.md §6), computed from the history
-//! only, never from protocol internals. Every property is checked on every history; a protocol is
-//! held to the ones it claims ([`Checked::claimed`], from `ProtocolKind::properties`), and the
-//! failures of the others are counted, not reported as violations ([`Checked::unclaimed`]).
+//! The history checker: the properties of paper §2.2 (docs/PROTOCOLS.md §12), computed from the
+//! history only, never from protocol internals. Every property is checked on every history; a
+//! protocol is held to the ones it claims ([`Checked::claimed`], from `ProtocolKind::properties`),
+//! and the failures of the others are counted, not reported as violations ([`Checked::unclaimed`]).
 //!
 //! - E-1 (at-most-once): no ticket is accepted by two servers, nor twice by one server.
 //! - E-2: let σ(τ) be the servers that received τ from users; if none of them crashed, some server

@@ -1,6 +1,7 @@
 //! The recorded history of a run: what users submitted, what servers sent and decided, and which
-//! servers crashed (PROTOCOLS.md §6). Both runtimes produce it; the checker and the statistics read
-//! nothing else. One event per line in `<protocol>/history.jsonl` (a user contract: keep names).
+//! servers crashed (docs/PROTOCOLS.md §13). Both runtimes produce it; the checker and the
+//! statistics read nothing else. One event per line in `<protocol>/history.jsonl` (a user
+//! contract: keep names).
 
 use crate::protocol::{Outcome, ServerId, Ticket, Time};
 use serde::{Deserialize, Serialize};

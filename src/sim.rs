@@ -1,4 +1,4 @@
-//! The deterministic discrete-event simulator: drives any [`Protocol`] and the [`Client`] with
+//! The deterministic discrete-event simulator: drives any [`Protocol`] and the [`Client`](crate::workload::Client) with
 //! exact δ arithmetic.
 //!
 //! - Time is integer microseconds; a server→server message takes exactly δ, plus a uniform draw in
@@ -17,7 +17,7 @@
 //!   timers, submissions) wait, in order, until it resumes; a crash can fire right after a
 //!   protocol event at a server (`after = {..}`), in which case the rest of that server's effects
 //!   from the same step are lost with it; a forced suspicion goes to the server's failure
-//!   detector as a [`Control`] input.
+//!   detector as a [`Control`](crate::protocol::Control) input.
 
 use crate::history::Event;
 use crate::lab::driver::{Action, Command, Driver};

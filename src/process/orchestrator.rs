@@ -1,11 +1,11 @@
 //! The orchestrator: runs one protocol of a scenario on a real local cluster.
 //!
-//! Phases of [`run_protocol`]:
+//! Phases of `run_protocol`:
 //! 1. **Setup.** Bind the control listener on 127.0.0.1:0, spawn n `ticketlab server` processes
 //!    (one process group, `kill_on_drop`), take each one's hello (its real listening port), send
 //!    every server the configuration with all ports, wait until each reports its peer links up,
 //!    open one user connection per server, then hand out the run epoch ([`ToServer::Start`]).
-//! 2. **Workload.** The users' [`Client`] runs on real time: submissions go out on the user
+//! 2. **Workload.** The users' [`Client`](crate::workload::Client) runs on real time: submissions go out on the user
 //!    connections, decisions come back on them; `[[fault]]`s fire at their times (crash = SIGKILL,
 //!    recorded as a `crash` event; link faults = [`ToServer::Link`] to every server, confirmed
 //!    before later actions). History events stream in from every server's control connection as

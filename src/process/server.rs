@@ -6,11 +6,11 @@
 //!    check that the parent is still the orchestrator that spawned us (it could have died before
 //!    the prctl): a server never outlives its run.
 //! 2. Bind a listener on 127.0.0.1:0, dial the orchestrator's control address, send
-//!    [`FromServer::Hello`] with the real port; receive the [`ServerConfig`] (every peer's port).
+//!    [`FromServer::Hello`] with the real port; receive the [`ServerConfig`](super::wire::ServerConfig) (every peer's port).
 //! 3. Dial every peer (one outgoing link per peer, TCP_NODELAY) and accept every peer's link to us
 //!    (giving up if the control connection ends meanwhile); then report [`FromServer::Ready`] and
 //!    wait for [`ToServer::Start`] with the run epoch.
-//! 4. Run [`Node`] ([`super::node`]): one loop owning the protocol; every input (peer message, user ticket, control
+//! 4. Run `Node` (`super::node`): one loop owning the protocol; every input (peer message, user ticket, control
 //!    command, timer) is one protocol call whose effects are executed at once.
 //!
 //! **δ is held at the receiver.** The sender gives each outgoing server→server message a release
@@ -19,7 +19,7 @@
 //! time base). The transit comes from the simulator's own [`LinkModel`]: δ (+ seeded jitter), or
 //! a delay fault's override, plus one retransmission timeout per lost transmission on a lossy
 //! link; on a cut link (partition, block) the message waits *at the sender* for the heal and its
-//! transit starts then. The receiver's task for that link ([`peer_link`]) decodes frames as they
+//! transit starts then. The receiver's task for that link (`peer_link`) decodes frames as they
 //! come, queues them, and hands each to the protocol at its release instant (a [`PreciseTimer`],
 //! early wake and a short spin; see [`super::clock`] and [`super::platform`]). So the loopback
 //! write, the receiver's wake-up and the decoding happen inside δ instead of adding to it: a
@@ -36,7 +36,7 @@
 //! delivered, where the simulator would drop it; conversely, a receiver descheduled past a release
 //! that reads the end of stream first drops a message the simulator would have delivered just
 //! before the crash. (The `crash` event is stamped by the orchestrator right after its SIGKILL.)
-//! Crash-on-event faults are watched here too (see [`super::node`]): the server dies right after the
+//! Crash-on-event faults are watched here too (see `super::node`): the server dies right after the
 //! event, before anything else of that step happens.
 //!
 //! **Pauses** (SIGSTOP) match the simulator, which defers only the paused server's own inputs: a

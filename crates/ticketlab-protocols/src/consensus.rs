@@ -1,5 +1,5 @@
 //! Chandra–Toueg consensus with the ◇S failure detector, as a sequence of instances
-//! (PROTOCOLS.md §3; [CT96] as cited in the paper's §4). This is the reusable ordering core:
+//! (docs/PROTOCOLS.md §4; \[CT96\] as cited in the paper's §4). This is the reusable ordering core:
 //! CT-broadcast runs one instance per batch, and OPT/Generic Broadcast fall back to it.
 //!
 //! Instance k runs rounds r = 1, 2, … with a rotating coordinator c(r) = s_{((r−1) mod n)+1}: round 1
@@ -11,8 +11,8 @@
 //!   own value at once (safe: no value can be locked before round 1).
 //! - On PROPOSE(k, r, v) from c(r): est ← v, ts ← r, send C-ACK(k, r). p then stays in round r,
 //!   waiting for the decision. This is what makes a failure-free instance cost exactly
-//!   PROPOSE + ACK + DECIDE = 3(n−1) messages (PROTOCOLS.md §3); classic CT would already send the
-//!   round-2 estimates.
+//!   PROPOSE + ACK + DECIDE = 3(n−1) messages (docs/PROTOCOLS.md §4); classic CT would already
+//!   send the round-2 estimates.
 //! - p leaves round r for r+1 (sending its estimate to c(r+1)) when it suspects c(r) — it then also
 //!   sends C-NACK(k, r) to c(r) — or when it receives C-NACK(k, r) from anyone, or any message of a
 //!   later round (it jumps there).

@@ -1,5 +1,5 @@
 //! CT-broadcast: atomic broadcast by a sequence of Chandra–Toueg consensus instances
-//! (PROTOCOLS.md §3; [CT96] as cited in the paper's §4).
+//! (docs/PROTOCOLS.md §5; \[CT96\] as cited in the paper's §4).
 //!
 //! - Diffusion: to A-broadcast m, send AB-DATA(m) to all others (n−1). Receivers keep m as
 //!   undelivered and do not relay it, unless the failure detector suspects m's origin: then they
@@ -11,7 +11,7 @@
 //! - Failure-free cost of one broadcast from a non-coordinator: AB-DATA + C-PROPOSE + C-ACK +
 //!   C-DECIDE = 4(n−1) messages, delivered at the broadcaster after 4δ. From the round-1 coordinator
 //!   (s_1) it is still 4(n−1) messages but only 2δ at s_1: it proposes at once and decides on the
-//!   majority of C-ACKs (the 3δ of PROTOCOLS.md is the time the other servers deliver).
+//!   majority of C-ACKs; the other servers deliver it after 3δ (docs/PROTOCOLS.md §5).
 
 use super::consensus::{Consensus, Decision};
 use super::fd::{FailureDetector, FdChange};

@@ -1,4 +1,4 @@
-//! A heartbeat failure detector of class ◇S (PROTOCOLS.md §3, paper §4 footnote 3).
+//! A heartbeat failure detector of class ◇S (docs/PROTOCOLS.md §3, paper §4 footnote 3).
 //!
 //! Every `heartbeat` µs a server sends HEARTBEAT to all others and checks its peers: a peer silent
 //! for longer than its timeout is suspected. Any message from a peer proves it alive and ends a

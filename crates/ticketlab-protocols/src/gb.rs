@@ -1,5 +1,5 @@
-//! Generic Broadcast (PROTOCOLS.md §5 [reconstructed]; [PS99] as cited in the paper's §4 and
-//! Table 1 row "SE protocol with Generic Broadcast").
+//! Generic Broadcast (docs/PROTOCOLS.md §8 \[reconstructed\]; \[PS99\] as cited in the paper's
+//! §4 and Table 1 row "SE protocol with Generic Broadcast").
 //!
 //! Conflict relation for e-tickets: two messages conflict iff they are different messages about
 //! the same ticket ([`Body::ticket`]). Only conflicting messages are ordered; q = ⌈(2n+1)/3⌉

@@ -585,7 +585,7 @@ impl ProtocolKind {
     ///
     /// SE/OPT: ⌊(n−1)/2⌋ — a crash only costs the fast path; the consensus fallback needs a
     /// majority. SE/GB: ⌈n/3⌉−1 for *both* of its paths — the fast path needs ⌈(2n+1)/3⌉ acks and
-    /// stage termination waits for as many CHKs (PROTOCOLS.md §5; see `gb.rs`), so with more
+    /// stage termination waits for as many CHKs (docs/PROTOCOLS.md §8; see `gb.rs`), so with more
     /// crashes GB stays safe but may block.
     pub fn max_faults(self, n: u16) -> u16 {
         match self {

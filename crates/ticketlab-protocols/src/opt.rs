@@ -1,5 +1,5 @@
-//! OPT-broadcast: optimistic atomic broadcast (PROTOCOLS.md §4 [reconstructed]; [Ped99] as cited
-//! in the paper's §4 and Table 1 row "SE protocol with OPT-broadcast").
+//! OPT-broadcast: optimistic atomic broadcast (docs/PROTOCOLS.md §7 \[reconstructed\];
+//! \[Ped99\] as cited in the paper's §4 and Table 1 row "SE protocol with OPT-broadcast").
 //!
 //! Stages k = 0, 1, …; stage k ends only by consensus instance k (so stage k = consensus instance
 //! k, and [`Consensus`] is reused unchanged in its numbering). Each process keeps seq_k, the order in
@@ -34,9 +34,10 @@
 //!    stops it before [`Consensus`] sees the message), and its value is its frozen seq_k followed
 //!    by other messages; it reported P before stopping, so its seq_k starts with P. Consensus
 //!    only ever proposes a process's value or an earlier proposal (validity), hence D_k starts
-//!    with P — PROTOCOLS.md §4: "any fast-delivered prefix was reported identically by all n, so
-//!    it prefixes every proposal". Fast delivery after stopping (ORDERs still arriving) is just as
-//!    safe: it needs the same n identical reports, all sent before their senders stopped.
+//!    with P — docs/PROTOCOLS.md §7: "any fast-delivered prefix was reported identically by all n
+//!    processes, so it prefixes every proposal". Fast delivery after stopping (ORDERs still
+//!    arriving) is just as safe: it needs the same n identical reports, all sent before their
+//!    senders stopped.
 //! 3. So the sequence a process delivers in stage k is exactly D_k when the stage ended by
 //!    consensus (its fast prefix, then the rest of D_k in order), or a prefix of the common
 //!    agreed sequence otherwise; the set delivered at the end of each stage is the same

@@ -1,4 +1,4 @@
-//! Quorum arithmetic as small pure functions (PROTOCOLS.md §0). Easy to get off by one, so the
+//! Quorum arithmetic as small pure functions (docs/PROTOCOLS.md §2). Easy to get off by one, so the
 //! tests below are a table.
 
 /// ⌈(n+1)/2⌉ = ⌊n/2⌋+1: a majority, counting oneself (2PE line 21, CT consensus).
@@ -27,7 +27,7 @@ mod tests {
 
     #[test]
     fn quorum_table() {
-        // n, majority, gb quorum, f < n/2, f < n/3  (PROTOCOLS.md §0)
+        // n, majority, gb quorum, f < n/2, f < n/3  (docs/PROTOCOLS.md §2)
         let table: &[(u16, u16, u16, u16, u16)] = &[
             (1, 1, 1, 0, 0),
             (2, 2, 2, 0, 0),

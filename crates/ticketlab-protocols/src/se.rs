@@ -1,4 +1,4 @@
-//! SE, the simple e-ticket protocol (paper §3.1; PROTOCOLS.md §2).
+//! SE, the simple e-ticket protocol (paper §3.1; docs/PROTOCOLS.md §9).
 //!
 //! On τ from a user, s_i A-broadcasts (s_i, τ) and waits for the first A-delivered message about τ:
 //! it accepts iff that message is its own. If s_i has already A-delivered a message about τ (τ was

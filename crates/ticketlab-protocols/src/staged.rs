@@ -21,10 +21,10 @@
 //!   `opt.rs`, point 3 of `gb.rs`). For OPT the head exists as soon as the stage stopped, so
 //!   nothing is ever held there.
 //! - **Decisions** are queued and applied between two messages, never in the middle of one
-//!   ([`Staged::drive`]): deliver D_k minus what is delivered, in D_k's order, count one
+//!   (`Staged::drive`): deliver D_k minus what is delivered, in D_k's order, count one
 //!   [`Note::Fallback`], move to stage k+1, replay what waited for it (held messages of k, now
 //!   stale, so `Consensus` answers processes that are behind; stage messages of k+1 buffered by
-//!   [`Staged::later`]; consensus messages of k+1 buffered by `Consensus`), and let the rules
+//!   `Staged::later`; consensus messages of k+1 buffered by `Consensus`), and let the rules
 //!   start stage k+1 with what is left.
 //! - **Failure detector**: any message proves its sender alive; on a suspicion of p, the
 //!   undelivered messages whose origin is p are relayed once (as in CT-broadcast), the rules react

@@ -1,4 +1,4 @@
-//! 2PE, the two-phase e-ticket protocol (paper §3.2, Algorithm 1; PROTOCOLS.md §1).
+//! 2PE, the two-phase e-ticket protocol (paper §3.2, Algorithm 1; docs/PROTOCOLS.md §10).
 //!
 //! Phase 1 (lines 5–24):
 //! - Task 1 (lines 6–12): τ from a user. If τ ∈ rTkts, reject at once; else add it, clear
@@ -15,8 +15,8 @@
 //! (s_k, τ, Replies_k) with k = i or Replies_k ⊆ Srvs^τ; accept iff that message is s_i's own and
 //! Replies_i ⊆ Srvs^τ, else reject; τ joins vTkts.
 //!
-//! The Phase-2 trap (PROTOCOLS.md §1): another server's Phase-2 message about τ may be delivered at
-//! s_i before s_i enters Phase 2. Lemmas 1(c) and 2 need every Phase-2 server to walk the *same*
+//! The Phase-2 trap (docs/PROTOCOLS.md §10): another server's Phase-2 message about τ may be
+//! delivered at s_i before s_i enters Phase 2. Lemmas 1(c) and 2 need every Phase-2 server to walk the *same*
 //! delivered sequence from its start, so every server buffers every delivered Phase-2 message per
 //! ticket, whether or not it is in Phase 2, and the walk always starts from the first.
 //!
@@ -445,7 +445,7 @@ mod tests {
     #[test]
     fn phase2_walks_messages_delivered_before_it_started() {
         // s2 sees the decision ordering another server's Phase-2 message about τ before it enters
-        // Phase 2 itself (the trap of PROTOCOLS.md §1): it must still walk from that first one.
+        // Phase 2 itself (the trap of docs/PROTOCOLS.md §10): it must still walk from that first one.
         let mut s2 = node(2);
         let mut out = Out::new(2, N);
         s2.on_message(5, 5, Msg::NewTkt { ticket: t() }, &mut out);
