@@ -254,6 +254,33 @@ fn fmt_num(v: Option<f64>) -> String {
 }
 
 /// The terminal table: one row per protocol, measured and theory columns side by side.
+/// "E-1 ✓ E-2 ✓" for the claims (✗n when violated n times), then what the run saw given up:
+/// "E-2' ✗1".
+fn properties_text(r: &RunSummary) -> String {
+    let mut parts: Vec<String> = r
+        .properties
+        .iter()
+        .map(|p| {
+            let n = r.violations.iter().filter(|v| v.property() == *p).count();
+            if n == 0 {
+                format!("{p} ✓")
+            } else {
+                format!("{p} ✗{n}")
+            }
+        })
+        .collect();
+    let claims = parts.join(" ");
+    parts.clear();
+    for (p, n) in &r.unclaimed {
+        parts.push(format!("{p} ✗{n}"));
+    }
+    if parts.is_empty() {
+        claims
+    } else {
+        format!("{claims}\n{}", parts.join(" "))
+    }
+}
+
 pub fn render_table(summary: &Summary) -> String {
     let mut t = Table::new();
     t.load_preset(UTF8_FULL_CONDENSED)
@@ -270,6 +297,13 @@ pub fn render_table(summary: &Summary) -> String {
         "violations",
     ]);
     let swept = summary.runs.iter().any(|r| r.resilience.is_some());
+    // Which properties each protocol keeps and which it gives up, whenever a row is not plain
+    // exactly-once (E-1, E-2) or gave something up.
+    let exactly_once = [Property::E1, Property::E2];
+    let show_properties = summary
+        .runs
+        .iter()
+        .any(|r| r.properties != exactly_once || !r.unclaimed.is_empty());
     if swept {
         let mut header: Vec<&str> =
             vec!["protocol", "resilience\n(theory)", "resilience\nmeasured"];
@@ -282,6 +316,13 @@ pub fn render_table(summary: &Summary) -> String {
             "accepted /\nrejected /\nundecided",
             "violations",
         ]);
+        t.set_header(header);
+    }
+    if show_properties {
+        let mut header: Vec<Cell> = t
+            .header()
+            .map_or(Vec::new(), |h| h.cell_iter().cloned().collect());
+        header.push(Cell::new("claims ✓\ngiven up ✗"));
         t.set_header(header);
     }
     for r in &summary.runs {
@@ -305,6 +346,9 @@ pub fn render_table(summary: &Summary) -> String {
             right(format!("{} / {} / {}", r.accepted, r.rejected, r.undecided)),
             right(r.violations.len().to_string()),
         ]);
+        if show_properties {
+            row.push(Cell::new(properties_text(r)));
+        }
         t.add_row(row);
     }
     let mode = match summary.mode {
