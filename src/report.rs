@@ -240,7 +240,7 @@ fn measured_text(m: &Measured) -> String {
         (None, _) => "blocks at f = 0".to_string(),
     };
     if let Some(fp) = m.fast_path_max_f {
-        s.push_str(&format!("\nfast path f ≤ {fp}"));
+        s.push_str(&format!(", fast path f ≤ {fp}"));
     }
     s
 }
@@ -253,11 +253,10 @@ fn fmt_num(v: Option<f64>) -> String {
     }
 }
 
-/// The terminal table: one row per protocol, measured and theory columns side by side.
-/// "E-1 ✓ E-2 ✓" for the claims (✗n when violated n times), then what the run saw given up:
-/// "E-2' ✗1".
+/// "E-1 ✓  E-2 ✓" for the claims (✗n when violated n times), then what the run gave up:
+/// "gives up E-2' (1 ticket)".
 fn properties_text(r: &RunSummary) -> String {
-    let mut parts: Vec<String> = r
+    let claims: Vec<String> = r
         .properties
         .iter()
         .map(|p| {
@@ -265,22 +264,25 @@ fn properties_text(r: &RunSummary) -> String {
             if n == 0 {
                 format!("{p} ✓")
             } else {
-                format!("{p} ✗{n}")
+                format!("{p} ✗ violated {n}×")
             }
         })
         .collect();
-    let claims = parts.join(" ");
-    parts.clear();
-    for (p, n) in &r.unclaimed {
-        parts.push(format!("{p} ✗{n}"));
+    let mut text = format!("claims {}", claims.join("  "));
+    if !r.unclaimed.is_empty() {
+        let given: Vec<String> = r
+            .unclaimed
+            .iter()
+            .map(|(p, n)| format!("{p} ({n} ticket{})", if *n == 1 { "" } else { "s" }))
+            .collect();
+        text.push_str(&format!("; gives up {}", given.join(", ")));
     }
-    if parts.is_empty() {
-        claims
-    } else {
-        format!("{claims}\n{}", parts.join(" "))
-    }
+    text
 }
 
+/// The terminal table: one row per protocol, measured figures with the paper's (theory) in
+/// parentheses, narrow enough for 80 columns; then, per protocol, one line for what does not fit
+/// a narrow column (the measured resilience, the properties kept and given up).
 pub fn render_table(summary: &Summary) -> String {
     let mut t = Table::new();
     t.load_preset(UTF8_FULL_CONDENSED)
@@ -288,68 +290,31 @@ pub fn render_table(summary: &Summary) -> String {
     t.set_header(vec![
         "protocol",
         "resilience\n(theory)",
-        "latency max\nδ measured",
-        "latency\nδ theory",
-        "latency p50\nδ measured",
-        "msgs/ticket\nmeasured",
-        "msgs/ticket\ntheory",
-        "accepted /\nrejected /\nundecided",
-        "violations",
+        "δ max\nmeasured\n(theory)",
+        "δ p50\nmeasured",
+        "msgs per\nticket\nmeasured\n(theory)",
+        "accepted\nrejected\nundecided",
+        "viola-\ntions",
     ]);
-    let swept = summary.runs.iter().any(|r| r.resilience.is_some());
-    // Which properties each protocol keeps and which it gives up, whenever a row is not plain
-    // exactly-once (E-1, E-2) or gave something up.
-    let exactly_once = [Property::E1, Property::E2];
-    let show_properties = summary
-        .runs
-        .iter()
-        .any(|r| r.properties != exactly_once || !r.unclaimed.is_empty());
-    if swept {
-        let mut header: Vec<&str> =
-            vec!["protocol", "resilience\n(theory)", "resilience\nmeasured"];
-        header.extend([
-            "latency max\nδ measured",
-            "latency\nδ theory",
-            "latency p50\nδ measured",
-            "msgs/ticket\nmeasured",
-            "msgs/ticket\ntheory",
-            "accepted /\nrejected /\nundecided",
-            "violations",
-        ]);
-        t.set_header(header);
-    }
-    if show_properties {
-        let mut header: Vec<Cell> = t
-            .header()
-            .map_or(Vec::new(), |h| h.cell_iter().cloned().collect());
-        header.push(Cell::new("claims ✓\ngiven up ✗"));
-        t.set_header(header);
-    }
     for r in &summary.runs {
         let right = |s: String| Cell::new(s).set_alignment(CellAlignment::Right);
-        let theory = match &r.resilience {
-            Some(m) => format!("{}\n(f ≤ {})", r.theory.resilience, m.claim_max_f),
-            None => r.theory.resilience.clone(),
-        };
-        let mut row = vec![Cell::new(r.protocol), Cell::new(theory)];
-        if swept {
-            row.push(Cell::new(
-                r.resilience.as_ref().map_or("—".to_string(), measured_text),
-            ));
-        }
-        row.extend(vec![
-            right(fmt_num(r.latency_delta.max)),
-            right(fmt_num(Some(r.theory.latency_delta))),
+        t.add_row(vec![
+            Cell::new(r.protocol),
+            Cell::new(&r.theory.resilience),
+            right(format!(
+                "{} ({})",
+                fmt_num(r.latency_delta.max),
+                fmt_num(Some(r.theory.latency_delta))
+            )),
             right(fmt_num(r.latency_delta.p50)),
-            right(fmt_num(Some(r.messages_per_ticket))),
-            right(r.theory.messages_per_ticket.to_string()),
-            right(format!("{} / {} / {}", r.accepted, r.rejected, r.undecided)),
+            right(format!(
+                "{} ({})",
+                fmt_num(Some(r.messages_per_ticket)),
+                r.theory.messages_per_ticket
+            )),
+            right(format!("{}/{}/{}", r.accepted, r.rejected, r.undecided)),
             right(r.violations.len().to_string()),
         ]);
-        if show_properties {
-            row.push(Cell::new(properties_text(r)));
-        }
-        t.add_row(row);
     }
     let mode = match summary.mode {
         Mode::Sim => "simulator",
@@ -367,21 +332,56 @@ pub fn render_table(summary: &Summary) -> String {
             " — INCOMPLETE run"
         },
     );
+    let width = summary
+        .runs
+        .iter()
+        .map(|r| r.protocol.name().len())
+        .max()
+        .unwrap_or(0);
     if let Some(m) = summary.runs.iter().find_map(|r| r.resilience.as_ref()) {
         let who = match m.crash {
-            CrashPick::First => "s1..sf (with the consensus coordinator s1)",
-            CrashPick::Last => "the f highest-numbered servers",
+            CrashPick::First => "s1..sf crashed at the start (s1: the consensus coordinator)",
+            CrashPick::Last => "the f highest-numbered servers crashed at the start",
         };
         let max = m.sweep.last().map_or(0, |p| p.f);
         text.push_str(&format!(
-            "\nresilience measured ({}): {who} crashed at the start, f = 0..{max}, one run each; \
-             measured = the largest f with every ticket decided; other columns from f = 0",
+            "\nresilience measured {}, one run per f = 0..{max} with\n{who};\n\
+             measured = the largest f with every ticket decided (other columns: f = 0):",
             if m.mode == Mode::Sim {
                 "in the simulator"
             } else {
                 "with real processes"
             },
         ));
+        for r in &summary.runs {
+            if let Some(m) = &r.resilience {
+                text.push_str(&format!(
+                    "\n  {:width$}  {}; designed for f ≤ {}",
+                    r.protocol.name(),
+                    measured_text(m),
+                    m.claim_max_f
+                ));
+            }
+        }
+    }
+    // The properties each protocol keeps and gives up, whenever a row is not plain exactly-once
+    // (E-1, E-2) or gave something up.
+    let exactly_once = [Property::E1, Property::E2];
+    if summary
+        .runs
+        .iter()
+        .any(|r| r.properties != exactly_once || !r.unclaimed.is_empty())
+    {
+        text.push_str(
+            "\nproperties (✓ kept; given up: tickets that failed a property not claimed):",
+        );
+        for r in &summary.runs {
+            text.push_str(&format!(
+                "\n  {:width$}  {}",
+                r.protocol.name(),
+                properties_text(r)
+            ));
+        }
     }
     text
 }
