@@ -529,7 +529,7 @@ pub fn generate(seed: u64, protocol: ProtocolKind, sizes: &[u16]) -> Scenario {
 fn first_message(protocol: ProtocolKind) -> &'static str {
     match protocol {
         ProtocolKind::TwoPe | ProtocolKind::TwoPeMinority => "NEWTKT",
-        ProtocolKind::SeCt => "AB-DATA",
+        ProtocolKind::SeCt | ProtocolKind::CtStaleAck | ProtocolKind::CtEarlyPropose => "AB-DATA",
         ProtocolKind::SeOpt => "OPT-DATA",
         ProtocolKind::SeGb => "GB-DATA",
     }

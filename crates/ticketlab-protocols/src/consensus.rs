@@ -61,6 +61,18 @@ use super::quorum::majority;
 use super::{AppMsg, Msg, Note, Out, ServerId};
 use std::collections::{BTreeMap, BTreeSet};
 
+/// A deliberate bug, for the bug zoo (teaching material and a target for `explore`): each one
+/// breaks a step of the locking argument above. Never set in a shipped protocol.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flaw {
+    /// The coordinator counts a C-ACK of an *older* round toward its current proposal: an ACK
+    /// for an earlier value no longer proves that a majority locked this one.
+    StaleAck,
+    /// A coordinator of round r > 1 proposes without waiting for a majority of estimates (its
+    /// own is enough): it may miss the value a majority locked in an earlier round.
+    EarlyPropose,
+}
+
 /// A decided instance.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decision {
@@ -91,6 +103,8 @@ pub struct Consensus {
     future: BTreeMap<u64, Vec<(ServerId, Msg)>>,
     /// (process, instance) pairs whose decision was already pulled.
     pulled: BTreeSet<(ServerId, u64)>,
+    /// A deliberate bug (bug zoo only).
+    flaw: Option<Flaw>,
 }
 
 /// The instance number of a consensus message, if it is one.
@@ -122,7 +136,14 @@ impl Consensus {
             decisions: BTreeMap::new(),
             future: BTreeMap::new(),
             pulled: BTreeSet::new(),
+            flaw: None,
         }
+    }
+
+    /// This instance sequence with a deliberate bug (the bug zoo).
+    pub fn with_flaw(mut self, flaw: Flaw) -> Self {
+        self.flaw = Some(flaw);
+        self
     }
 
     /// The coordinator of round r (any instance).
@@ -242,7 +263,11 @@ impl Consensus {
     }
 
     fn check_estimates(&mut self, out: &mut Out) -> Option<Decision> {
-        if self.proposal.is_some() || self.estimates.len() < usize::from(majority(self.n)) {
+        let need = match self.flaw {
+            Some(Flaw::EarlyPropose) => 1,
+            _ => usize::from(majority(self.n)),
+        };
+        if self.proposal.is_some() || self.estimates.len() < need {
             return None;
         }
         // Highest ts; then non-empty; then lowest server id (BTreeMap order, first max wins).
@@ -436,7 +461,9 @@ impl Consensus {
                 None
             }
             Msg::CAck { r, .. } => {
-                if r == self.round && self.proposal.is_some() {
+                let counted = r == self.round
+                    || (self.flaw == Some(Flaw::StaleAck) && r < self.round && r > 0);
+                if counted && self.proposal.is_some() {
                     self.acks.insert(from);
                     return self.check_acks(out);
                 }

@@ -44,6 +44,12 @@ impl CtBroadcast {
         }
     }
 
+    /// CT-broadcast over a deliberately broken consensus (the bug zoo).
+    pub fn with_flaw(mut self, flaw: super::consensus::Flaw) -> Self {
+        self.cons = self.cons.with_flaw(flaw);
+        self
+    }
+
     fn receive(&mut self, m: AppMsg) -> bool {
         if self.delivered.contains(&m.id) || self.undelivered.iter().any(|u| u.id == m.id) {
             return false;

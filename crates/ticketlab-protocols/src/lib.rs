@@ -442,6 +442,14 @@ pub enum ProtocolKind {
     SeOpt,
     #[serde(rename = "se-gb")]
     SeGb,
+    /// Bug zoo: SE over CT-broadcast whose consensus coordinator counts C-ACKs of older rounds
+    /// (`consensus::Flaw::StaleAck`). Not in Table 1.
+    #[serde(rename = "ct-stale-ack")]
+    CtStaleAck,
+    /// Bug zoo: SE over CT-broadcast whose consensus coordinator of a round r > 1 proposes
+    /// without a majority of estimates (`consensus::Flaw::EarlyPropose`). Not in Table 1.
+    #[serde(rename = "ct-early-propose")]
+    CtEarlyPropose,
 }
 
 /// A property of e-ticket validation a protocol can claim (paper §2.2); the checker checks each
@@ -515,6 +523,16 @@ impl ProtocolKind {
         ProtocolKind::SeOpt,
         ProtocolKind::SeGb,
         ProtocolKind::TwoPeMinority,
+        ProtocolKind::CtStaleAck,
+        ProtocolKind::CtEarlyPropose,
+    ];
+
+    /// The bug zoo: deliberately broken variants, each claiming what its correct protocol
+    /// claims, for the checker, `explore` and students to catch.
+    pub const ZOO: &'static [ProtocolKind] = &[
+        ProtocolKind::TwoPeMinority,
+        ProtocolKind::CtStaleAck,
+        ProtocolKind::CtEarlyPropose,
     ];
 
     /// The protocols of the paper's Table 1 (the default of `explore`).
@@ -532,6 +550,8 @@ impl ProtocolKind {
             ProtocolKind::SeOpt => "se-opt",
             ProtocolKind::SeGb => "se-gb",
             ProtocolKind::TwoPeMinority => "2pe-minority",
+            ProtocolKind::CtStaleAck => "ct-stale-ack",
+            ProtocolKind::CtEarlyPropose => "ct-early-propose",
         }
     }
 
@@ -548,11 +568,13 @@ impl ProtocolKind {
                 latency_delta: 2.0,
                 messages_per_ticket: 2 * (n - 1),
             },
-            ProtocolKind::SeCt => Theory {
-                resilience: "f < n/2".into(),
-                latency_delta: 4.0,
-                messages_per_ticket: 4 * (n - 1),
-            },
+            ProtocolKind::SeCt | ProtocolKind::CtStaleAck | ProtocolKind::CtEarlyPropose => {
+                Theory {
+                    resilience: "f < n/2".into(),
+                    latency_delta: 4.0,
+                    messages_per_ticket: 4 * (n - 1),
+                }
+            }
             // f_opt = 0 is the fast path's condition, not OPT's resilience (paper §4): with a
             // crash it falls back to consensus and tolerates f < n/2 like CT-broadcast.
             ProtocolKind::SeOpt => Theory {
@@ -577,7 +599,9 @@ impl ProtocolKind {
             | ProtocolKind::SeCt
             | ProtocolKind::SeOpt
             | ProtocolKind::SeGb
-            | ProtocolKind::TwoPeMinority => &[Property::E1, Property::E2],
+            | ProtocolKind::TwoPeMinority
+            | ProtocolKind::CtStaleAck
+            | ProtocolKind::CtEarlyPropose => &[Property::E1, Property::E2],
         }
     }
 
@@ -592,7 +616,9 @@ impl ProtocolKind {
             ProtocolKind::TwoPe
             | ProtocolKind::SeCt
             | ProtocolKind::SeOpt
-            | ProtocolKind::TwoPeMinority => quorum::max_minority_faults(n),
+            | ProtocolKind::TwoPeMinority
+            | ProtocolKind::CtStaleAck
+            | ProtocolKind::CtEarlyPropose => quorum::max_minority_faults(n),
             ProtocolKind::SeGb => quorum::max_third_faults(n),
         }
     }
@@ -607,6 +633,14 @@ impl ProtocolKind {
             ProtocolKind::SeCt => Box::new(se::Se::new(cfg, ct::CtBroadcast::new(cfg))),
             ProtocolKind::SeOpt => Box::new(se::Se::new(cfg, opt::OptBroadcast::new(cfg))),
             ProtocolKind::SeGb => Box::new(se::Se::new(cfg, gb::GenericBroadcast::new(cfg))),
+            ProtocolKind::CtStaleAck => Box::new(se::Se::new(
+                cfg,
+                ct::CtBroadcast::new(cfg).with_flaw(consensus::Flaw::StaleAck),
+            )),
+            ProtocolKind::CtEarlyPropose => Box::new(se::Se::new(
+                cfg,
+                ct::CtBroadcast::new(cfg).with_flaw(consensus::Flaw::EarlyPropose),
+            )),
         }
     }
 }

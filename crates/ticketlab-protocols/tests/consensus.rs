@@ -2,7 +2,7 @@
 //! broadcast reuses: feed one process inputs, assert the exact effects and decisions. Each test
 //! names the rule of the module doc it pins down; mutating that rule's line makes it fail.
 
-use ticketlab_protocols::consensus::{Consensus, Decision};
+use ticketlab_protocols::consensus::{Consensus, Decision, Flaw};
 use ticketlab_protocols::fd::FailureDetector;
 use ticketlab_protocols::{AppMsg, Effect, Msg, Note, Out, ServerId};
 
@@ -103,7 +103,10 @@ impl Node {
 /// s2 of n = 3 with `own` pending, after suspecting s1: coordinator of round 2, its own
 /// estimate in, waiting for one more.
 fn round2_coordinator_n3(own: &[AppMsg]) -> Node {
-    let mut s2 = Node::new(2, 3);
+    round2_coordinator_n3_with(Node::new(2, 3), own)
+}
+
+fn round2_coordinator_n3_with(mut s2: Node, own: &[AppMsg]) -> Node {
     assert_eq!(
         s2.pending(own),
         (vec![], None),
@@ -512,4 +515,39 @@ fn the_coordinator_of_round_r_rotates_from_s1() {
     let got: Vec<ServerId> = (1..=7).map(|r| c.coordinator(r)).collect();
     assert_eq!(got, vec![1, 2, 3, 1, 2, 3, 1]);
     assert_eq!(c.coordinator(0), 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The bug zoo: each flaw breaks exactly the rule the tests above pin down
+
+#[test]
+fn zoo_stale_ack_counts_an_older_rounds_ack_toward_the_current_proposal() {
+    let (a, b) = ([m(2, 0, "a")], [m(3, 0, "b")]);
+    let mut node = Node::new(2, 3);
+    node.c = Consensus::new(2, 3).with_flaw(Flaw::StaleAck);
+    let mut s2 = round2_coordinator_n3_with(node, &a);
+    assert_eq!(
+        s2.msg(3, estimate(0, 2, &b, 0)),
+        (sends(&[1, 3], propose(0, 2, &a)), None)
+    );
+    // The correct coordinator ignores this round-1 ack; the flawed one decides on it.
+    let mut want = sends(&[1, 3], decide(0, &a));
+    want.push(DECIDED);
+    assert_eq!(s2.msg(3, Msg::CAck { k: 0, r: 1 }), (want, decision(0, &a)));
+}
+
+#[test]
+fn zoo_early_propose_proposes_a_later_round_on_its_own_estimate_alone() {
+    let a = [m(2, 0, "a")];
+    let mut s2 = Node::new(2, 3);
+    s2.c = Consensus::new(2, 3).with_flaw(Flaw::EarlyPropose);
+    assert_eq!(s2.pending(&a), (vec![], None));
+    let (e, d) = s2.suspect(1);
+    assert_eq!(d, None);
+    // The correct coordinator waits for a second estimate (see round2_coordinator_n3); the flawed
+    // one proposes at once, ignoring whatever a majority may have locked in round 1.
+    assert!(
+        e.contains(&send(1, propose(0, 2, &a))) && e.contains(&send(3, propose(0, 2, &a))),
+        "{e:?}"
+    );
 }
