@@ -9,6 +9,7 @@
 
 use crate::history;
 use crate::lab::{RunOutput, Runtime, Stop};
+use crate::nemesis::{Nemesis, Schedules};
 use crate::process::{self, Processes};
 use crate::protocol::ProtocolKind;
 use crate::report::{self, RunSummary, Summary};
@@ -70,6 +71,33 @@ struct ExploreArgs {
     /// the simulator: one cluster at a time, in real time, so use fewer seeds.
     #[arg(long)]
     processes: bool,
+    /// Fault schedules: random times (default), the targeted ones in turn (`targeted`: churn,
+    /// slow-acks, split-send, bursts — aimed at round changes and half-sent steps), or one of them.
+    #[arg(long, value_enum, default_value_t = NemesisArg::Random)]
+    nemesis: NemesisArg,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum NemesisArg {
+    Random,
+    Targeted,
+    Churn,
+    SlowAcks,
+    SplitSend,
+    Bursts,
+}
+
+impl NemesisArg {
+    fn schedules(self) -> Schedules {
+        match self {
+            NemesisArg::Random => Schedules::One(Nemesis::Random),
+            NemesisArg::Targeted => Schedules::Targeted,
+            NemesisArg::Churn => Schedules::One(Nemesis::Churn),
+            NemesisArg::SlowAcks => Schedules::One(Nemesis::SlowAcks),
+            NemesisArg::SplitSend => Schedules::One(Nemesis::SplitSend),
+            NemesisArg::Bursts => Schedules::One(Nemesis::Bursts),
+        }
+    }
 }
 
 #[derive(clap::Args, Debug)]
@@ -412,7 +440,7 @@ fn explore(args: ExploreArgs) -> anyhow::Result<ExitCode> {
     std::fs::create_dir_all(&out_dir)
         .with_context(|| format!("cannot create output folder {}", out_dir.display()))?;
     eprintln!(
-        "ticketlab explore: seeds {}..{}, protocols [{}], sizes {:?}, {}, out {}",
+        "ticketlab explore: seeds {}..{}, protocols [{}], sizes {:?}, {} faults, {}, out {}",
         args.start_seed,
         args.start_seed + args.seeds,
         protocols
@@ -421,6 +449,9 @@ fn explore(args: ExploreArgs) -> anyhow::Result<ExitCode> {
             .collect::<Vec<_>>()
             .join(", "),
         args.servers,
+        args.nemesis
+            .to_possible_value()
+            .map_or(String::new(), |v| v.get_name().to_string()),
         if args.processes {
             "real processes"
         } else {
@@ -445,6 +476,7 @@ fn explore(args: ExploreArgs) -> anyhow::Result<ExitCode> {
         &args.servers,
         &out_dir,
         progress,
+        args.nemesis.schedules(),
         runtime,
     )?;
     let json = serde_json::to_string_pretty(&report)?;

@@ -12,6 +12,7 @@
 
 use crate::checker::{self, Violation};
 use crate::lab::{RunOutput, Runtime};
+use crate::nemesis::{self, Nemesis, Schedules};
 use crate::protocol::{Property, ProtocolKind, ServerId};
 use crate::scenario::{
     ms_to_us, After, Cluster, EventKind, Fault, FaultAction, Mode, Scenario, SubmitTo, Workload,
@@ -20,11 +21,14 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
+use std::collections::BTreeMap;
 
 /// What one generated run found.
 #[derive(Clone, Debug, Serialize)]
 pub struct Finding {
     pub seed: u64,
+    /// The fault schedule of the run.
+    pub nemesis: Nemesis,
     pub protocol: ProtocolKind,
     pub servers: u16,
     pub e1: usize,
@@ -43,10 +47,17 @@ impl Finding {
 }
 
 /// Check one run.
-pub fn judge(seed: u64, protocol: ProtocolKind, scenario: &Scenario, out: &RunOutput) -> Finding {
+pub fn judge(
+    seed: u64,
+    nemesis: Nemesis,
+    protocol: ProtocolKind,
+    scenario: &Scenario,
+    out: &RunOutput,
+) -> Finding {
     let c = checker::check(&out.history);
     let mut f = Finding {
         seed,
+        nemesis,
         protocol,
         servers: scenario.cluster.servers,
         e1: 0,
@@ -97,6 +108,8 @@ pub struct ProtocolTotals {
     pub tickets: u64,
     pub accepted: u64,
     pub failures: u64,
+    /// Failed runs by the fault schedule that found them.
+    pub found_by: BTreeMap<Nemesis, u64>,
 }
 
 impl ProtocolTotals {
@@ -117,6 +130,7 @@ impl ProtocolTotals {
             tickets: 0,
             accepted: 0,
             failures: 0,
+            found_by: BTreeMap::new(),
         }
     }
 }
@@ -143,8 +157,15 @@ struct Done {
     accepted: u64,
 }
 
-fn reduce(index: usize, seed: u64, p: ProtocolKind, scenario: Scenario, run: &RunOutput) -> Done {
-    let finding = judge(seed, p, &scenario, run);
+fn reduce(
+    index: usize,
+    seed: u64,
+    nemesis: Nemesis,
+    p: ProtocolKind,
+    scenario: Scenario,
+    run: &RunOutput,
+) -> Done {
+    let finding = judge(seed, nemesis, p, &scenario, run);
     let checked = checker::check(&run.history);
     let accepted = checked
         .tickets
@@ -172,6 +193,7 @@ pub fn campaign(
     sizes: &[u16],
     out: &std::path::Path,
     progress: bool,
+    schedules: Schedules,
     runtime: &dyn Runtime,
 ) -> anyhow::Result<Report> {
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -185,14 +207,18 @@ pub fn campaign(
     // which worker runs it.
     let job = |i: usize| -> anyhow::Result<Done> {
         let (seed, p) = jobs[i];
+        let nemesis = schedules.pick(seed);
         let mut scenario = generate(seed, p, sizes);
+        if nemesis != Nemesis::Random {
+            scenario = nemesis::aim(scenario, nemesis, p, first_message(p), seed);
+        }
         scenario.cluster.mode = mode;
         let run = runtime
             .run(&scenario, p, seed)
             .completed()
             .map_err(|e| e.context(format!("seed {seed}, {p}: the run failed")))?;
         bar.inc(1);
-        Ok(reduce(i, seed, p, scenario, &run))
+        Ok(reduce(i, seed, nemesis, p, scenario, &run))
     };
     let workers = runtime.parallelism().min(jobs.len()).max(1);
     let mut results: Vec<Done> = if workers == 1 {
@@ -273,6 +299,7 @@ pub fn campaign(
         t.accepted += accepted;
         if finding.failed() {
             t.failures += 1;
+            *t.found_by.entry(finding.nemesis).or_insert(0) += 1;
             std::fs::create_dir_all(&fail_dir)?;
             let path = fail_dir.join(format!("{}-seed{}.toml", finding.protocol, finding.seed));
             let replay = if mode == Mode::Sim {
@@ -285,9 +312,10 @@ pub fn campaign(
                 )
             };
             let header = format!(
-                "Found by `ticketlab explore` (seed {}, protocol {}, {mode}).\n{}\n{replay}",
+                "Found by `ticketlab explore` (seed {}, protocol {}, {} faults, {mode}).\n{}\n{replay}",
                 finding.seed,
                 finding.protocol,
+                finding.nemesis,
                 finding
                     .details
                     .iter()

@@ -5,6 +5,7 @@ pub mod cli;
 pub mod explore;
 pub mod history;
 pub mod lab;
+pub mod nemesis;
 pub mod process;
 pub mod progress;
 pub use ticketlab_protocols as protocol;

@@ -257,10 +257,12 @@ impl Ctx<'_> {
             } else {
                 unreachable!("exactly one action was checked above")
             };
-            if after.is_some() && !matches!(action, FaultAction::Crash(_)) {
+            if after.is_some()
+                && !matches!(action, FaultAction::Crash(_) | FaultAction::Suspect { .. })
+            {
                 return Err(self.schema(
                     &entry.k("after"),
-                    "only crash faults can fire on an event; use at_ms for the others",
+                    "only crash and suspect faults can fire on an event; use at_ms for the others",
                 ));
             }
             out.push(Fault { at, after, action });
@@ -500,9 +502,24 @@ mod tests {
         assert!(e.contains("not both"), "{e}");
         let e = fault_err("[[fault]]\nafter = { server = 1, event = \"accept\" }\npause = [1]\n");
         assert!(
-            e.contains("fault[0].after") && e.contains("only crash"),
+            e.contains("fault[0].after") && e.contains("only crash and suspect"),
             "{e}"
         );
+        // A suspicion may fire on an event (targeted: right after a coordinator proposes).
+        let s = load_ok(&append(
+            "[[fault]]\nafter = { server = 1, event = \"send\", msg = \"C-PROPOSE\" }\n\
+             suspect = { by = 2, server = 1, for_ms = 30 }\n",
+        ));
+        let f = s.faults.last().unwrap();
+        assert_eq!(f.after.as_ref().map(|a| a.server), Some(1));
+        assert!(matches!(
+            f.action,
+            FaultAction::Suspect {
+                by: 2,
+                server: 1,
+                ..
+            }
+        ));
     }
 
     #[test]

@@ -1,0 +1,228 @@
+//! Targeted fault schedules for `ticketlab explore --nemesis`: instead of faults at random
+//! times, faults aimed at the moments where consensus and two-phase bugs live. Random faults
+//! rarely change a consensus round at the right instant (and almost never several times in a
+//! row), so a broken locking rule can survive thousands of random runs; these schedules make
+//! round changes, late acknowledgements and half-sent broadcasts the common case.
+//!
+//! Every schedule stays inside the protocol's fault model, like the random one: at most
+//! `max_faults(n)` crashes, every delay burst ends, suspicions are false ones that end.
+//!
+//! - **churn** — each server, right after it sends a consensus proposal (`after = { event =
+//!   "send", msg = "C-PROPOSE" }`), is suspected by every other server for a while: the round
+//!   moves on, again and again, and rotates through every coordinator, so the same server
+//!   coordinates a later round while messages of its earlier one are still on the wire.
+//! - **slow-acks** — every link *into* one server (a coordinator's acknowledgements) is slowed
+//!   to several δ for a window, during coordinator churn: acknowledgements of an old round arrive
+//!   after the round changed.
+//! - **split-send** — a server crashes between the sends of one multi-send step (after its
+//!   k-th message of a type, 1 ≤ k < n−1): some servers got the proposal, NEWTKT or decision,
+//!   the others never will.
+//! - **bursts** — random links get short delay bursts (several δ), reordering messages across
+//!   links while each link stays FIFO.
+
+use crate::protocol::{ProtocolKind, ServerId};
+use crate::scenario::{ms_to_us, After, EventKind, Fault, FaultAction, Scenario};
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+use std::fmt;
+
+/// Which fault schedules a campaign draws.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Nemesis {
+    /// Faults at random times (the default campaign).
+    Random,
+    Churn,
+    SlowAcks,
+    SplitSend,
+    Bursts,
+}
+
+impl Nemesis {
+    /// The targeted schedules, in the order `--nemesis targeted` cycles through them.
+    pub const TARGETED: &'static [Nemesis] = &[
+        Nemesis::Churn,
+        Nemesis::SlowAcks,
+        Nemesis::SplitSend,
+        Nemesis::Bursts,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Nemesis::Random => "random",
+            Nemesis::Churn => "churn",
+            Nemesis::SlowAcks => "slow-acks",
+            Nemesis::SplitSend => "split-send",
+            Nemesis::Bursts => "bursts",
+        }
+    }
+}
+
+impl fmt::Display for Nemesis {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The consensus proposal type, or the protocol's first message when it runs no consensus on
+/// the failure-free path.
+fn proposal_message(protocol: ProtocolKind, first: &'static str) -> &'static str {
+    match protocol {
+        ProtocolKind::TwoPe | ProtocolKind::TwoPeMinority => first,
+        _ => "C-PROPOSE",
+    }
+}
+
+/// Replace `base`'s faults with the schedule of `nemesis` (not `Random`), drawn from `seed`.
+/// `first` is the protocol's first message type for a ticket (a crash point).
+pub fn aim(
+    mut base: Scenario,
+    nemesis: Nemesis,
+    protocol: ProtocolKind,
+    first: &'static str,
+    seed: u64,
+) -> Scenario {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x7A46_E7ED);
+    let n = base.cluster.servers;
+    let delta = base.cluster.delta;
+    let ms = |v: f64| ms_to_us(v.round());
+    let mut faults = Vec::new();
+    // Contention makes every schedule bite: most tickets go to two servers at once.
+    base.workload.duplicates = [0.5, 1.0][rng.gen_range(0..2)];
+    base.workload.duplicate_gap = 0;
+    match nemesis {
+        Nemesis::Random => return base,
+        Nemesis::Churn | Nemesis::SlowAcks => {
+            let proposal = proposal_message(protocol, first);
+            for c in 1..=n {
+                // Every other server suspects c right after c's count-th proposal.
+                let count = rng.gen_range(1..=3);
+                for by in (1..=n).filter(|&b| b != c) {
+                    if rng.gen_bool(0.8) {
+                        faults.push(Fault {
+                            at: 0,
+                            after: Some(After {
+                                server: c,
+                                event: EventKind::Send(proposal.into()),
+                                count,
+                            }),
+                            action: FaultAction::Suspect {
+                                by,
+                                server: c,
+                                duration: ms(rng.gen_range(20.0..150.0)),
+                            },
+                        });
+                    }
+                }
+            }
+            if nemesis == Nemesis::SlowAcks {
+                let to: ServerId = rng.gen_range(1..=n);
+                let from: Vec<ServerId> = (1..=n).filter(|&s| s != to).collect();
+                let start = ms(rng.gen_range(0.0..100.0));
+                let slow = delta * rng.gen_range(3..=12);
+                faults.push(Fault {
+                    at: start,
+                    after: None,
+                    action: FaultAction::Delay {
+                        from: from.clone(),
+                        to: vec![to],
+                        delay: slow,
+                    },
+                });
+                faults.push(Fault {
+                    at: start + ms(rng.gen_range(100.0..600.0)),
+                    after: None,
+                    action: FaultAction::Delay {
+                        from,
+                        to: vec![to],
+                        delay: delta,
+                    },
+                });
+            }
+        }
+        Nemesis::SplitSend if protocol.max_faults(n) == 0 => {
+            // No crash is in this protocol's fault model at this size (GB at n = 3).
+            return aim(base, Nemesis::Bursts, protocol, first, seed);
+        }
+        Nemesis::SplitSend => {
+            let mut servers: Vec<ServerId> = (1..=n).collect();
+            servers.shuffle(&mut rng);
+            let crashes = usize::from(protocol.max_faults(n));
+            let kinds = [
+                first,
+                proposal_message(protocol, first),
+                "C-DECIDE",
+                "C-ACK",
+            ];
+            for &s in servers.iter().take(rng.gen_range(1..=crashes)) {
+                // Between two sends of one step: after the k-th of n−1 copies, k < n−1.
+                let k = rng.gen_range(1..u32::from(n.max(3) - 1));
+                let kind = kinds[rng.gen_range(0..kinds.len())];
+                faults.push(Fault {
+                    at: 0,
+                    after: Some(After {
+                        server: s,
+                        event: EventKind::Send(kind.into()),
+                        count: k + (n as u32 - 1) * rng.gen_range(0..3),
+                    }),
+                    action: FaultAction::Crash(vec![s]),
+                });
+            }
+        }
+        Nemesis::Bursts => {
+            for _ in 0..rng.gen_range(2..=6) {
+                let from = rng.gen_range(1..=n);
+                let to = loop {
+                    let t = rng.gen_range(1..=n);
+                    if t != from {
+                        break t;
+                    }
+                };
+                let start = ms(rng.gen_range(0.0..400.0));
+                faults.push(Fault {
+                    at: start,
+                    after: None,
+                    action: FaultAction::Delay {
+                        from: vec![from],
+                        to: vec![to],
+                        delay: delta * rng.gen_range(2..=8),
+                    },
+                });
+                faults.push(Fault {
+                    at: start + ms(rng.gen_range(20.0..200.0)),
+                    after: None,
+                    action: FaultAction::Delay {
+                        from: vec![from],
+                        to: vec![to],
+                        delay: delta,
+                    },
+                });
+            }
+        }
+    }
+    base.faults = faults;
+    base.name = format!("{}-{}", base.name, nemesis.name());
+    base
+}
+
+/// What `explore --nemesis` asked for: one schedule for every run, or the targeted ones in turn.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Schedules {
+    One(Nemesis),
+    /// Seed k runs `TARGETED[k mod 4]`.
+    Targeted,
+}
+
+impl Schedules {
+    /// The schedule of the run with this seed.
+    pub fn pick(self, seed: u64) -> Nemesis {
+        match self {
+            Schedules::One(n) => n,
+            Schedules::Targeted => {
+                Nemesis::TARGETED[(seed % Nemesis::TARGETED.len() as u64) as usize]
+            }
+        }
+    }
+}
