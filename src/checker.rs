@@ -75,6 +75,12 @@ impl fmt::Display for Violation {
                 .collect::<Vec<_>>()
                 .join(", ")
         };
+        let servers = |v: &[ServerId]| {
+            v.iter()
+                .map(|s| format!("s{s}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         match self {
             Violation::E1 { ticket, accepts } => {
                 write!(
@@ -89,11 +95,7 @@ impl fmt::Display for Violation {
                 sigma,
                 rejects,
             } => {
-                let s = sigma
-                    .iter()
-                    .map(|s| format!("s{s}"))
-                    .collect::<Vec<_>>()
-                    .join(", ");
+                let s = servers(sigma);
                 write!(f, "E-2 violated: ticket {ticket} was received by {{{s}}}, none crashed, all rejected: {}", list(rejects))
             }
             Violation::E1Prime {
@@ -101,11 +103,7 @@ impl fmt::Display for Violation {
                 accepts,
                 survivors,
             } => {
-                let s = survivors
-                    .iter()
-                    .map(|s| format!("s{s}"))
-                    .collect::<Vec<_>>()
-                    .join(", ");
+                let s = servers(survivors);
                 write!(
                     f,
                     "E-1' violated: ticket {ticket} accepted {} times ({}); acceptors that never crashed: {s}",
@@ -118,11 +116,7 @@ impl fmt::Display for Violation {
                 sigma,
                 rejects,
             } => {
-                let s = sigma
-                    .iter()
-                    .map(|s| format!("s{s}"))
-                    .collect::<Vec<_>>()
-                    .join(", ");
+                let s = servers(sigma);
                 write!(f, "E-2' violated: ticket {ticket} was received by {{{s}}}, not all crashed, no accept, every live one rejected: {}", list(rejects))
             }
         }

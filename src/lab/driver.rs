@@ -326,6 +326,14 @@ mod tests {
         );
     }
 
+    /// `by` is told to suspect `server` until `until`.
+    fn suspect(by: ServerId, server: ServerId, until: Time) -> Command {
+        Command::Control {
+            server: by,
+            control: Control::Suspect { server, until },
+        }
+    }
+
     #[test]
     fn pause_resume_and_suspect_follow_the_servers_state() {
         let s = scenario(
@@ -339,13 +347,7 @@ mod tests {
         assert_eq!(d.fire(1000, Action::Fault(0)), vec![Command::Pause(1)]);
         assert_eq!(
             d.fire(2000, Action::Fault(1)),
-            vec![Command::Control {
-                server: 1,
-                control: Control::Suspect {
-                    server: 2,
-                    until: 3000
-                }
-            }],
+            vec![suspect(1, 2, 3000)],
             "a paused server's input waits in its runtime, not here"
         );
         assert_eq!(d.triggered(2, 3, 3000, 3000), vec![Command::Crash(3)]);
@@ -353,16 +355,7 @@ mod tests {
             d.fire(4000, Action::Fault(3)).is_empty(),
             "a crashed server suspects no one"
         );
-        assert_eq!(
-            d.fire(5000, Action::Fault(4)),
-            vec![Command::Control {
-                server: 2,
-                control: Control::Suspect {
-                    server: 1,
-                    until: 10_000
-                }
-            }]
-        );
+        assert_eq!(d.fire(5000, Action::Fault(4)), vec![suspect(2, 1, 10_000)]);
         assert_eq!(d.fire(6000, Action::Fault(5)), vec![Command::Resume(1)]);
         assert!(!d.is_paused(1));
     }
