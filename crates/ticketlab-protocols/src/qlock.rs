@@ -420,9 +420,11 @@ impl QlockBackoff {
         o.pending.clear();
         if let Some(claim) = self.claims.remove(ticket) {
             self.timers.remove(&claim.timer);
-            out.effects.push(Effect::CancelTimer {
-                timer: Timer::Protocol(claim.timer),
-            });
+            if matches!(claim.phase, Phase::Sleeping) {
+                out.effects.push(Effect::CancelTimer {
+                    timer: Timer::Protocol(claim.timer),
+                });
+            }
             let outcome = if holder == self.me {
                 Outcome::Accept
             } else {
