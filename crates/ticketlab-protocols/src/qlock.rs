@@ -1,6 +1,6 @@
 //! `qlock`: quorum locking per ticket, two protocols (crash faults, b = 0, majority quorums).
 //!
-//! Mapping [reconstructed]: the lock object is the ticket τ, the contender is the server that
+//! Mapping \[reconstructed\]: the lock object is the ticket τ, the contender is the server that
 //! received τ from a user, and every server is a quorum member. A quorum is ⌈(n+1)/2⌉ servers and
 //! the contender is one of them: it answers its own query locally (no message), first, and waits
 //! for the first ⌈(n+1)/2⌉ − 1 remote replies. Every server always replies, so a crashed minority
@@ -11,7 +11,7 @@
 //! Malkhi–Reiter, "An architecture for survivable coordination in large-scale systems" (Fleet),
 //! §3.2(2): a *contend* operation that "succeeds in at most one among all contending clients"; a
 //! client alone is guaranteed to succeed, "though no client might succeed if multiple clients
-//! contend". Fleet defers the algorithm to Phalanx; ours [reconstructed]:
+//! contend". Fleet defers the algorithm to Phalanx; ours \[reconstructed\]:
 //! - s_i, given τ, sends QL-TRY(τ) to all others and answers itself locally;
 //! - every server grants τ to τ's *first* claimant forever: QL-FREE to it (again, if it asks
 //!   again), QL-LOCKED to everyone else;
@@ -34,25 +34,25 @@
 //! - otherwise it sleeps for a duration drawn uniformly from [(Δ+4δ), 2^s(Δ+4δ)], s = the number of
 //!   queries already made in this contend (first sleep: [Δ+4δ, 2(Δ+4δ)]), then queries again. The
 //!   draw ("←_R") comes from a splitmix64 stream seeded by the run seed and the server id.
-//! - Δ = 6δ [reconstructed]: it covers get, propose and commit (three round trips). δ is
+//! - Δ = 6δ \[reconstructed\]: it covers get, propose and commit (three round trips). δ is
 //!   `NodeConfig::delta`, the known bound (§3). There is no unlock: a crashed holder's lease just
 //!   expires (§1).
 //! - The mutex is safe only in synchronous runs (Lemma 1), and an expired lease admits a second
-//!   contender, so here it serves liveness only [reconstructed]: safety is the ordering protocol's.
-//! - Exponent cap [reconstructed]: s is capped at [`MAX_BACKOFF_EXP`] in 2^s, so the upper bound
+//!   contender, so here it serves liveness only \[reconstructed\]: safety is the ordering protocol's.
+//! - Exponent cap \[reconstructed\]: s is capped at [`MAX_BACKOFF_EXP`] in 2^s, so the upper bound
 //!   cannot overflow; the paper's analysis (Lemma 2) needs only O(log t) doublings.
 //!
 //! **Ordering (§6, Figs. 2–3 as written, b = 0):**
 //! - σ = (version, holder), σ^0 = (0, ⊥) committed and proposed everywhere with rank 0 (§7).
 //! - o_i = "claim by s_i": doOp(o_i) sets holder ← s_i if holder = ⊥; response(o_i) = accept iff
-//!   holder = s_i. [reconstructed] σ.reflects(o) is true for every claim once holder ≠ ⊥: a claim
+//!   holder = s_i. \[reconstructed\] σ.reflects(o) is true for every claim once holder ≠ ⊥: a claim
 //!   applied to a state with a holder changes nothing and its response is already fixed, so the
 //!   state needs no more than (version, holder). Hence apply (Fig. 2 l.44–51) sets holder to a
 //!   claim drawn uniformly from `pending` (the first "o ←_R pending") when σ^c has no holder, and
 //!   always increments the version; commit (Fig. 3 l.23) empties `pending` once holder ≠ ⊥.
 //! - submit is local (Fig. 3 l.2): s_i adds o_i to its own `pending`; s_i runs the ordering thread
 //!   (Fig. 2 l.8–32) for τ while o_i is undecided, and its get quorum always contains itself
-//!   [reconstructed], so o_i is always among the pending claims it applies.
+//!   \[reconstructed\], so o_i is always among the pending claims it applies.
 //! - Ranks are (counter, id), compared lexicographically (§6.2). get needs r > maxRank, propose
 //!   and commit r ≥ maxRank (Fig. 3); otherwise the server answers QL-RANKEX with its maxRank. One
 //!   RankException aborts the attempt (b+1 = 1); the next rank's counter exceeds every counter
@@ -95,7 +95,7 @@ use super::{ServerId, Ticket, Time, Timer};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
-/// The cap on s in 2^s(Δ+4δ) [reconstructed]: keeps the bound finite (2^20 · 10δ).
+/// The cap on s in 2^s(Δ+4δ) \[reconstructed\]: keeps the bound finite (2^20 · 10δ).
 pub const MAX_BACKOFF_EXP: u32 = 20;
 
 /// A rank (§6.2): (counter, id), compared lexicographically, so no two servers share one.
