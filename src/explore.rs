@@ -560,6 +560,7 @@ fn first_message(protocol: ProtocolKind) -> &'static str {
         ProtocolKind::SeCt | ProtocolKind::CtStaleAck | ProtocolKind::CtEarlyPropose => "AB-DATA",
         ProtocolKind::SeOpt => "OPT-DATA",
         ProtocolKind::SeGb => "GB-DATA",
+        ProtocolKind::QlockAmo | ProtocolKind::QlockBackoff => "QL-TRY",
     }
 }
 

@@ -24,6 +24,7 @@ pub mod ct;
 pub mod fd;
 pub mod gb;
 pub mod opt;
+pub mod qlock;
 pub mod quorum;
 pub mod se;
 pub mod staged;
@@ -174,6 +175,42 @@ pub enum Msg {
     GbAck { k: u64, m: AppMsg },
     /// Generic Broadcast CHK(k, pending_k): stage termination, with the sender's acked set.
     GbChk { k: u64, pending: Vec<AppMsg> },
+    /// qlock (`qlock.rs`): TRY(τ), the contender's quorum query; `attempt` numbers its rounds.
+    QlTry { ticket: Ticket, attempt: u32 },
+    /// qlock: the answer FREE to TRY round `attempt`.
+    QlFree { ticket: Ticket, attempt: u32 },
+    /// qlock: the answer LOCKED to TRY round `attempt`.
+    QlLocked { ticket: Ticket, attempt: u32 },
+    /// qlock-backoff: get(r) (CMR Fig. 3 l.5).
+    QlGet { ticket: Ticket, rank: qlock::Rank },
+    /// qlock-backoff: get's return ⟨σ^c, σ^pc, proposer, pending⟩.
+    QlState {
+        ticket: Ticket,
+        rank: qlock::Rank,
+        report: qlock::Report,
+    },
+    /// qlock-backoff: propose(σ, r) (Fig. 3 l.11).
+    QlPropose {
+        ticket: Ticket,
+        rank: qlock::Rank,
+        state: qlock::QState,
+    },
+    /// qlock-backoff: propose returned.
+    QlProposed { ticket: Ticket, rank: qlock::Rank },
+    /// qlock-backoff: commit(σ, r) (Fig. 3 l.19).
+    QlCommit {
+        ticket: Ticket,
+        rank: qlock::Rank,
+        state: qlock::QState,
+    },
+    /// qlock-backoff: commit returned.
+    QlCommitted { ticket: Ticket, rank: qlock::Rank },
+    /// qlock-backoff: RankException for the request of rank `rank`; `max` is the server's maxRank.
+    QlRankEx {
+        ticket: Ticket,
+        rank: qlock::Rank,
+        max: qlock::Rank,
+    },
 }
 
 /// Every message type name [`Msg::kind`] can return, except HEARTBEAT.
@@ -193,6 +230,16 @@ pub const MSG_KINDS: &[&str] = &[
     "GB-DATA",
     "GB-ACK",
     "GB-CHK",
+    "QL-TRY",
+    "QL-FREE",
+    "QL-LOCKED",
+    "QL-GET",
+    "QL-STATE",
+    "QL-PROPOSE",
+    "QL-PROPOSED",
+    "QL-COMMIT",
+    "QL-COMMITTED",
+    "QL-RANKEX",
 ];
 
 impl Msg {
@@ -215,6 +262,16 @@ impl Msg {
             Msg::GbData(_) => "GB-DATA",
             Msg::GbAck { .. } => "GB-ACK",
             Msg::GbChk { .. } => "GB-CHK",
+            Msg::QlTry { .. } => "QL-TRY",
+            Msg::QlFree { .. } => "QL-FREE",
+            Msg::QlLocked { .. } => "QL-LOCKED",
+            Msg::QlGet { .. } => "QL-GET",
+            Msg::QlState { .. } => "QL-STATE",
+            Msg::QlPropose { .. } => "QL-PROPOSE",
+            Msg::QlProposed { .. } => "QL-PROPOSED",
+            Msg::QlCommit { .. } => "QL-COMMIT",
+            Msg::QlCommitted { .. } => "QL-COMMITTED",
+            Msg::QlRankEx { .. } => "QL-RANKEX",
         }
     }
 
@@ -245,6 +302,16 @@ impl Msg {
             | Msg::Propose { value, .. }
             | Msg::Decide { value, .. }
             | Msg::GbChk { pending: value, .. } => single(value),
+            Msg::QlTry { ticket, .. }
+            | Msg::QlFree { ticket, .. }
+            | Msg::QlLocked { ticket, .. }
+            | Msg::QlGet { ticket, .. }
+            | Msg::QlState { ticket, .. }
+            | Msg::QlPropose { ticket, .. }
+            | Msg::QlProposed { ticket, .. }
+            | Msg::QlCommit { ticket, .. }
+            | Msg::QlCommitted { ticket, .. }
+            | Msg::QlRankEx { ticket, .. } => Some(ticket),
         }
     }
 }
@@ -450,6 +517,12 @@ pub enum ProtocolKind {
     /// without a majority of estimates (`consensus::Flaw::EarlyPropose`). Not in Table 1.
     #[serde(rename = "ct-early-propose")]
     CtEarlyPropose,
+    /// Fleet's at-most-one quorum lock per ticket (`qlock.rs`): E-1 only. Not in Table 1.
+    #[serde(rename = "qlock-amo")]
+    QlockAmo,
+    /// CMR backoff mutex + ordering protocol per ticket (`qlock.rs`). Not in Table 1.
+    #[serde(rename = "qlock-backoff")]
+    QlockBackoff,
 }
 
 /// A property of e-ticket validation a protocol can claim (paper §2.2); the checker checks each
@@ -525,6 +598,8 @@ impl ProtocolKind {
         ProtocolKind::TwoPeMinority,
         ProtocolKind::CtStaleAck,
         ProtocolKind::CtEarlyPropose,
+        ProtocolKind::QlockAmo,
+        ProtocolKind::QlockBackoff,
     ];
 
     /// The bug zoo: deliberately broken variants, each claiming what its correct protocol
@@ -552,6 +627,8 @@ impl ProtocolKind {
             ProtocolKind::TwoPeMinority => "2pe-minority",
             ProtocolKind::CtStaleAck => "ct-stale-ack",
             ProtocolKind::CtEarlyPropose => "ct-early-propose",
+            ProtocolKind::QlockAmo => "qlock-amo",
+            ProtocolKind::QlockBackoff => "qlock-backoff",
         }
     }
 
@@ -587,6 +664,18 @@ impl ProtocolKind {
                 latency_delta: 2.0,
                 messages_per_ticket: (n + 1) * (n - 1),
             },
+            // One quorum RPC (TRY/FREE), uncontended; see qlock.rs.
+            ProtocolKind::QlockAmo => Theory {
+                resilience: "f < n/2; E-2 only uncontended".into(),
+                latency_delta: 2.0,
+                messages_per_ticket: 2 * (n - 1),
+            },
+            // Four quorum RPCs (TRY, get, propose, commit), decided at the own commit; qlock.rs.
+            ProtocolKind::QlockBackoff => Theory {
+                resilience: "f < n/2; E-2 w.p. 1 once stable".into(),
+                latency_delta: 6.0,
+                messages_per_ticket: 8 * (n - 1),
+            },
         }
     }
 
@@ -601,7 +690,9 @@ impl ProtocolKind {
             | ProtocolKind::SeGb
             | ProtocolKind::TwoPeMinority
             | ProtocolKind::CtStaleAck
-            | ProtocolKind::CtEarlyPropose => &[Property::E1, Property::E2],
+            | ProtocolKind::CtEarlyPropose
+            | ProtocolKind::QlockBackoff => &[Property::E1, Property::E2],
+            ProtocolKind::QlockAmo => &[Property::E1],
         }
     }
 
@@ -618,7 +709,9 @@ impl ProtocolKind {
             | ProtocolKind::SeOpt
             | ProtocolKind::TwoPeMinority
             | ProtocolKind::CtStaleAck
-            | ProtocolKind::CtEarlyPropose => quorum::max_minority_faults(n),
+            | ProtocolKind::CtEarlyPropose
+            | ProtocolKind::QlockAmo
+            | ProtocolKind::QlockBackoff => quorum::max_minority_faults(n),
             ProtocolKind::SeGb => quorum::max_third_faults(n),
         }
     }
@@ -641,6 +734,8 @@ impl ProtocolKind {
                 cfg,
                 ct::CtBroadcast::new(cfg).with_flaw(consensus::Flaw::EarlyPropose),
             )),
+            ProtocolKind::QlockAmo => Box::new(qlock::QlockAmo::new(cfg)),
+            ProtocolKind::QlockBackoff => Box::new(qlock::QlockBackoff::new(cfg)),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! `MSG_KINDS` is exactly the set of names `Msg::kind` returns (HEARTBEAT aside): the counters,
 //! `messages_by_type` and the history rely on the list being complete.
 
+use ticketlab_protocols::qlock::{QState, Rank, Report};
 use ticketlab_protocols::{AppMsg, Body, Msg, MsgId, MSG_KINDS};
 
 /// One message of every variant. `variant` below has no wildcard, so a new variant does not
@@ -53,6 +54,50 @@ fn one_of_each() -> Vec<Msg> {
             k: 0,
             pending: vec![m],
         },
+        Msg::QlTry {
+            ticket: t(),
+            attempt: 1,
+        },
+        Msg::QlFree {
+            ticket: t(),
+            attempt: 1,
+        },
+        Msg::QlLocked {
+            ticket: t(),
+            attempt: 1,
+        },
+        Msg::QlGet {
+            ticket: t(),
+            rank: Rank::default(),
+        },
+        Msg::QlState {
+            ticket: t(),
+            rank: Rank::default(),
+            report: Report::default(),
+        },
+        Msg::QlPropose {
+            ticket: t(),
+            rank: Rank::default(),
+            state: QState::default(),
+        },
+        Msg::QlProposed {
+            ticket: t(),
+            rank: Rank::default(),
+        },
+        Msg::QlCommit {
+            ticket: t(),
+            rank: Rank::default(),
+            state: QState::default(),
+        },
+        Msg::QlCommitted {
+            ticket: t(),
+            rank: Rank::default(),
+        },
+        Msg::QlRankEx {
+            ticket: t(),
+            rank: Rank::default(),
+            max: Rank::default(),
+        },
     ]
 }
 
@@ -75,9 +120,19 @@ fn variant(msg: &Msg) -> usize {
         Msg::GbData(_) => 13,
         Msg::GbAck { .. } => 14,
         Msg::GbChk { .. } => 15,
+        Msg::QlTry { .. } => 16,
+        Msg::QlFree { .. } => 17,
+        Msg::QlLocked { .. } => 18,
+        Msg::QlGet { .. } => 19,
+        Msg::QlState { .. } => 20,
+        Msg::QlPropose { .. } => 21,
+        Msg::QlProposed { .. } => 22,
+        Msg::QlCommit { .. } => 23,
+        Msg::QlCommitted { .. } => 24,
+        Msg::QlRankEx { .. } => 25,
     }
 }
-const VARIANTS: usize = 16;
+const VARIANTS: usize = 26;
 
 #[test]
 fn the_examples_cover_every_variant_once() {
