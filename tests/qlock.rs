@@ -463,7 +463,13 @@ fn explore_chaos_seeds_find_no_violation_of_a_claimed_property() {
         for seed in 0..300 {
             let s = ticketlab::explore::generate(seed, proto, &[3, 4, 5, 7]);
             let out = sim::run(&s, proto, seed);
-            let f = ticketlab::explore::judge(seed, proto, &s, &out);
+            let f = ticketlab::explore::judge(
+                seed,
+                ticketlab::nemesis::Nemesis::Random,
+                proto,
+                &s,
+                &out,
+            );
             assert!(!f.failed(), "{proto} seed {seed}: {:?}", f.details);
             unclaimed += f.unclaimed;
             contended += usize::from(s.workload.duplicates > 0.0);
