@@ -87,6 +87,10 @@ pub enum Body {
         ticket: Ticket,
         replies: Vec<ServerId>,
     },
+    /// alo-2pe Phase 2: EXCLUDE(s_x) about τ — `server` is excluded from τ (it halts on delivery).
+    Exclude { ticket: Ticket, server: ServerId },
+    /// alo-2pe: DONE(τ) — the origin accepted τ; once delivered, the others reject.
+    Done { ticket: Ticket },
 }
 
 impl Body {
@@ -94,6 +98,7 @@ impl Body {
     pub fn ticket(&self) -> &Ticket {
         match self {
             Body::Validate { ticket } | Body::Phase2 { ticket, .. } => ticket,
+            Body::Exclude { ticket, .. } | Body::Done { ticket } => ticket,
         }
     }
 }
@@ -286,6 +291,10 @@ pub enum Note {
     Backoff,
     /// Time spent backing off, µs (counted with [`Out::note_by`]).
     BackoffUs,
+    /// alo-2pe: an EXCLUDE(s_x) this server A-broadcast.
+    Exclude,
+    /// alo-2pe: a DONE(τ) this server A-broadcast (a contended ticket it accepted).
+    Done,
 }
 
 /// What a protocol asks its runtime to do.
@@ -442,6 +451,9 @@ pub enum ProtocolKind {
     SeOpt,
     #[serde(rename = "se-gb")]
     SeGb,
+    /// 2PE made at-least-once (E-1′, E-2′; paper §2.2 and §6): see `twope/alo.rs`.
+    #[serde(rename = "alo-2pe")]
+    Alo2Pe,
 }
 
 /// A property of e-ticket validation a protocol can claim (paper §2.2); the checker checks each
@@ -515,6 +527,7 @@ impl ProtocolKind {
         ProtocolKind::SeOpt,
         ProtocolKind::SeGb,
         ProtocolKind::TwoPeMinority,
+        ProtocolKind::Alo2Pe,
     ];
 
     /// The protocols of the paper's Table 1 (the default of `explore`).
@@ -532,6 +545,7 @@ impl ProtocolKind {
             ProtocolKind::SeOpt => "se-opt",
             ProtocolKind::SeGb => "se-gb",
             ProtocolKind::TwoPeMinority => "2pe-minority",
+            ProtocolKind::Alo2Pe => "alo-2pe",
         }
     }
 
@@ -565,6 +579,12 @@ impl ProtocolKind {
                 latency_delta: 2.0,
                 messages_per_ticket: (n + 1) * (n - 1),
             },
+            // Uncontended tickets end in 2PE's Phase 1: NEWTKT + ACK (see `twope/alo.rs`).
+            ProtocolKind::Alo2Pe => Theory {
+                resilience: "f < n/2".into(),
+                latency_delta: 2.0,
+                messages_per_ticket: 2 * (n - 1),
+            },
         }
     }
 
@@ -578,6 +598,7 @@ impl ProtocolKind {
             | ProtocolKind::SeOpt
             | ProtocolKind::SeGb
             | ProtocolKind::TwoPeMinority => &[Property::E1, Property::E2],
+            ProtocolKind::Alo2Pe => &[Property::E1Prime, Property::E2Prime],
         }
     }
 
@@ -594,6 +615,8 @@ impl ProtocolKind {
             | ProtocolKind::SeOpt
             | ProtocolKind::TwoPeMinority => quorum::max_minority_faults(n),
             ProtocolKind::SeGb => quorum::max_third_faults(n),
+            // Crashes *and* halts (an excluded server halts): Phase 1 and CT need a majority.
+            ProtocolKind::Alo2Pe => quorum::max_minority_faults(n),
         }
     }
 
@@ -607,6 +630,9 @@ impl ProtocolKind {
             ProtocolKind::SeCt => Box::new(se::Se::new(cfg, ct::CtBroadcast::new(cfg))),
             ProtocolKind::SeOpt => Box::new(se::Se::new(cfg, opt::OptBroadcast::new(cfg))),
             ProtocolKind::SeGb => Box::new(se::Se::new(cfg, gb::GenericBroadcast::new(cfg))),
+            ProtocolKind::Alo2Pe => {
+                Box::new(twope::TwoPe::new(cfg, ct::CtBroadcast::new(cfg)).at_least_once())
+            }
         }
     }
 }
@@ -640,4 +666,9 @@ pub trait AtomicBroadcast: Send {
     ) -> Option<Msg>;
     fn on_timer(&mut self, now: Time, timer: Timer, out: &mut Out, delivered: &mut Vec<AppMsg>);
     fn on_control(&mut self, now: Time, ctl: Control, out: &mut Out, delivered: &mut Vec<AppMsg>);
+    /// Whether this server's failure detector suspects `p` now (alo-2pe excludes on suspicion).
+    /// A broadcast that exposes no detector answers `false`.
+    fn suspects(&self, _p: ServerId) -> bool {
+        false
+    }
 }
