@@ -631,7 +631,7 @@ impl ProtocolKind {
             ProtocolKind::SeOpt => Box::new(se::Se::new(cfg, opt::OptBroadcast::new(cfg))),
             ProtocolKind::SeGb => Box::new(se::Se::new(cfg, gb::GenericBroadcast::new(cfg))),
             ProtocolKind::Alo2Pe => {
-                Box::new(twope::TwoPe::new(cfg, ct::CtBroadcast::new(cfg)).at_least_once())
+                Box::new(twope::TwoPe::new(cfg, ct::CtBroadcast::new(cfg)).at_least_once(cfg))
             }
         }
     }

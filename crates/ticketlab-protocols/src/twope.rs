@@ -80,8 +80,8 @@ impl<A: AtomicBroadcast> TwoPe<A> {
     }
 
     /// At-least-once mode: `alo-2pe` ([`alo`]).
-    pub fn at_least_once(mut self) -> Self {
-        self.alo = Some(alo::Alo::default());
+    pub fn at_least_once(mut self, cfg: &NodeConfig) -> Self {
+        self.alo = Some(alo::Alo::new(cfg));
         self
     }
 

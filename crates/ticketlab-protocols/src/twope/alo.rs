@@ -84,7 +84,7 @@
 //! exposes none never suspects, and `alo-2pe` would then wait for every crashed blocker forever.
 
 use super::TwoPe;
-use crate::{AppMsg, AtomicBroadcast, Body, Note, Out, Outcome, ServerId, Ticket, Time};
+use crate::{AppMsg, AtomicBroadcast, Body, NodeConfig, Note, Out, Outcome, ServerId, Ticket, Time};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// One delivered entry about a ticket, in delivery order.
@@ -199,14 +199,33 @@ impl Stream {
 }
 
 /// The at-least-once state of one server.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Alo {
+    n: u16,
+    /// A suspicion counts for exclusion once it has held this long (one heartbeat period).
+    settle: Time,
+    /// When this server's detector was first seen suspecting each server it suspects now.
+    since: BTreeMap<ServerId, Time>,
     streams: BTreeMap<Ticket, Stream>,
     /// The EXCLUDE(s_x) about τ this server has broadcast.
     sent: BTreeSet<(Ticket, ServerId)>,
     /// Tickets accepted here in Phase 1 whose DONE waits for a sign of contention.
     phase1_accepts: BTreeSet<Ticket>,
     halted: bool,
+}
+
+impl Alo {
+    pub fn new(cfg: &NodeConfig) -> Self {
+        Alo {
+            n: cfg.n,
+            settle: cfg.heartbeat,
+            since: BTreeMap::new(),
+            streams: BTreeMap::new(),
+            sent: BTreeSet::new(),
+            phase1_accepts: BTreeSet::new(),
+            halted: false,
+        }
+    }
 }
 
 impl<A: AtomicBroadcast> TwoPe<A> {
@@ -324,14 +343,24 @@ impl<A: AtomicBroadcast> TwoPe<A> {
         }
     }
 
-    /// After every input: EXCLUDE each suspected blocker of a ticket unresolved in Phase 2.
+    /// After every input: EXCLUDE each blocker of a ticket unresolved in Phase 2 that has been
+    /// suspected for a heartbeat period.
     pub(super) fn alo_exclude_suspected(&mut self, now: Time, out: &mut Out) {
-        let Some(a) = self.alo.as_ref() else {
+        let Some(a) = self.alo.as_mut() else {
             return;
         };
         if a.halted {
             return;
         }
+        for p in (1..=a.n).filter(|&p| p != self.me) {
+            if self.ab.suspects(p) {
+                a.since.entry(p).or_insert(now);
+            } else {
+                a.since.remove(&p);
+            }
+        }
+        let a = &*a;
+        let settled = |x: ServerId| a.since.get(&x).is_some_and(|&t| now >= t + a.settle);
         let empty = Stream::default();
         let mut todo = Vec::new();
         for (ticket, v) in &self.open {
@@ -340,7 +369,7 @@ impl<A: AtomicBroadcast> TwoPe<A> {
             };
             let st = a.streams.get(ticket).unwrap_or(&empty);
             for x in st.blockers(self.me, mine) {
-                if self.ab.suspects(x) && !a.sent.contains(&(ticket.clone(), x)) {
+                if settled(x) && !a.sent.contains(&(ticket.clone(), x)) {
                     todo.push((ticket.clone(), x));
                 }
             }
