@@ -438,7 +438,12 @@ pub fn generate(seed: u64, protocol: ProtocolKind, sizes: &[u16]) -> Scenario {
             }
         };
         let server = if halts {
-            match at_risk.iter().copied().filter(|&s| s != by).collect::<Vec<_>>()[..] {
+            match at_risk
+                .iter()
+                .copied()
+                .filter(|&s| s != by)
+                .collect::<Vec<_>>()[..]
+            {
                 [] => continue,
                 ref risky => risky[usize::from(server) % risky.len()],
             }
@@ -487,7 +492,11 @@ pub fn generate(seed: u64, protocol: ProtocolKind, sizes: &[u16]) -> Scenario {
         }
     }
     let pausable: Vec<ServerId> = if halts {
-        alive.iter().copied().filter(|s| at_risk.contains(s)).collect()
+        alive
+            .iter()
+            .copied()
+            .filter(|s| at_risk.contains(s))
+            .collect()
     } else {
         alive.to_vec()
     };
@@ -594,7 +603,11 @@ mod tests {
     #[test]
     fn generated_scenarios_round_trip_through_the_toml_loader() {
         for seed in 0..300 {
-            for p in [ProtocolKind::TwoPe, ProtocolKind::SeCt] {
+            for p in [
+                ProtocolKind::TwoPe,
+                ProtocolKind::SeCt,
+                ProtocolKind::Alo2Pe,
+            ] {
                 let s = generate(seed, p, &[3, 4, 5, 7]);
                 let text = crate::scenario::to_toml(&s, "generated");
                 let back = crate::scenario::load("gen.toml", &text, &[])
@@ -607,7 +620,11 @@ mod tests {
     #[test]
     fn generation_respects_the_fault_model() {
         for seed in 0..300 {
-            for p in [ProtocolKind::TwoPe, ProtocolKind::SeCt] {
+            for p in [
+                ProtocolKind::TwoPe,
+                ProtocolKind::SeCt,
+                ProtocolKind::Alo2Pe,
+            ] {
                 let s = generate(seed, p, &[3, 5]);
                 let crashes: usize = s
                     .faults

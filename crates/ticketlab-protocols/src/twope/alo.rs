@@ -84,7 +84,9 @@
 //! exposes none never suspects, and `alo-2pe` would then wait for every crashed blocker forever.
 
 use super::TwoPe;
-use crate::{AppMsg, AtomicBroadcast, Body, NodeConfig, Note, Out, Outcome, ServerId, Ticket, Time};
+use crate::{
+    AppMsg, AtomicBroadcast, Body, NodeConfig, Note, Out, Outcome, ServerId, Ticket, Time,
+};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// One delivered entry about a ticket, in delivery order.
@@ -307,9 +309,8 @@ impl<A: AtomicBroadcast> TwoPe<A> {
                 out.halt();
                 return;
             }
-            let owe_done = st.closed().is_none()
-                && st.contended()
-                && a.phase1_accepts.remove(&ticket);
+            let owe_done =
+                st.closed().is_none() && st.contended() && a.phase1_accepts.remove(&ticket);
             if owe_done {
                 self.alo_done(now, &ticket, out);
             }
@@ -382,5 +383,325 @@ impl<A: AtomicBroadcast> TwoPe<A> {
             out.note(Note::Exclude);
             self.alo_broadcast(now, Body::Exclude { ticket, server }, out);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The winner rule on delivered sequences, and single-node effects (feed inputs, assert the
+    //! exact sends, decisions and halts; heartbeats, timers and notes left out).
+    use super::*;
+    use crate::ct::CtBroadcast;
+    use crate::{Control, Effect, Msg, MsgId, Protocol, Timer};
+
+    const N: u16 = 5;
+    const HB: Time = 20_000;
+
+    fn p2(k: ServerId, r: &[ServerId]) -> Entry {
+        Entry::Phase2(k, r.to_vec())
+    }
+
+    #[test]
+    fn a_phase1_acceptor_blocks_every_winner_until_it_is_excluded() {
+        // s1 accepted in Phase 1: it is in every Replies and sends no Phase-2 message.
+        let mut st = Stream::default();
+        st.apply(p2(2, &[1, 2]));
+        st.apply(p2(3, &[1]));
+        assert_eq!(st.winner(), None);
+        assert_eq!(st.blockers(2, &[1, 2]), BTreeSet::from([1]));
+        assert!(st.apply(Entry::Exclude(1)));
+        assert_eq!(st.winner(), Some(2), "the earliest eligible message wins");
+        assert!(!st.apply(Entry::Exclude(1)), "a repeated exclusion is void");
+        assert_eq!(
+            st.blockers(3, &[1]),
+            BTreeSet::from([2]),
+            "the winner blocks s3"
+        );
+    }
+
+    #[test]
+    fn an_excluded_winner_is_replaced_and_a_done_closes_for_good() {
+        let mut st = Stream::default();
+        st.apply(p2(2, &[2, 3]));
+        st.apply(p2(3, &[2, 3]));
+        assert_eq!(st.winner(), Some(2));
+        st.apply(Entry::Exclude(2));
+        assert_eq!(st.winner(), Some(3));
+        // s2's DONE (sent before its exclusion was delivered) is void: s2 is excluded.
+        assert!(!st.apply(Entry::Done(2)));
+        assert_eq!(st.closed(), None);
+        assert!(st.apply(Entry::Done(3)));
+        assert_eq!(st.closed(), Some(3));
+        // After the DONE, an exclusion of the acceptor is void, and nobody is blocked.
+        assert!(!st.apply(Entry::Exclude(3)));
+        assert_eq!(st.winner(), Some(3));
+        assert!(st.blockers(4, &[3, 4]).is_empty());
+    }
+
+    #[test]
+    fn a_phase1_acceptors_done_closes_a_ticket_without_winner() {
+        let mut st = Stream::default();
+        st.apply(p2(2, &[1, 2]));
+        assert!(st.apply(Entry::Done(1)));
+        assert_eq!(st.closed(), Some(1));
+        assert!(
+            !st.apply(p2(3, &[1])),
+            "late Phase-2 messages change nothing"
+        );
+        assert_eq!(st.winner(), Some(1));
+    }
+
+    fn node(me: ServerId) -> TwoPe<CtBroadcast> {
+        let cfg = NodeConfig {
+            me,
+            n: N,
+            heartbeat: HB,
+            suspect_after: 1_000_000,
+            seed: 1,
+            delta: 10_000,
+        };
+        TwoPe::new(&cfg, CtBroadcast::new(&cfg)).at_least_once(&cfg)
+    }
+
+    fn t() -> Ticket {
+        Ticket::from("tau")
+    }
+
+    /// Sends (but heartbeats and consensus), decisions and halts.
+    fn effects(out: &mut Out) -> Vec<Effect> {
+        out.drain()
+            .filter(|e| match e {
+                Effect::Send { msg, .. } => *msg != Msg::Heartbeat && !msg.is_consensus(),
+                Effect::Decide { .. } | Effect::Halt => true,
+                _ => false,
+            })
+            .collect()
+    }
+
+    fn app(origin: ServerId, seq: u64, body: Body) -> AppMsg {
+        AppMsg {
+            id: MsgId { origin, seq },
+            body,
+        }
+    }
+
+    fn decide_msg(k: u64, m: AppMsg) -> Msg {
+        Msg::Decide { k, value: vec![m] }
+    }
+
+    fn data_to_others(me: ServerId, m: AppMsg) -> Vec<Effect> {
+        (1..=N)
+            .filter(|&to| to != me)
+            .map(|to| Effect::Send {
+                to,
+                msg: Msg::AbData(m.clone()),
+            })
+            .collect()
+    }
+
+    fn decision(outcome: Outcome, phase: u8) -> Effect {
+        Effect::Decide {
+            ticket: t(),
+            outcome,
+            phase: Some(phase),
+        }
+    }
+
+    /// s1 takes τ and accepts it in Phase 1 (acks from s2 and s3).
+    fn phase1_acceptor(out: &mut Out) -> TwoPe<CtBroadcast> {
+        let mut s1 = node(1);
+        s1.on_start(0, out);
+        s1.on_ticket(0, t(), out);
+        for from in [2, 3] {
+            let ack = Msg::Ack {
+                owner: 1,
+                ticket: t(),
+            };
+            s1.on_message(20_000, from, ack, out);
+        }
+        assert_eq!(effects(out).last(), Some(&decision(Outcome::Accept, 1)));
+        s1
+    }
+
+    #[test]
+    fn an_uncontended_phase1_accept_broadcasts_nothing_and_a_contended_one_done() {
+        let mut out = Out::new(1, N);
+        let mut s1 = phase1_acceptor(&mut out);
+        let at = 25_000;
+        s1.on_timer(at, Timer::FdTick, &mut out);
+        assert_eq!(effects(&mut out), vec![], "uncontended: Phase 1 only");
+        // s2's Phase-2 message about τ is delivered: contention; s1 closes τ with DONE.
+        let theirs = app(
+            2,
+            0,
+            Body::Phase2 {
+                ticket: t(),
+                replies: vec![1, 2],
+            },
+        );
+        s1.on_message(60_000, 3, decide_msg(0, theirs), &mut out);
+        let done = app(1, 0, Body::Done { ticket: t() });
+        assert_eq!(effects(&mut out), data_to_others(1, done));
+    }
+
+    #[test]
+    fn an_excluded_server_halts_unless_the_ticket_was_closed_first() {
+        let mut out = Out::new(1, N);
+        let mut s1 = phase1_acceptor(&mut out);
+        let excl = app(
+            2,
+            0,
+            Body::Exclude {
+                ticket: t(),
+                server: 1,
+            },
+        );
+        s1.on_message(60_000, 3, decide_msg(0, excl.clone()), &mut out);
+        assert_eq!(effects(&mut out), vec![Effect::Halt]);
+        assert!(s1.alo_halted());
+        s1.on_ticket(61_000, Ticket::from("other"), &mut out);
+        assert_eq!(effects(&mut out), vec![], "a halted server does nothing");
+
+        // The same exclusion after s1's DONE closed τ: void, s1 goes on.
+        let mut out = Out::new(1, N);
+        let mut s1 = phase1_acceptor(&mut out);
+        let done = app(1, 0, Body::Done { ticket: t() });
+        s1.on_message(50_000, 3, decide_msg(0, done), &mut out);
+        s1.on_message(60_000, 3, decide_msg(1, excl), &mut out);
+        assert_eq!(effects(&mut out), vec![]);
+        assert!(!s1.alo_halted());
+    }
+
+    /// s2 takes τ after acking s1: NACKs naming s1 put it in Phase 2 with Replies = {s1}.
+    fn claimant(out: &mut Out) -> TwoPe<CtBroadcast> {
+        let mut s2 = node(2);
+        s2.on_start(0, out);
+        s2.on_message(10_000, 1, Msg::NewTkt { ticket: t() }, out);
+        s2.on_ticket(16_000, t(), out);
+        for from in [3, 4] {
+            let nack = Msg::Nack {
+                owner: 1,
+                ticket: t(),
+            };
+            s2.on_message(36_000, from, nack, out);
+        }
+        let mine = app(
+            2,
+            0,
+            Body::Phase2 {
+                ticket: t(),
+                replies: vec![1],
+            },
+        );
+        assert!(effects(out).ends_with(&data_to_others(2, mine)));
+        s2
+    }
+
+    fn mine() -> AppMsg {
+        app(
+            2,
+            0,
+            Body::Phase2 {
+                ticket: t(),
+                replies: vec![1],
+            },
+        )
+    }
+
+    #[test]
+    fn a_blocker_suspected_for_a_heartbeat_period_is_excluded_once() {
+        let mut out = Out::new(2, N);
+        let mut s2 = claimant(&mut out);
+        s2.on_message(50_000, 1, decide_msg(0, mine()), &mut out);
+        assert_eq!(
+            effects(&mut out),
+            vec![],
+            "s1 blocks: not eligible, s2 waits"
+        );
+        let suspect = Control::Suspect {
+            server: 1,
+            until: 1_000_000,
+        };
+        s2.on_control(60_000, suspect, &mut out);
+        s2.on_timer(60_000 + HB - 1, Timer::FdTick, &mut out);
+        let no_exclude = effects(&mut out).iter().all(|e| {
+            !matches!(e, Effect::Send { msg: Msg::AbData(m), .. }
+                if matches!(m.body, Body::Exclude { .. }))
+        });
+        assert!(
+            no_exclude,
+            "not before the suspicion held a heartbeat period"
+        );
+        s2.on_timer(60_000 + HB, Timer::FdTick, &mut out);
+        let excl = app(
+            2,
+            1,
+            Body::Exclude {
+                ticket: t(),
+                server: 1,
+            },
+        );
+        let sent: Vec<Effect> = effects(&mut out)
+            .into_iter()
+            .filter(|e| {
+                matches!(
+                    e,
+                    Effect::Send {
+                        msg: Msg::AbData(_),
+                        ..
+                    }
+                )
+            })
+            .collect();
+        assert_eq!(sent, data_to_others(2, excl.clone()));
+        s2.on_timer(60_000 + 2 * HB, Timer::FdTick, &mut out);
+        assert!(
+            effects(&mut out).iter().all(|e| !matches!(
+                e,
+                Effect::Send {
+                    msg: Msg::AbData(_),
+                    ..
+                }
+            )),
+            "once per (τ, s_x)"
+        );
+        // The exclusion is delivered: s2's message is now the winner, s2 accepts and says DONE.
+        s2.on_message(120_000, 3, decide_msg(1, excl), &mut out);
+        let done = app(2, 2, Body::Done { ticket: t() });
+        let mut want = vec![decision(Outcome::Accept, 2)];
+        want.extend(data_to_others(2, done));
+        assert_eq!(effects(&mut out), want);
+    }
+
+    #[test]
+    fn a_loser_waits_for_the_done_and_then_rejects() {
+        let mut out = Out::new(2, N);
+        let mut s2 = claimant(&mut out);
+        s2.on_message(50_000, 1, decide_msg(0, mine()), &mut out);
+        assert_eq!(effects(&mut out), vec![]);
+        // s1 accepted in Phase 1 and closes τ.
+        let done = app(1, 0, Body::Done { ticket: t() });
+        s2.on_message(90_000, 3, decide_msg(1, done), &mut out);
+        assert_eq!(effects(&mut out), vec![decision(Outcome::Reject, 2)]);
+    }
+
+    #[test]
+    fn phase2_after_the_ticket_closed_rejects_at_once_without_broadcasting() {
+        let mut s4 = node(4);
+        let mut out = Out::new(4, N);
+        s4.on_start(0, &mut out);
+        s4.on_message(10_000, 1, Msg::NewTkt { ticket: t() }, &mut out);
+        let done = app(1, 0, Body::Done { ticket: t() });
+        s4.on_message(30_000, 1, decide_msg(0, done), &mut out);
+        s4.on_ticket(40_000, t(), &mut out);
+        out.drain();
+        for from in [2, 3] {
+            let nack = Msg::Nack {
+                owner: 1,
+                ticket: t(),
+            };
+            s4.on_message(60_000, from, nack, &mut out);
+        }
+        assert_eq!(effects(&mut out), vec![decision(Outcome::Reject, 2)]);
     }
 }
