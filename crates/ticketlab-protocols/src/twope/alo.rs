@@ -19,7 +19,9 @@
 //! **Phase 2** [reconstructed]: the Phase-2 message (s_i, τ, Replies_i) is A-broadcast as in 2PE
 //! (over CT-broadcast), and the same atomic broadcast carries two more bodies about τ:
 //! - `EXCLUDE(s_x)` ([`Body::Exclude`]): a server whose τ is unresolved in Phase 2 sends it when
-//!   its failure detector suspects s_x and s_x *blocks* it: s_x ∈ Replies_i has neither a
+//!   its failure detector has suspected s_x for a heartbeat period [reconstructed: a server that
+//!   was itself frozen suspects every peer on waking until their queued messages come in, and
+//!   must not halt them for it] and s_x *blocks* it: s_x ∈ Replies_i has neither a
 //!   delivered Phase-2 message nor an exclusion, or s_x is the current winner and τ is not closed
 //!   (narrower than "any s_x ∈ Replies": an s_x whose Phase-2 message is already delivered and
 //!   that is not the winner blocks nobody, so it is not excluded). Once per (τ, s_x) per server.
