@@ -427,6 +427,15 @@ pub fn generate(seed: u64, protocol: ProtocolKind, sizes: &[u16]) -> Scenario {
     servers.shuffle(&mut rng);
     let crashes = rng.gen_range(0..=protocol.max_faults(n)) as usize;
     let (crashed, alive) = servers.split_at(crashes);
+    // alo-2pe halts a server its peers suspected (an excluded server halts), so any fault that can
+    // make a server look crashed — a forced suspicion, a pause, a lossy or slow link from it, a
+    // partition longer than the timeout — may cost that server. Its fault model counts crashes
+    // *and* halts (max_faults), so those faults only touch the servers it may lose: the crashed
+    // ones plus the first max_faults − crashes of the (shuffled) survivors; partitions are kept
+    // shorter than the failure detector's timeout (no suspicion, hence no halt: a longer one makes
+    // both sides suspect each other and can cost up to n servers). Other protocols: unchanged.
+    let halts = protocol == ProtocolKind::Alo2Pe;
+    let at_risk: Vec<ServerId> = servers[..usize::from(protocol.max_faults(n))].to_vec();
     for &s in crashed {
         let after = rng.gen_bool(0.3).then(|| After {
             server: s,
@@ -456,6 +465,19 @@ pub fn generate(seed: u64, protocol: ProtocolKind, sizes: &[u16]) -> Scenario {
                 break s;
             }
         };
+        let server = if halts {
+            match at_risk
+                .iter()
+                .copied()
+                .filter(|&s| s != by)
+                .collect::<Vec<_>>()[..]
+            {
+                [] => continue,
+                ref risky => risky[usize::from(server) % risky.len()],
+            }
+        } else {
+            server
+        };
         if by != server {
             faults.push(Fault {
                 at: time(&mut rng),
@@ -477,19 +499,37 @@ pub fn generate(seed: u64, protocol: ProtocolKind, sizes: &[u16]) -> Scenario {
         a.sort_unstable();
         b.sort_unstable();
         let at = time(&mut rng);
-        faults.push(Fault {
-            at,
-            after: None,
-            action: FaultAction::Partition(vec![a, b]),
-        });
-        faults.push(Fault {
-            at: at + ms_to_us(rng.gen_range(50.0..800.0_f64).round()),
-            after: None,
-            action: FaultAction::Heal,
-        });
+        let mut lasts = ms_to_us(rng.gen_range(50.0..800.0_f64).round());
+        // alo-2pe: silence at a receiver is at most the cut + one heartbeat period + transit; keep
+        // it 10 ms under the timeout.
+        let quiet = ms_to_us(suspect_after_ms - floor - 10.0);
+        if halts {
+            lasts = lasts.min(quiet);
+        }
+        if !halts || lasts >= ms_to_us(5.0) {
+            faults.push(Fault {
+                at,
+                after: None,
+                action: FaultAction::Partition(vec![a, b]),
+            });
+            faults.push(Fault {
+                at: at + lasts,
+                after: None,
+                action: FaultAction::Heal,
+            });
+        }
     }
-    if !alive.is_empty() && rng.gen_bool(0.2) {
-        let s = *alive.choose(&mut rng).expect("non-empty");
+    let pausable: Vec<ServerId> = if halts {
+        alive
+            .iter()
+            .copied()
+            .filter(|s| at_risk.contains(s))
+            .collect()
+    } else {
+        alive.to_vec()
+    };
+    if !pausable.is_empty() && rng.gen_bool(0.2) {
+        let s = *pausable.choose(&mut rng).expect("non-empty");
         let at = time(&mut rng);
         faults.push(Fault {
             at,
@@ -502,19 +542,35 @@ pub fn generate(seed: u64, protocol: ProtocolKind, sizes: &[u16]) -> Scenario {
             action: FaultAction::Resume(vec![s]),
         });
     }
+    // alo-2pe: a slow or lossy link makes its sender look silent: only from servers at risk.
+    let from_at_risk = |s: ServerId| -> Option<ServerId> {
+        match (halts, &at_risk[..]) {
+            (false, _) => Some(s),
+            (true, []) => None,
+            (true, risky) => Some(risky[usize::from(s) % risky.len()]),
+        }
+    };
     if n >= 2 && rng.gen_bool(0.2) {
         let from = rng.gen_range(1..=n);
         let to: Vec<ServerId> = (1..=n).filter(|&t| t != from).collect();
         let rate = (rng.gen_range(0.1..0.5_f64) * 100.0).round() / 100.0;
-        faults.push(Fault {
-            at: time(&mut rng),
-            after: None,
-            action: FaultAction::Loss {
-                from: vec![from],
-                to,
-                rate,
-            },
-        });
+        let at = time(&mut rng);
+        if let Some(from) = from_at_risk(from) {
+            let to = if halts {
+                (1..=n).filter(|&t| t != from).collect()
+            } else {
+                to
+            };
+            faults.push(Fault {
+                at,
+                after: None,
+                action: FaultAction::Loss {
+                    from: vec![from],
+                    to,
+                    rate,
+                },
+            });
+        }
     }
     if n >= 2 && rng.gen_bool(0.1) {
         let from = rng.gen_range(1..=n);
@@ -524,15 +580,19 @@ pub fn generate(seed: u64, protocol: ProtocolKind, sizes: &[u16]) -> Scenario {
                 break t;
             }
         };
-        faults.push(Fault {
-            at: time(&mut rng),
-            after: None,
-            action: FaultAction::Delay {
-                from: vec![from],
-                to: vec![to],
-                delay: ms_to_us(rng.gen_range(0.0..60.0_f64).round()),
-            },
-        });
+        let at = time(&mut rng);
+        let delay = ms_to_us(rng.gen_range(0.0..60.0_f64).round());
+        if let Some(from) = from_at_risk(from).filter(|&f| f != to) {
+            faults.push(Fault {
+                at,
+                after: None,
+                action: FaultAction::Delay {
+                    from: vec![from],
+                    to: vec![to],
+                    delay,
+                },
+            });
+        }
     }
     Scenario {
         name: format!("explore-{}-seed{seed}", protocol.name()),
@@ -561,6 +621,7 @@ fn first_message(protocol: ProtocolKind) -> &'static str {
         ProtocolKind::SeOpt => "OPT-DATA",
         ProtocolKind::SeGb => "GB-DATA",
         ProtocolKind::QlockAmo | ProtocolKind::QlockBackoff => "QL-TRY",
+        ProtocolKind::Alo2Pe => "NEWTKT",
     }
 }
 
@@ -571,7 +632,11 @@ mod tests {
     #[test]
     fn generated_scenarios_round_trip_through_the_toml_loader() {
         for seed in 0..300 {
-            for p in [ProtocolKind::TwoPe, ProtocolKind::SeCt] {
+            for p in [
+                ProtocolKind::TwoPe,
+                ProtocolKind::SeCt,
+                ProtocolKind::Alo2Pe,
+            ] {
                 let s = generate(seed, p, &[3, 4, 5, 7]);
                 let text = crate::scenario::to_toml(&s, "generated");
                 let back = crate::scenario::load("gen.toml", &text, &[])
@@ -584,7 +649,11 @@ mod tests {
     #[test]
     fn generation_respects_the_fault_model() {
         for seed in 0..300 {
-            for p in [ProtocolKind::TwoPe, ProtocolKind::SeCt] {
+            for p in [
+                ProtocolKind::TwoPe,
+                ProtocolKind::SeCt,
+                ProtocolKind::Alo2Pe,
+            ] {
                 let s = generate(seed, p, &[3, 5]);
                 let crashes: usize = s
                     .faults

@@ -153,4 +153,8 @@ impl AtomicBroadcast for CtBroadcast {
         let change = self.fd.on_control(ctl, out);
         self.on_fd_change(change, out, delivered);
     }
+
+    fn suspects(&self, p: ServerId) -> bool {
+        self.fd.suspects(p)
+    }
 }

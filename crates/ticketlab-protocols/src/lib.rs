@@ -88,6 +88,10 @@ pub enum Body {
         ticket: Ticket,
         replies: Vec<ServerId>,
     },
+    /// alo-2pe Phase 2: EXCLUDE(s_x) about τ — `server` is excluded from τ (it halts on delivery).
+    Exclude { ticket: Ticket, server: ServerId },
+    /// alo-2pe: DONE(τ) — the origin accepted τ; once delivered, the others reject.
+    Done { ticket: Ticket },
 }
 
 impl Body {
@@ -95,6 +99,7 @@ impl Body {
     pub fn ticket(&self) -> &Ticket {
         match self {
             Body::Validate { ticket } | Body::Phase2 { ticket, .. } => ticket,
+            Body::Exclude { ticket, .. } | Body::Done { ticket } => ticket,
         }
     }
 }
@@ -353,6 +358,10 @@ pub enum Note {
     Backoff,
     /// Time spent backing off, µs (counted with [`Out::note_by`]).
     BackoffUs,
+    /// alo-2pe: an EXCLUDE(s_x) this server A-broadcast.
+    Exclude,
+    /// alo-2pe: a DONE(τ) this server A-broadcast (a contended ticket it accepted).
+    Done,
 }
 
 /// What a protocol asks its runtime to do.
@@ -523,6 +532,9 @@ pub enum ProtocolKind {
     /// CMR backoff mutex + ordering protocol per ticket (`qlock.rs`). Not in Table 1.
     #[serde(rename = "qlock-backoff")]
     QlockBackoff,
+    /// 2PE made at-least-once (E-1′, E-2′; paper §2.2 and §6): see `twope/alo.rs`.
+    #[serde(rename = "alo-2pe")]
+    Alo2Pe,
 }
 
 /// A property of e-ticket validation a protocol can claim (paper §2.2); the checker checks each
@@ -600,6 +612,7 @@ impl ProtocolKind {
         ProtocolKind::CtEarlyPropose,
         ProtocolKind::QlockAmo,
         ProtocolKind::QlockBackoff,
+        ProtocolKind::Alo2Pe,
     ];
 
     /// The bug zoo: deliberately broken variants, each claiming what its correct protocol
@@ -629,6 +642,7 @@ impl ProtocolKind {
             ProtocolKind::CtEarlyPropose => "ct-early-propose",
             ProtocolKind::QlockAmo => "qlock-amo",
             ProtocolKind::QlockBackoff => "qlock-backoff",
+            ProtocolKind::Alo2Pe => "alo-2pe",
         }
     }
 
@@ -676,6 +690,12 @@ impl ProtocolKind {
                 latency_delta: 6.0,
                 messages_per_ticket: 8 * (n - 1),
             },
+            // Uncontended tickets end in 2PE's Phase 1: NEWTKT + ACK (see `twope/alo.rs`).
+            ProtocolKind::Alo2Pe => Theory {
+                resilience: "f < n/2".into(),
+                latency_delta: 2.0,
+                messages_per_ticket: 2 * (n - 1),
+            },
         }
     }
 
@@ -693,6 +713,7 @@ impl ProtocolKind {
             | ProtocolKind::CtEarlyPropose
             | ProtocolKind::QlockBackoff => &[Property::E1, Property::E2],
             ProtocolKind::QlockAmo => &[Property::E1],
+            ProtocolKind::Alo2Pe => &[Property::E1Prime, Property::E2Prime],
         }
     }
 
@@ -713,6 +734,8 @@ impl ProtocolKind {
             | ProtocolKind::QlockAmo
             | ProtocolKind::QlockBackoff => quorum::max_minority_faults(n),
             ProtocolKind::SeGb => quorum::max_third_faults(n),
+            // Crashes *and* halts (an excluded server halts): Phase 1 and CT need a majority.
+            ProtocolKind::Alo2Pe => quorum::max_minority_faults(n),
         }
     }
 
@@ -736,6 +759,9 @@ impl ProtocolKind {
             )),
             ProtocolKind::QlockAmo => Box::new(qlock::QlockAmo::new(cfg)),
             ProtocolKind::QlockBackoff => Box::new(qlock::QlockBackoff::new(cfg)),
+            ProtocolKind::Alo2Pe => {
+                Box::new(twope::TwoPe::new(cfg, ct::CtBroadcast::new(cfg)).at_least_once(cfg))
+            }
         }
     }
 }
@@ -769,4 +795,9 @@ pub trait AtomicBroadcast: Send {
     ) -> Option<Msg>;
     fn on_timer(&mut self, now: Time, timer: Timer, out: &mut Out, delivered: &mut Vec<AppMsg>);
     fn on_control(&mut self, now: Time, ctl: Control, out: &mut Out, delivered: &mut Vec<AppMsg>);
+    /// Whether this server's failure detector suspects `p` now (alo-2pe excludes on suspicion).
+    /// A broadcast that exposes no detector answers `false`.
+    fn suspects(&self, _p: ServerId) -> bool {
+        false
+    }
 }

@@ -22,6 +22,12 @@
 //!
 //! Choices where the paper is silent: an immediate reject of a resubmission (line 8) is reported as
 //! Phase 1; replies to a ticket this server never broadcast are ignored.
+//!
+//! The same state machine runs `alo-2pe` (at-least-once, [`alo`]) when built with
+//! [`TwoPe::at_least_once`]: Phase 1 is unchanged, Phase 2 decides by [`alo`]'s winner rule instead
+//! of the walk. Without it nothing of [`alo`] runs.
+
+pub mod alo;
 
 use super::quorum::majority;
 use super::{AppMsg, AtomicBroadcast, Body, Control, Msg, NodeConfig, Out, Outcome, Protocol};
@@ -54,6 +60,8 @@ pub struct TwoPe<A: AtomicBroadcast> {
     open: BTreeMap<Ticket, Validation>,
     /// Every delivered Phase-2 message per ticket, in delivery order: (sender, Replies_sender).
     delivered_p2: BTreeMap<Ticket, Vec<(ServerId, Vec<ServerId>)>>,
+    /// `Some` in at-least-once mode (`alo-2pe`).
+    alo: Option<alo::Alo>,
 }
 
 impl<A: AtomicBroadcast> TwoPe<A> {
@@ -67,7 +75,14 @@ impl<A: AtomicBroadcast> TwoPe<A> {
             v_tkts: BTreeSet::new(),
             open: BTreeMap::new(),
             delivered_p2: BTreeMap::new(),
+            alo: None,
         }
+    }
+
+    /// At-least-once mode: `alo-2pe` ([`alo`]).
+    pub fn at_least_once(mut self, cfg: &NodeConfig) -> Self {
+        self.alo = Some(alo::Alo::new(cfg));
+        self
     }
 
     /// Replace the Phase-1 quorum — only for the deliberately broken `2pe-minority` variant.
@@ -116,12 +131,18 @@ impl<A: AtomicBroadcast> TwoPe<A> {
         if v.replies.len() == 1 && v.replies.contains(&self.me) {
             self.open.remove(&ticket);
             self.v_tkts.insert(ticket.clone());
-            out.decide(ticket, Outcome::Accept, Some(1));
+            out.decide(ticket.clone(), Outcome::Accept, Some(1));
+            if self.alo.is_some() {
+                self.alo_accepted_in_phase1(now, &ticket, out);
+            }
             return;
         }
         // Phase 2 (lines 26–27).
         let replies: Vec<ServerId> = v.replies.iter().copied().collect();
         v.phase2 = Some(replies.clone());
+        if self.alo.is_some() && self.alo_already_closed(&ticket, out) {
+            return;
+        }
         let mut delivered = Vec::new();
         self.ab.broadcast(
             now,
@@ -132,24 +153,30 @@ impl<A: AtomicBroadcast> TwoPe<A> {
             out,
             &mut delivered,
         );
-        self.on_delivered(delivered, out);
-        self.walk(&ticket, out);
+        self.on_delivered(now, delivered, out);
+        self.walk(now, &ticket, out);
     }
 
-    fn on_delivered(&mut self, delivered: Vec<AppMsg>, out: &mut Out) {
+    fn on_delivered(&mut self, now: Time, delivered: Vec<AppMsg>, out: &mut Out) {
+        if self.alo.is_some() {
+            return self.alo_on_delivered(now, delivered, out);
+        }
         for m in delivered {
             if let Body::Phase2 { ticket, replies } = m.body {
                 self.delivered_p2
                     .entry(ticket.clone())
                     .or_default()
                     .push((m.id.origin, replies));
-                self.walk(&ticket, out);
+                self.walk(now, &ticket, out);
             }
         }
     }
 
     /// Lines 28–35: the deterministic walk over the delivered Phase-2 messages about τ.
-    fn walk(&mut self, ticket: &Ticket, out: &mut Out) {
+    fn walk(&mut self, now: Time, ticket: &Ticket, out: &mut Out) {
+        if self.alo.is_some() {
+            return self.alo_settle(now, ticket, out);
+        }
         let Some(mine) = self.open.get(ticket).and_then(|v| v.phase2.clone()) else {
             return;
         };
@@ -182,6 +209,9 @@ impl<A: AtomicBroadcast> Protocol for TwoPe<A> {
     }
 
     fn on_ticket(&mut self, now: Time, ticket: Ticket, out: &mut Out) {
+        if self.alo_halted() {
+            return;
+        }
         if !self.r_tkts.insert(ticket.clone()) {
             out.decide(ticket, Outcome::Reject, Some(1));
             return;
@@ -192,12 +222,19 @@ impl<A: AtomicBroadcast> Protocol for TwoPe<A> {
         });
         let reply = self.on_newtkt(self.me, &ticket);
         self.on_reply(now, self.me, reply, out);
+        self.alo_exclude_suspected(now, out);
     }
 
     fn on_message(&mut self, now: Time, from: ServerId, msg: Msg, out: &mut Out) {
+        if self.alo_halted() {
+            return;
+        }
         let mut delivered = Vec::new();
         let unhandled = self.ab.on_message(now, from, msg, out, &mut delivered);
-        self.on_delivered(delivered, out);
+        self.on_delivered(now, delivered, out);
+        if self.alo_halted() {
+            return;
+        }
         match unhandled {
             Some(Msg::NewTkt { ticket }) => {
                 let reply = self.on_newtkt(from, &ticket);
@@ -208,18 +245,27 @@ impl<A: AtomicBroadcast> Protocol for TwoPe<A> {
             }
             _ => {}
         }
+        self.alo_exclude_suspected(now, out);
     }
 
     fn on_timer(&mut self, now: Time, timer: Timer, out: &mut Out) {
+        if self.alo_halted() {
+            return;
+        }
         let mut delivered = Vec::new();
         self.ab.on_timer(now, timer, out, &mut delivered);
-        self.on_delivered(delivered, out);
+        self.on_delivered(now, delivered, out);
+        self.alo_exclude_suspected(now, out);
     }
 
     fn on_control(&mut self, now: Time, ctl: Control, out: &mut Out) {
+        if self.alo_halted() {
+            return;
+        }
         let mut delivered = Vec::new();
         self.ab.on_control(now, ctl, out, &mut delivered);
-        self.on_delivered(delivered, out);
+        self.on_delivered(now, delivered, out);
+        self.alo_exclude_suspected(now, out);
     }
 }
 
