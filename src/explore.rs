@@ -434,7 +434,7 @@ pub fn generate(seed: u64, protocol: ProtocolKind, sizes: &[u16]) -> Scenario {
     // ones plus the first max_faults − crashes of the (shuffled) survivors; partitions are kept
     // shorter than the failure detector's timeout (no suspicion, hence no halt: a longer one makes
     // both sides suspect each other and can cost up to n servers). Other protocols: unchanged.
-    let halts = protocol == ProtocolKind::Alo2Pe;
+    let halts = protocol.halts_on_suspicion();
     let at_risk: Vec<ServerId> = servers[..usize::from(protocol.max_faults(n))].to_vec();
     for &s in crashed {
         let after = rng.gen_bool(0.3).then(|| After {

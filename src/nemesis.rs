@@ -5,7 +5,9 @@
 //! round changes, late acknowledgements and half-sent broadcasts the common case.
 //!
 //! Every schedule stays inside the protocol's fault model, like the random one: at most
-//! `max_faults(n)` crashes, every delay burst ends, suspicions are false ones that end.
+//! `max_faults(n)` crashes, every delay burst ends, suspicions are false ones that end; for a
+//! protocol where a false suspicion costs the suspected server (`halts_on_suspicion`), only
+//! `max_faults(n)` servers are ever suspected or slowed.
 //!
 //! - **churn** — each server, right after it sends a consensus proposal (`after = { event =
 //!   "send", msg = "C-PROPOSE" }`), is suspected by every other server for a while: the round
@@ -89,6 +91,15 @@ pub fn aim(
     let delta = base.cluster.delta;
     let ms = |v: f64| ms_to_us(v.round());
     let mut faults = Vec::new();
+    // Who may look crashed: everyone, unless a false suspicion costs the suspected server its
+    // life (alo-2pe), in which case only as many servers as the fault model may lose.
+    let halts = protocol.halts_on_suspicion();
+    let mut at_risk: Vec<ServerId> = (1..=n).collect();
+    if halts {
+        at_risk.shuffle(&mut rng);
+        at_risk.truncate(usize::from(protocol.max_faults(n)));
+        at_risk.sort_unstable();
+    }
     // Contention makes every schedule bite: most tickets go to two servers at once.
     base.workload.duplicates = [0.5, 1.0][rng.gen_range(0..2)];
     base.workload.duplicate_gap = 0;
@@ -96,7 +107,7 @@ pub fn aim(
         Nemesis::Random => return base,
         Nemesis::Churn | Nemesis::SlowAcks => {
             let proposal = proposal_message(protocol, first);
-            for c in 1..=n {
+            for &c in &at_risk {
                 // Every other server suspects c right after c's count-th proposal.
                 let count = rng.gen_range(1..=3);
                 for by in (1..=n).filter(|&b| b != c) {
@@ -117,7 +128,9 @@ pub fn aim(
                     }
                 }
             }
-            if nemesis == Nemesis::SlowAcks {
+            // Slow links into a server make it suspect every peer: not for a protocol where that
+            // costs the peers.
+            if nemesis == Nemesis::SlowAcks && !halts {
                 let to: ServerId = rng.gen_range(1..=n);
                 let from: Vec<ServerId> = (1..=n).filter(|&s| s != to).collect();
                 let start = ms(rng.gen_range(0.0..100.0));
@@ -173,7 +186,10 @@ pub fn aim(
         }
         Nemesis::Bursts => {
             for _ in 0..rng.gen_range(2..=6) {
-                let from = rng.gen_range(1..=n);
+                // The receiver of a slow link may suspect its sender.
+                let Some(&from) = at_risk.choose(&mut rng) else {
+                    break;
+                };
                 let to = loop {
                     let t = rng.gen_range(1..=n);
                     if t != from {

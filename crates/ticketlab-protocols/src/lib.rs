@@ -717,6 +717,12 @@ impl ProtocolKind {
         }
     }
 
+    /// Whether a false suspicion can cost the suspected server (alo-2pe halts a server its peers
+    /// excluded): fault campaigns then count suspicions against the fault budget.
+    pub fn halts_on_suspicion(self) -> bool {
+        matches!(self, ProtocolKind::Alo2Pe)
+    }
+
     /// The largest number of crashes the protocol is designed to tolerate at size n.
     ///
     /// SE/OPT: ⌊(n−1)/2⌋ — a crash only costs the fast path; the consensus fallback needs a
