@@ -532,6 +532,7 @@ fn first_message(protocol: ProtocolKind) -> &'static str {
         ProtocolKind::SeCt => "AB-DATA",
         ProtocolKind::SeOpt => "OPT-DATA",
         ProtocolKind::SeGb => "GB-DATA",
+        ProtocolKind::SeOar => "OAR-ORDER",
     }
 }
 

@@ -23,6 +23,7 @@ pub mod consensus;
 pub mod ct;
 pub mod fd;
 pub mod gb;
+pub mod oar;
 pub mod opt;
 pub mod quorum;
 pub mod se;
@@ -87,13 +88,23 @@ pub enum Body {
         ticket: Ticket,
         replies: Vec<ServerId>,
     },
+    /// SE/OAR: one server's STATE(k, O_dlv, O_notdlv) inside a Cnsv-order consensus value
+    /// (`oar.rs`); the server is the id's origin. About no single ticket.
+    OarState {
+        dlv: Vec<AppMsg>,
+        notdlv: Vec<AppMsg>,
+    },
 }
+
+/// What [`Body::ticket`] answers for a body about no ticket (an OAR consensus value).
+static NO_TICKET: Ticket = Ticket(String::new());
 
 impl Body {
     /// The ticket the payload is about; Generic Broadcast's conflict relation is "same ticket".
     pub fn ticket(&self) -> &Ticket {
         match self {
             Body::Validate { ticket } | Body::Phase2 { ticket, .. } => ticket,
+            Body::OarState { .. } => &NO_TICKET,
         }
     }
 }
@@ -174,6 +185,26 @@ pub enum Msg {
     GbAck { k: u64, m: AppMsg },
     /// Generic Broadcast CHK(k, pending_k): stage termination, with the sender's acked set.
     GbChk { k: u64, pending: Vec<AppMsg> },
+    /// SE/OAR (`oar.rs`): s_i's R-multicast of m = (s_i, τ) (also a relay of a suspected origin's m).
+    OarSubmit(AppMsg),
+    /// SE/OAR: the epoch-`k` sequencer's ORDER, number `seq` of the epoch, of unordered messages.
+    OarOrder { k: u64, seq: u64, msgs: Vec<AppMsg> },
+    /// SE/OAR: a replica's reply to sender(m): FIRST (`first`) or DUP, weight W, epoch `k`.
+    OarVote {
+        k: u64,
+        id: MsgId,
+        ticket: Ticket,
+        first: bool,
+        weight: Vec<ServerId>,
+    },
+    /// SE/OAR: PHASEII(k), R-broadcast (relayed on first receipt).
+    OarPhase2 { k: u64 },
+    /// SE/OAR: STATE(k, O_dlv, O_notdlv), the sender's Cnsv-order input.
+    OarState {
+        k: u64,
+        dlv: Vec<AppMsg>,
+        notdlv: Vec<AppMsg>,
+    },
 }
 
 /// Every message type name [`Msg::kind`] can return, except HEARTBEAT.
@@ -193,6 +224,11 @@ pub const MSG_KINDS: &[&str] = &[
     "GB-DATA",
     "GB-ACK",
     "GB-CHK",
+    "OAR-SUBMIT",
+    "OAR-ORDER",
+    "OAR-VOTE",
+    "OAR-PHASEII",
+    "OAR-STATE",
 ];
 
 impl Msg {
@@ -215,6 +251,11 @@ impl Msg {
             Msg::GbData(_) => "GB-DATA",
             Msg::GbAck { .. } => "GB-ACK",
             Msg::GbChk { .. } => "GB-CHK",
+            Msg::OarSubmit(_) => "OAR-SUBMIT",
+            Msg::OarOrder { .. } => "OAR-ORDER",
+            Msg::OarVote { .. } => "OAR-VOTE",
+            Msg::OarPhase2 { .. } => "OAR-PHASEII",
+            Msg::OarState { .. } => "OAR-STATE",
         }
     }
 
@@ -245,6 +286,10 @@ impl Msg {
             | Msg::Propose { value, .. }
             | Msg::Decide { value, .. }
             | Msg::GbChk { pending: value, .. } => single(value),
+            Msg::OarSubmit(m) => Some(m.body.ticket()),
+            Msg::OarOrder { msgs, .. } => single(msgs),
+            Msg::OarVote { ticket, .. } => Some(ticket),
+            Msg::OarPhase2 { .. } | Msg::OarState { .. } => None,
         }
     }
 }
@@ -442,6 +487,9 @@ pub enum ProtocolKind {
     SeOpt,
     #[serde(rename = "se-gb")]
     SeGb,
+    /// SE over Felber–Schiper optimistic active replication (`oar.rs`). Not in Table 1.
+    #[serde(rename = "se-oar")]
+    SeOar,
 }
 
 /// A property of e-ticket validation a protocol can claim (paper §2.2); the checker checks each
@@ -515,6 +563,7 @@ impl ProtocolKind {
         ProtocolKind::SeOpt,
         ProtocolKind::SeGb,
         ProtocolKind::TwoPeMinority,
+        ProtocolKind::SeOar,
     ];
 
     /// The protocols of the paper's Table 1 (the default of `explore`).
@@ -532,6 +581,7 @@ impl ProtocolKind {
             ProtocolKind::SeOpt => "se-opt",
             ProtocolKind::SeGb => "se-gb",
             ProtocolKind::TwoPeMinority => "2pe-minority",
+            ProtocolKind::SeOar => "se-oar",
         }
     }
 
@@ -565,6 +615,7 @@ impl ProtocolKind {
                 latency_delta: 2.0,
                 messages_per_ticket: (n + 1) * (n - 1),
             },
+            ProtocolKind::SeOar => oar::theory(n),
         }
     }
 
@@ -578,6 +629,7 @@ impl ProtocolKind {
             | ProtocolKind::SeOpt
             | ProtocolKind::SeGb
             | ProtocolKind::TwoPeMinority => &[Property::E1, Property::E2],
+            ProtocolKind::SeOar => &[Property::E1, Property::E2],
         }
     }
 
@@ -594,6 +646,7 @@ impl ProtocolKind {
             | ProtocolKind::SeOpt
             | ProtocolKind::TwoPeMinority => quorum::max_minority_faults(n),
             ProtocolKind::SeGb => quorum::max_third_faults(n),
+            ProtocolKind::SeOar => quorum::max_minority_faults(n),
         }
     }
 
@@ -607,6 +660,7 @@ impl ProtocolKind {
             ProtocolKind::SeCt => Box::new(se::Se::new(cfg, ct::CtBroadcast::new(cfg))),
             ProtocolKind::SeOpt => Box::new(se::Se::new(cfg, opt::OptBroadcast::new(cfg))),
             ProtocolKind::SeGb => Box::new(se::Se::new(cfg, gb::GenericBroadcast::new(cfg))),
+            ProtocolKind::SeOar => Box::new(oar::Oar::new(cfg)),
         }
     }
 }

@@ -51,7 +51,26 @@ fn one_of_each() -> Vec<Msg> {
         Msg::GbAck { k: 0, m: m.clone() },
         Msg::GbChk {
             k: 0,
-            pending: vec![m],
+            pending: vec![m.clone()],
+        },
+        Msg::OarSubmit(m.clone()),
+        Msg::OarOrder {
+            k: 0,
+            seq: 0,
+            msgs: vec![m.clone()],
+        },
+        Msg::OarVote {
+            k: 0,
+            id: m.id,
+            ticket: t(),
+            first: true,
+            weight: vec![1, 2],
+        },
+        Msg::OarPhase2 { k: 0 },
+        Msg::OarState {
+            k: 0,
+            dlv: vec![m.clone()],
+            notdlv: vec![m],
         },
     ]
 }
@@ -75,9 +94,14 @@ fn variant(msg: &Msg) -> usize {
         Msg::GbData(_) => 13,
         Msg::GbAck { .. } => 14,
         Msg::GbChk { .. } => 15,
+        Msg::OarSubmit(_) => 16,
+        Msg::OarOrder { .. } => 17,
+        Msg::OarVote { .. } => 18,
+        Msg::OarPhase2 { .. } => 19,
+        Msg::OarState { .. } => 20,
     }
 }
-const VARIANTS: usize = 16;
+const VARIANTS: usize = 21;
 
 #[test]
 fn the_examples_cover_every_variant_once() {
