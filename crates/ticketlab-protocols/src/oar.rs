@@ -141,6 +141,8 @@ pub struct Oar {
     /// This server's own messages not decided yet.
     own: BTreeMap<MsgId, Ticket>,
     votes: BTreeMap<(MsgId, u64), Votes>,
+    /// Opt-undeliveries so far (for tests).
+    undone: u64,
 }
 
 impl Oar {
@@ -170,6 +172,7 @@ impl Oar {
             received: BTreeSet::new(),
             own: BTreeMap::new(),
             votes: BTreeMap::new(),
+            undone: 0,
         }
     }
 
@@ -181,6 +184,11 @@ impl Oar {
     /// Whether this server is in phase 2 of its current epoch.
     pub fn in_phase2(&self) -> bool {
         self.phase2
+    }
+
+    /// How many Opt-undeliveries this server made (Fig. 6 l.26).
+    pub fn undone(&self) -> u64 {
+        self.undone
     }
 
     /// The sequencer of epoch k: s_1, s_2, … (§5.3).
@@ -460,6 +468,7 @@ impl Oar {
         while self.o_dlv.len() > good {
             let (m, _) = self.o_dlv.pop().expect("bad message");
             self.o_ids.remove(&m.id);
+            self.undone += 1;
             let t = m.body.ticket();
             if self.o_first.get(t) == Some(&m.id) {
                 self.o_first.remove(t);
