@@ -91,10 +91,7 @@ fn senders(h: &[Event], kind: &str, from: Time, to: Time) -> BTreeSet<ServerId> 
     h.iter()
         .filter_map(|e| match e {
             Event::Send {
-                t_us,
-                from: f,
-                msg,
-                ..
+                t_us, from: f, msg, ..
             } if msg == kind && (from..to).contains(t_us) => Some(*f),
             _ => None,
         })
@@ -120,7 +117,12 @@ fn non_sequencer_row_is_exact_for_n_3_5_7_9() {
             assert_eq!(r.latency_delta.max, Some(lat), "{what}");
             assert_eq!(r.latency_delta.p50, Some(lat), "{what}");
             let per = 3 * (n64 - 1);
-            assert_eq!(r.messages, per * tickets, "{what}: {:?}", r.messages_by_type);
+            assert_eq!(
+                r.messages,
+                per * tickets,
+                "{what}: {:?}",
+                r.messages_by_type
+            );
             assert_eq!(r.messages_per_ticket, per as f64, "{what}");
             let by = &r.messages_by_type;
             assert_eq!(by.len(), 3, "{what}: {by:?}");
@@ -244,7 +246,10 @@ fn a_crashed_sequencer_is_replaced_by_the_next_one() {
     let d = decisions(&out.history);
     let suspected = crash_at + s.cluster.suspect_after + 2 * s.cluster.heartbeat;
     let slow = d.iter().filter(|x| x.3 > 3 * DELTA).count();
-    assert_eq!(slow, 1, "only the ticket in flight at the crash waits for phase 2");
+    assert_eq!(
+        slow, 1,
+        "only the ticket in flight at the crash waits for phase 2"
+    );
     for (t, server, at, lat, _) in &d {
         if at + lat < crash_at {
             assert_eq!(*lat, 3 * DELTA, "{t} before the crash");
@@ -254,7 +259,10 @@ fn a_crashed_sequencer_is_replaced_by_the_next_one() {
             assert_eq!(*lat, want * DELTA, "{t} at s{server} after the crash");
         } else if *lat > 3 * DELTA {
             // In flight: decided by phase 2, about 5–6δ after the suspicion.
-            assert!(*at < crash_at && at + lat <= suspected + 8 * DELTA, "{t}: {lat}");
+            assert!(
+                *at < crash_at && at + lat <= suspected + 8 * DELTA,
+                "{t}: {lat}"
+            );
         }
     }
     assert_eq!(
@@ -320,9 +328,18 @@ fn a_false_suspicion_of_the_sequencer_rotates_it_once_and_loses_nothing() {
         assert_clean(&r, &what);
         assert_eq!(r.accepted, 40, "{what}");
         assert_eq!(r.fallbacks, u64::from(n), "{what}: one phase 2 everywhere");
-        assert_eq!(r.messages_by_type["OAR-PHASEII"], u64::from(n) * u64::from(n - 1));
-        assert_eq!(r.messages_by_type["OAR-STATE"], u64::from(n) * u64::from(n - 1));
-        assert_eq!(senders(&out.history, "OAR-ORDER", 0, 105_000), BTreeSet::from([1]));
+        assert_eq!(
+            r.messages_by_type["OAR-PHASEII"],
+            u64::from(n) * u64::from(n - 1)
+        );
+        assert_eq!(
+            r.messages_by_type["OAR-STATE"],
+            u64::from(n) * u64::from(n - 1)
+        );
+        assert_eq!(
+            senders(&out.history, "OAR-ORDER", 0, 105_000),
+            BTreeSet::from([1])
+        );
         assert_eq!(
             senders(&out.history, "OAR-ORDER", 105_000 + 10 * DELTA, Time::MAX),
             BTreeSet::from([2]),
@@ -330,7 +347,10 @@ fn a_false_suspicion_of_the_sequencer_rotates_it_once_and_loses_nothing() {
         );
         // Everything in flight is decided within a few δ of the suspicion.
         for (t, _, at, lat, _) in decisions(&out.history) {
-            assert!(at + lat <= 105_000 + 8 * DELTA || lat <= 3 * DELTA, "{t}: {lat}");
+            assert!(
+                at + lat <= 105_000 + 8 * DELTA || lat <= 3 * DELTA,
+                "{t}: {lat}"
+            );
         }
     }
 }
@@ -374,9 +394,19 @@ fn a_partitioned_sequencer_never_adopts_its_minority_order() {
         let at = |srv: ServerId| d.iter().find(|x| x.1 == srv).expect("decided").clone();
         let (s1, s3) = (at(1), at(3));
         assert_eq!(s3.4, Outcome::Accept, "{what}: the majority's order wins");
-        assert!(s3.2 + s3.3 < 600_000, "{what}: s3 decides during the partition");
-        assert_eq!(s1.4, Outcome::Reject, "{what}: s1's own FIRST was a minority reply");
-        assert!(s1.2 + s1.3 >= 600_000, "{what}: s1 decides only after the heal");
+        assert!(
+            s3.2 + s3.3 < 600_000,
+            "{what}: s3 decides during the partition"
+        );
+        assert_eq!(
+            s1.4,
+            Outcome::Reject,
+            "{what}: s1's own FIRST was a minority reply"
+        );
+        assert!(
+            s1.2 + s1.3 >= 600_000,
+            "{what}: s1 decides only after the heal"
+        );
     }
 }
 

@@ -93,6 +93,9 @@ pub fn theory(n: u64) -> Theory {
     }
 }
 
+/// A STATE's (O_dlv, O_notdlv).
+type State = (Vec<AppMsg>, Vec<AppMsg>);
+
 /// Votes s_i holds for one of its messages in one epoch (Fig. 5 l.3–5).
 #[derive(Debug, Default)]
 struct Votes {
@@ -129,7 +132,7 @@ pub struct Oar {
     /// Epochs whose PHASEII was delivered (and relayed) here.
     phase2_seen: BTreeSet<u64>,
     /// STATEs by epoch and sender (this server's own included).
-    states: BTreeMap<u64, BTreeMap<ServerId, (Vec<AppMsg>, Vec<AppMsg>)>>,
+    states: BTreeMap<u64, BTreeMap<ServerId, State>>,
     /// This server has proposed to consensus instance k.
     proposed: bool,
     /// Consensus messages of instances this server has not proposed to yet.
@@ -276,9 +279,7 @@ impl Oar {
     /// Append m to O_delivered (Opt-deliver, or A-deliver in phase 2) and reply to sender(m).
     fn deliver(&mut self, m: AppMsg, weight: Vec<ServerId>, out: &mut Out) {
         let first = self.reply_for(&m);
-        self.o_first
-            .entry(m.body.ticket().clone())
-            .or_insert(m.id);
+        self.o_first.entry(m.body.ticket().clone()).or_insert(m.id);
         self.o_ids.insert(m.id);
         self.o_dlv.push((m.clone(), first));
         let k = self.k;
@@ -417,7 +418,7 @@ impl Oar {
     /// Cnsv-order (Fig. 7) on D^k, then Fig. 6 l.25–32.
     fn end_epoch(&mut self, value: Vec<AppMsg>, out: &mut Out) {
         let k = self.k;
-        let decided: Vec<(Vec<AppMsg>, Vec<AppMsg>)> = value
+        let decided: Vec<State> = value
             .into_iter()
             .filter_map(|m| match m.body {
                 Body::OarState { dlv, notdlv } => Some((dlv, notdlv)),
@@ -491,9 +492,7 @@ impl Oar {
         }
         // l.30–32.
         for (m, _) in std::mem::take(&mut self.o_dlv) {
-            self.a_first
-                .entry(m.body.ticket().clone())
-                .or_insert(m.id);
+            self.a_first.entry(m.body.ticket().clone()).or_insert(m.id);
             self.a_ids.insert(m.id);
         }
         let a_ids = &self.a_ids;
@@ -647,15 +646,13 @@ impl Protocol for Oar {
                 self.phase2_delivered(k, out);
                 self.progress(None, out);
             }
-            Msg::OarState { k, dlv, notdlv } => {
-                if k >= self.k {
-                    self.states
-                        .entry(k)
-                        .or_default()
-                        .entry(from)
-                        .or_insert((dlv, notdlv));
-                    self.progress(None, out);
-                }
+            Msg::OarState { k, dlv, notdlv } if k >= self.k => {
+                self.states
+                    .entry(k)
+                    .or_default()
+                    .entry(from)
+                    .or_insert((dlv, notdlv));
+                self.progress(None, out);
             }
             m if m.is_consensus() => self.on_consensus(from, m, out),
             _ => {}

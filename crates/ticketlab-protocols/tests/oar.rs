@@ -267,7 +267,10 @@ fn orders_wait_for_their_epoch_and_their_turn_and_stop_at_phase2() {
 fn consensus_messages_wait_for_this_servers_proposal() {
     let mut o = node(2, 3);
     let x = m(3, 0, "x");
-    let v = vec![st(1, 0, vec![], vec![x.clone()]), st(3, 0, vec![], vec![x.clone()])];
+    let v = vec![
+        st(1, 0, vec![], vec![x.clone()]),
+        st(3, 0, vec![], vec![x.clone()]),
+    ];
     // Not even in phase 2: the PROPOSE is held, not acked.
     assert_eq!(
         feed(
@@ -322,7 +325,10 @@ fn fig7_undoes_a_minority_order_last_first_and_redelivers_the_decided_one() {
     want.extend(sends(&others, state(0, vec![x.clone(), y.clone()], vec![])));
     assert_eq!(feed(&mut o, 2, 5, 3, Msg::OarPhase2 { k: 0 }), want);
     let late = vec![y.clone(), x.clone()];
-    assert_eq!(feed(&mut o, 2, 5, 4, state(0, vec![], late.clone())), vec![]);
+    assert_eq!(
+        feed(&mut o, 2, 5, 4, state(0, vec![], late.clone())),
+        vec![]
+    );
     let v = vec![
         st(3, 0, vec![], late.clone()),
         st(4, 0, vec![], late.clone()),
