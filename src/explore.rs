@@ -622,6 +622,7 @@ fn first_message(protocol: ProtocolKind) -> &'static str {
         ProtocolKind::SeGb => "GB-DATA",
         ProtocolKind::QlockAmo | ProtocolKind::QlockBackoff => "QL-TRY",
         ProtocolKind::Alo2Pe => "NEWTKT",
+        ProtocolKind::SeOar => "OAR-ORDER",
     }
 }
 

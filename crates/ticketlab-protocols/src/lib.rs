@@ -23,6 +23,7 @@ pub mod consensus;
 pub mod ct;
 pub mod fd;
 pub mod gb;
+pub mod oar;
 pub mod opt;
 pub mod qlock;
 pub mod quorum;
@@ -92,7 +93,16 @@ pub enum Body {
     Exclude { ticket: Ticket, server: ServerId },
     /// alo-2pe: DONE(τ) — the origin accepted τ; once delivered, the others reject.
     Done { ticket: Ticket },
+    /// SE/OAR: one server's STATE(k, O_dlv, O_notdlv) inside a Cnsv-order consensus value
+    /// (`oar.rs`); the server is the id's origin. About no single ticket.
+    OarState {
+        dlv: Vec<AppMsg>,
+        notdlv: Vec<AppMsg>,
+    },
 }
+
+/// What [`Body::ticket`] answers for a body about no ticket (an OAR consensus value).
+static NO_TICKET: Ticket = Ticket(String::new());
 
 impl Body {
     /// The ticket the payload is about; Generic Broadcast's conflict relation is "same ticket".
@@ -100,6 +110,7 @@ impl Body {
         match self {
             Body::Validate { ticket } | Body::Phase2 { ticket, .. } => ticket,
             Body::Exclude { ticket, .. } | Body::Done { ticket } => ticket,
+            Body::OarState { .. } => &NO_TICKET,
         }
     }
 }
@@ -216,6 +227,26 @@ pub enum Msg {
         rank: qlock::Rank,
         max: qlock::Rank,
     },
+    /// SE/OAR (`oar.rs`): s_i's R-multicast of m = (s_i, τ) (also a relay of a suspected origin's m).
+    OarSubmit(AppMsg),
+    /// SE/OAR: the epoch-`k` sequencer's ORDER, number `seq` of the epoch, of unordered messages.
+    OarOrder { k: u64, seq: u64, msgs: Vec<AppMsg> },
+    /// SE/OAR: a replica's reply to sender(m): FIRST (`first`) or DUP, weight W, epoch `k`.
+    OarVote {
+        k: u64,
+        id: MsgId,
+        ticket: Ticket,
+        first: bool,
+        weight: Vec<ServerId>,
+    },
+    /// SE/OAR: PHASEII(k), R-broadcast (relayed on first receipt).
+    OarPhase2 { k: u64 },
+    /// SE/OAR: STATE(k, O_dlv, O_notdlv), the sender's Cnsv-order input.
+    OarState {
+        k: u64,
+        dlv: Vec<AppMsg>,
+        notdlv: Vec<AppMsg>,
+    },
 }
 
 /// Every message type name [`Msg::kind`] can return, except HEARTBEAT.
@@ -245,6 +276,11 @@ pub const MSG_KINDS: &[&str] = &[
     "QL-COMMIT",
     "QL-COMMITTED",
     "QL-RANKEX",
+    "OAR-SUBMIT",
+    "OAR-ORDER",
+    "OAR-VOTE",
+    "OAR-PHASEII",
+    "OAR-STATE",
 ];
 
 impl Msg {
@@ -277,6 +313,11 @@ impl Msg {
             Msg::QlCommit { .. } => "QL-COMMIT",
             Msg::QlCommitted { .. } => "QL-COMMITTED",
             Msg::QlRankEx { .. } => "QL-RANKEX",
+            Msg::OarSubmit(_) => "OAR-SUBMIT",
+            Msg::OarOrder { .. } => "OAR-ORDER",
+            Msg::OarVote { .. } => "OAR-VOTE",
+            Msg::OarPhase2 { .. } => "OAR-PHASEII",
+            Msg::OarState { .. } => "OAR-STATE",
         }
     }
 
@@ -317,6 +358,10 @@ impl Msg {
             | Msg::QlCommit { ticket, .. }
             | Msg::QlCommitted { ticket, .. }
             | Msg::QlRankEx { ticket, .. } => Some(ticket),
+            Msg::OarSubmit(m) => Some(m.body.ticket()),
+            Msg::OarOrder { msgs, .. } => single(msgs),
+            Msg::OarVote { ticket, .. } => Some(ticket),
+            Msg::OarPhase2 { .. } | Msg::OarState { .. } => None,
         }
     }
 }
@@ -535,6 +580,9 @@ pub enum ProtocolKind {
     /// 2PE made at-least-once (E-1′, E-2′; paper §2.2 and §6): see `twope/alo.rs`.
     #[serde(rename = "alo-2pe")]
     Alo2Pe,
+    /// SE over Felber–Schiper optimistic active replication (`oar.rs`). Not in Table 1.
+    #[serde(rename = "se-oar")]
+    SeOar,
 }
 
 /// A property of e-ticket validation a protocol can claim (paper §2.2); the checker checks each
@@ -613,6 +661,7 @@ impl ProtocolKind {
         ProtocolKind::QlockAmo,
         ProtocolKind::QlockBackoff,
         ProtocolKind::Alo2Pe,
+        ProtocolKind::SeOar,
     ];
 
     /// The bug zoo: deliberately broken variants, each claiming what its correct protocol
@@ -643,6 +692,7 @@ impl ProtocolKind {
             ProtocolKind::QlockAmo => "qlock-amo",
             ProtocolKind::QlockBackoff => "qlock-backoff",
             ProtocolKind::Alo2Pe => "alo-2pe",
+            ProtocolKind::SeOar => "se-oar",
         }
     }
 
@@ -696,6 +746,7 @@ impl ProtocolKind {
                 latency_delta: 2.0,
                 messages_per_ticket: 2 * (n - 1),
             },
+            ProtocolKind::SeOar => oar::theory(n),
         }
     }
 
@@ -714,6 +765,7 @@ impl ProtocolKind {
             | ProtocolKind::QlockBackoff => &[Property::E1, Property::E2],
             ProtocolKind::QlockAmo => &[Property::E1],
             ProtocolKind::Alo2Pe => &[Property::E1Prime, Property::E2Prime],
+            ProtocolKind::SeOar => &[Property::E1, Property::E2],
         }
     }
 
@@ -742,6 +794,7 @@ impl ProtocolKind {
             ProtocolKind::SeGb => quorum::max_third_faults(n),
             // Crashes *and* halts (an excluded server halts): Phase 1 and CT need a majority.
             ProtocolKind::Alo2Pe => quorum::max_minority_faults(n),
+            ProtocolKind::SeOar => quorum::max_minority_faults(n),
         }
     }
 
@@ -768,6 +821,7 @@ impl ProtocolKind {
             ProtocolKind::Alo2Pe => {
                 Box::new(twope::TwoPe::new(cfg, ct::CtBroadcast::new(cfg)).at_least_once(cfg))
             }
+            ProtocolKind::SeOar => Box::new(oar::Oar::new(cfg)),
         }
     }
 }

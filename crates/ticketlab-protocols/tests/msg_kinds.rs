@@ -52,7 +52,26 @@ fn one_of_each() -> Vec<Msg> {
         Msg::GbAck { k: 0, m: m.clone() },
         Msg::GbChk {
             k: 0,
-            pending: vec![m],
+            pending: vec![m.clone()],
+        },
+        Msg::OarSubmit(m.clone()),
+        Msg::OarOrder {
+            k: 0,
+            seq: 0,
+            msgs: vec![m.clone()],
+        },
+        Msg::OarVote {
+            k: 0,
+            id: m.id,
+            ticket: t(),
+            first: true,
+            weight: vec![1, 2],
+        },
+        Msg::OarPhase2 { k: 0 },
+        Msg::OarState {
+            k: 0,
+            dlv: vec![m.clone()],
+            notdlv: vec![m],
         },
         Msg::QlTry {
             ticket: t(),
@@ -120,19 +139,24 @@ fn variant(msg: &Msg) -> usize {
         Msg::GbData(_) => 13,
         Msg::GbAck { .. } => 14,
         Msg::GbChk { .. } => 15,
-        Msg::QlTry { .. } => 16,
-        Msg::QlFree { .. } => 17,
-        Msg::QlLocked { .. } => 18,
-        Msg::QlGet { .. } => 19,
-        Msg::QlState { .. } => 20,
-        Msg::QlPropose { .. } => 21,
-        Msg::QlProposed { .. } => 22,
-        Msg::QlCommit { .. } => 23,
-        Msg::QlCommitted { .. } => 24,
-        Msg::QlRankEx { .. } => 25,
+        Msg::OarSubmit(_) => 16,
+        Msg::OarOrder { .. } => 17,
+        Msg::OarVote { .. } => 18,
+        Msg::OarPhase2 { .. } => 19,
+        Msg::OarState { .. } => 20,
+        Msg::QlTry { .. } => 21,
+        Msg::QlFree { .. } => 22,
+        Msg::QlLocked { .. } => 23,
+        Msg::QlGet { .. } => 24,
+        Msg::QlState { .. } => 25,
+        Msg::QlPropose { .. } => 26,
+        Msg::QlProposed { .. } => 27,
+        Msg::QlCommit { .. } => 28,
+        Msg::QlCommitted { .. } => 29,
+        Msg::QlRankEx { .. } => 30,
     }
 }
-const VARIANTS: usize = 26;
+const VARIANTS: usize = 31;
 
 #[test]
 fn the_examples_cover_every_variant_once() {

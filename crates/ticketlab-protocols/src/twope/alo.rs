@@ -299,7 +299,7 @@ impl<A: AtomicBroadcast> TwoPe<A> {
                 Body::Phase2 { ticket, replies } => (ticket, Entry::Phase2(origin, replies)),
                 Body::Exclude { ticket, server } => (ticket, Entry::Exclude(server)),
                 Body::Done { ticket } => (ticket, Entry::Done(origin)),
-                Body::Validate { .. } => continue,
+                Body::Validate { .. } | Body::OarState { .. } => continue,
             };
             let a = self.alo_mut();
             let st = a.streams.entry(ticket.clone()).or_default();
