@@ -55,7 +55,8 @@ struct ExploreArgs {
     /// First seed (seeds run from here on).
     #[arg(long, default_value_t = 0)]
     start_seed: u64,
-    /// Protocols to hammer, comma-separated (default: every Table 1 protocol).
+    /// Protocols to hammer, comma-separated, or groups: table1 (the default), seeds (the other
+    /// seed papers' protocols), zoo (the deliberately broken ones), all.
     #[arg(long, value_delimiter = ',')]
     protocols: Vec<String>,
     /// Cluster sizes to draw from, comma-separated.
@@ -411,22 +412,36 @@ fn run_protocol(
 }
 
 fn explore(args: ExploreArgs) -> anyhow::Result<ExitCode> {
-    let protocols: Vec<ProtocolKind> = if args.protocols.is_empty() {
-        ProtocolKind::TABLE1.to_vec()
+    let mut protocols: Vec<ProtocolKind> = Vec::new();
+    let names: Vec<&str> = if args.protocols.is_empty() {
+        vec!["table1"]
     } else {
-        args.protocols
-            .iter()
-            .map(|name| {
-                ProtocolKind::from_name(name).ok_or_else(|| {
+        args.protocols.iter().map(String::as_str).collect()
+    };
+    for name in names {
+        let group: &[ProtocolKind] = match name {
+            "table1" => ProtocolKind::TABLE1,
+            "seeds" => ProtocolKind::SEEDS,
+            "zoo" => ProtocolKind::ZOO,
+            "all" => ProtocolKind::ALL,
+            _ => match ProtocolKind::ALL.iter().find(|p| p.name() == name) {
+                Some(p) => std::slice::from_ref(p),
+                None => {
                     let known: Vec<&str> = ProtocolKind::ALL.iter().map(|p| p.name()).collect();
-                    anyhow::anyhow!(
-                        "--protocols: unknown protocol {name:?}, expected one of {}",
+                    anyhow::bail!(
+                        "--protocols: unknown protocol {name:?}, expected one of {} \
+                         (or a group: table1, seeds, zoo, all)",
                         known.join(", ")
                     )
-                })
-            })
-            .collect::<anyhow::Result<_>>()?
-    };
+                }
+            },
+        };
+        for &p in group {
+            if !protocols.contains(&p) {
+                protocols.push(p);
+            }
+        }
+    }
     if let Some(&bad) = args.servers.iter().find(|&&n| !(2..=64).contains(&n)) {
         anyhow::bail!("--servers: {bad} is not a cluster size from 2 to 64");
     }

@@ -1,0 +1,301 @@
+//! The protocols the lab knows ([`ProtocolKind`]: scenario names, the factory), what each one
+//! claims ([`Property`]) and the papers' theory rows ([`Theory`]) the tool prints beside its
+//! measurements — the only place theory values live.
+
+use super::*;
+use std::fmt;
+
+/// The protocols the lab knows, by their scenario names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum ProtocolKind {
+    #[serde(rename = "2pe")]
+    TwoPe,
+    #[serde(rename = "se-ct")]
+    SeCt,
+    /// A deliberately broken 2PE that accepts in Phase 1 on ⌊n/2⌋ replies (a minority for odd
+    /// n): two servers can both gather "majorities" and both accept. For teaching, and for
+    /// checking that the checker and `explore` catch what they should. Not in Table 1.
+    #[serde(rename = "2pe-minority")]
+    TwoPeMinority,
+    #[serde(rename = "se-opt")]
+    SeOpt,
+    #[serde(rename = "se-gb")]
+    SeGb,
+    /// Bug zoo: SE over CT-broadcast whose consensus coordinator counts C-ACKs of older rounds
+    /// (`consensus::Flaw::StaleAck`). Not in Table 1.
+    #[serde(rename = "ct-stale-ack")]
+    CtStaleAck,
+    /// Bug zoo: SE over CT-broadcast whose consensus coordinator of a round r > 1 proposes
+    /// without a majority of estimates (`consensus::Flaw::EarlyPropose`). Not in Table 1.
+    #[serde(rename = "ct-early-propose")]
+    CtEarlyPropose,
+    /// Fleet's at-most-one quorum lock per ticket (`qlock.rs`): E-1 only. Not in Table 1.
+    #[serde(rename = "qlock-amo")]
+    QlockAmo,
+    /// CMR backoff mutex + ordering protocol per ticket (`qlock.rs`). Not in Table 1.
+    #[serde(rename = "qlock-backoff")]
+    QlockBackoff,
+    /// 2PE made at-least-once (E-1′, E-2′; paper §2.2 and §6): see `twope/alo.rs`.
+    #[serde(rename = "alo-2pe")]
+    Alo2Pe,
+    /// SE over Felber–Schiper optimistic active replication (`oar.rs`). Not in Table 1.
+    #[serde(rename = "se-oar")]
+    SeOar,
+}
+
+/// A property of e-ticket validation a protocol can claim (paper §2.2); the checker checks each
+/// protocol against the ones it claims.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Property {
+    /// At most once: no ticket is accepted by two servers, nor twice by one.
+    #[serde(rename = "E-1")]
+    E1,
+    /// If no server of σ(τ) crashes, some server of σ(τ) accepts τ.
+    #[serde(rename = "E-2")]
+    E2,
+    /// At most once among survivors: a server that accepts τ and does not crash is the only one
+    /// to accept τ; no server accepts τ twice.
+    #[serde(rename = "E-1'")]
+    E1Prime,
+    /// At least once: if not all servers of σ(τ) crash, some server of σ(τ) accepts τ.
+    #[serde(rename = "E-2'")]
+    E2Prime,
+}
+
+impl Property {
+    pub const ALL: &'static [Property] = &[
+        Property::E1,
+        Property::E2,
+        Property::E1Prime,
+        Property::E2Prime,
+    ];
+
+    /// Whether holding `self` means holding `other` too (E-1 ⇒ E-1′, E-2′ ⇒ E-2).
+    pub fn implies(self, other: Property) -> bool {
+        self == other
+            || matches!(
+                (self, other),
+                (Property::E1, Property::E1Prime) | (Property::E2Prime, Property::E2)
+            )
+    }
+
+    /// The name used in summaries and messages: "E-1", "E-2", "E-1'", "E-2'".
+    pub fn name(self) -> &'static str {
+        match self {
+            Property::E1 => "E-1",
+            Property::E2 => "E-2",
+            Property::E1Prime => "E-1'",
+            Property::E2Prime => "E-2'",
+        }
+    }
+}
+
+impl fmt::Display for Property {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The paper's Table 1 row for a protocol at size n (theory, never measured).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Theory {
+    /// The paper's resilience claim, e.g. "f < n/2".
+    pub resilience: String,
+    /// Latency in units of δ (worst case, failure-free, tickets used once).
+    pub latency_delta: f64,
+    /// Server→server messages per ticket.
+    pub messages_per_ticket: u64,
+}
+
+impl ProtocolKind {
+    /// Every protocol: the shipped ones (Table 1's, then the other seed papers'), then the zoo.
+    pub const ALL: &'static [ProtocolKind] = &[
+        ProtocolKind::TwoPe,
+        ProtocolKind::SeCt,
+        ProtocolKind::SeOpt,
+        ProtocolKind::SeGb,
+        ProtocolKind::SeOar,
+        ProtocolKind::QlockAmo,
+        ProtocolKind::QlockBackoff,
+        ProtocolKind::Alo2Pe,
+        ProtocolKind::TwoPeMinority,
+        ProtocolKind::CtStaleAck,
+        ProtocolKind::CtEarlyPropose,
+    ];
+
+    /// The protocols of the paper's Table 1 (the default of `explore`).
+    pub const TABLE1: &'static [ProtocolKind] = &[
+        ProtocolKind::TwoPe,
+        ProtocolKind::SeCt,
+        ProtocolKind::SeOpt,
+        ProtocolKind::SeGb,
+    ];
+
+    /// The crash-tolerant protocols of the lab's other seed papers (optimistic active
+    /// replication, quorum locking, at-least-once validation).
+    pub const SEEDS: &'static [ProtocolKind] = &[
+        ProtocolKind::SeOar,
+        ProtocolKind::QlockAmo,
+        ProtocolKind::QlockBackoff,
+        ProtocolKind::Alo2Pe,
+    ];
+
+    /// The bug zoo: deliberately broken variants, each claiming what its correct protocol
+    /// claims, for the checker, `explore` and students to catch.
+    pub const ZOO: &'static [ProtocolKind] = &[
+        ProtocolKind::TwoPeMinority,
+        ProtocolKind::CtStaleAck,
+        ProtocolKind::CtEarlyPropose,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ProtocolKind::TwoPe => "2pe",
+            ProtocolKind::SeCt => "se-ct",
+            ProtocolKind::SeOpt => "se-opt",
+            ProtocolKind::SeGb => "se-gb",
+            ProtocolKind::TwoPeMinority => "2pe-minority",
+            ProtocolKind::CtStaleAck => "ct-stale-ack",
+            ProtocolKind::CtEarlyPropose => "ct-early-propose",
+            ProtocolKind::QlockAmo => "qlock-amo",
+            ProtocolKind::QlockBackoff => "qlock-backoff",
+            ProtocolKind::Alo2Pe => "alo-2pe",
+            ProtocolKind::SeOar => "se-oar",
+        }
+    }
+
+    pub fn from_name(s: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|k| k.name() == s)
+    }
+
+    /// Table 1 of the paper (§4), for n servers.
+    pub fn theory(self, n: u16) -> Theory {
+        let n = u64::from(n);
+        match self {
+            ProtocolKind::TwoPe | ProtocolKind::TwoPeMinority => Theory {
+                resilience: "f < n/2".into(),
+                latency_delta: 2.0,
+                messages_per_ticket: 2 * (n - 1),
+            },
+            ProtocolKind::SeCt | ProtocolKind::CtStaleAck | ProtocolKind::CtEarlyPropose => {
+                Theory {
+                    resilience: "f < n/2".into(),
+                    latency_delta: 4.0,
+                    messages_per_ticket: 4 * (n - 1),
+                }
+            }
+            // f_opt = 0 is the fast path's condition, not OPT's resilience (paper §4): with a
+            // crash it falls back to consensus and tolerates f < n/2 like CT-broadcast.
+            ProtocolKind::SeOpt => Theory {
+                resilience: "f_opt = 0 (fast path)".into(),
+                latency_delta: 2.0,
+                messages_per_ticket: (n + 1) * (n - 1),
+            },
+            ProtocolKind::SeGb => Theory {
+                resilience: "f < n/3".into(),
+                latency_delta: 2.0,
+                messages_per_ticket: (n + 1) * (n - 1),
+            },
+            // One quorum RPC (TRY/FREE), uncontended; see qlock.rs.
+            ProtocolKind::QlockAmo => Theory {
+                resilience: "f < n/2; E-2 only uncontended".into(),
+                latency_delta: 2.0,
+                messages_per_ticket: 2 * (n - 1),
+            },
+            // Four quorum RPCs (TRY, get, propose, commit), decided at the own commit; qlock.rs.
+            ProtocolKind::QlockBackoff => Theory {
+                resilience: "f < n/2; E-2 w.p. 1 once stable".into(),
+                latency_delta: 6.0,
+                messages_per_ticket: 8 * (n - 1),
+            },
+            // Uncontended tickets end in 2PE's Phase 1: NEWTKT + ACK (see `twope/alo.rs`).
+            ProtocolKind::Alo2Pe => Theory {
+                resilience: "f < n/2".into(),
+                latency_delta: 2.0,
+                messages_per_ticket: 2 * (n - 1),
+            },
+            ProtocolKind::SeOar => oar::theory(n),
+        }
+    }
+
+    /// The properties the protocol guarantees, which the checker holds it to. Every Table 1
+    /// protocol claims exactly-once (E-1, E-2); `2pe-minority` claims them too, wrongly, which is
+    /// what makes it a bug to find.
+    pub fn properties(self) -> &'static [Property] {
+        match self {
+            ProtocolKind::TwoPe
+            | ProtocolKind::SeCt
+            | ProtocolKind::SeOpt
+            | ProtocolKind::SeGb
+            | ProtocolKind::TwoPeMinority
+            | ProtocolKind::CtStaleAck
+            | ProtocolKind::CtEarlyPropose
+            | ProtocolKind::QlockBackoff => &[Property::E1, Property::E2],
+            ProtocolKind::QlockAmo => &[Property::E1],
+            ProtocolKind::Alo2Pe => &[Property::E1Prime, Property::E2Prime],
+            ProtocolKind::SeOar => &[Property::E1, Property::E2],
+        }
+    }
+
+    /// Whether a false suspicion can cost the suspected server (alo-2pe halts a server its peers
+    /// excluded): fault campaigns then count suspicions against the fault budget.
+    pub fn halts_on_suspicion(self) -> bool {
+        matches!(self, ProtocolKind::Alo2Pe)
+    }
+
+    /// The largest number of crashes the protocol is designed to tolerate at size n.
+    ///
+    /// SE/OPT: ⌊(n−1)/2⌋ — a crash only costs the fast path; the consensus fallback needs a
+    /// majority. SE/GB: ⌈n/3⌉−1 for *both* of its paths — the fast path needs ⌈(2n+1)/3⌉ acks and
+    /// stage termination waits for as many CHKs (docs/PROTOCOLS.md §8; see `gb.rs`), so with more
+    /// crashes GB stays safe but may block.
+    pub fn max_faults(self, n: u16) -> u16 {
+        match self {
+            ProtocolKind::TwoPe
+            | ProtocolKind::SeCt
+            | ProtocolKind::SeOpt
+            | ProtocolKind::TwoPeMinority
+            | ProtocolKind::CtStaleAck
+            | ProtocolKind::CtEarlyPropose
+            | ProtocolKind::QlockAmo
+            | ProtocolKind::QlockBackoff => quorum::max_minority_faults(n),
+            ProtocolKind::SeGb => quorum::max_third_faults(n),
+            // Crashes *and* halts (an excluded server halts): Phase 1 and CT need a majority.
+            ProtocolKind::Alo2Pe => quorum::max_minority_faults(n),
+            ProtocolKind::SeOar => quorum::max_minority_faults(n),
+        }
+    }
+
+    /// A fresh state machine for one server.
+    pub fn build(self, cfg: &NodeConfig) -> Box<dyn Protocol> {
+        match self {
+            ProtocolKind::TwoPe => Box::new(twope::TwoPe::new(cfg, ct::CtBroadcast::new(cfg))),
+            ProtocolKind::TwoPeMinority => Box::new(
+                twope::TwoPe::new(cfg, ct::CtBroadcast::new(cfg)).with_quorum((cfg.n / 2).max(1)),
+            ),
+            ProtocolKind::SeCt => Box::new(se::Se::new(cfg, ct::CtBroadcast::new(cfg))),
+            ProtocolKind::SeOpt => Box::new(se::Se::new(cfg, opt::OptBroadcast::new(cfg))),
+            ProtocolKind::SeGb => Box::new(se::Se::new(cfg, gb::GenericBroadcast::new(cfg))),
+            ProtocolKind::CtStaleAck => Box::new(se::Se::new(
+                cfg,
+                ct::CtBroadcast::new(cfg).with_flaw(consensus::Flaw::StaleAck),
+            )),
+            ProtocolKind::CtEarlyPropose => Box::new(se::Se::new(
+                cfg,
+                ct::CtBroadcast::new(cfg).with_flaw(consensus::Flaw::EarlyPropose),
+            )),
+            ProtocolKind::QlockAmo => Box::new(qlock::QlockAmo::new(cfg)),
+            ProtocolKind::QlockBackoff => Box::new(qlock::QlockBackoff::new(cfg)),
+            ProtocolKind::Alo2Pe => {
+                Box::new(twope::TwoPe::new(cfg, ct::CtBroadcast::new(cfg)).at_least_once(cfg))
+            }
+            ProtocolKind::SeOar => Box::new(oar::Oar::new(cfg)),
+        }
+    }
+}
+
+impl fmt::Display for ProtocolKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
