@@ -56,6 +56,16 @@ pub enum Violation {
 }
 
 impl Violation {
+    /// The ticket this is about.
+    pub fn ticket(&self) -> &Ticket {
+        match self {
+            Violation::E1 { ticket, .. }
+            | Violation::E2 { ticket, .. }
+            | Violation::E1Prime { ticket, .. }
+            | Violation::E2Prime { ticket, .. } => ticket,
+        }
+    }
+
     /// The property this refutes.
     pub fn property(&self) -> Property {
         match self {
@@ -187,12 +197,24 @@ impl Checked {
     /// Tickets refuting each property neither claimed nor implied by a claim (a protocol's
     /// designed failures, e.g. qlock-amo's rejected-everywhere tickets under contention), by
     /// property name.
+    ///
+    /// Per ticket only the weakest property given up counts: a ticket that fails E-2 fails the
+    /// stronger E-2′ too, and saying so twice would say nothing more.
     pub fn unclaimed(&self, claims: &[Property]) -> BTreeMap<String, u64> {
+        // A failure of a property implied by a claimed one is already a claimed violation.
+        let given_up: Vec<(&Ticket, Property)> = self
+            .violations
+            .iter()
+            .map(|v| (v.ticket(), v.property()))
+            .filter(|(_, p)| !claims.iter().any(|c| c.implies(*p)))
+            .collect();
         let mut counts = BTreeMap::new();
-        for v in &self.violations {
-            // A failure of a property implied by a claimed one is already a claimed violation.
-            if !claims.iter().any(|c| c.implies(v.property())) {
-                *counts.entry(v.property().name().to_string()).or_insert(0) += 1;
+        for &(ticket, p) in &given_up {
+            let weaker_failed = given_up
+                .iter()
+                .any(|&(t, q)| t == ticket && q != p && p.implies(q));
+            if !weaker_failed {
+                *counts.entry(p.name().to_string()).or_insert(0) += 1;
             }
         }
         counts
@@ -452,6 +474,22 @@ mod tests {
         assert!(
             check(&h3).claimed(AT_LEAST_ONCE).is_empty(),
             "all of σ(τ) crashed"
+        );
+    }
+
+    #[test]
+    fn a_ticket_rejected_everywhere_gives_up_only_the_weakest_liveness_property() {
+        let h = vec![
+            submit(0, "a", 1),
+            submit(0, "a", 2),
+            decide(5, "a", 1, Outcome::Reject),
+            decide(6, "a", 2, Outcome::Reject),
+        ];
+        let c = check(&h);
+        // Both E-2 and E-2′ fail; E-2′ failing follows from E-2 failing.
+        assert_eq!(
+            c.unclaimed(&[Property::E1]),
+            BTreeMap::from([("E-2".to_string(), 1)])
         );
     }
 
