@@ -616,7 +616,9 @@ pub fn generate(seed: u64, protocol: ProtocolKind, sizes: &[u16]) -> Scenario {
 /// The first message type a protocol sends for a ticket (a useful crash point).
 fn first_message(protocol: ProtocolKind) -> &'static str {
     match protocol {
-        ProtocolKind::TwoPe | ProtocolKind::TwoPeMinority => "NEWTKT",
+        ProtocolKind::TwoPe | ProtocolKind::TwoPeMinority | ProtocolKind::TwoPeOwnPhase2 => {
+            "NEWTKT"
+        }
         ProtocolKind::SeCt | ProtocolKind::CtStaleAck | ProtocolKind::CtEarlyPropose => "AB-DATA",
         ProtocolKind::SeOpt => "OPT-DATA",
         ProtocolKind::SeGb => "GB-DATA",

@@ -23,7 +23,9 @@
 //!   links while each link stays FIFO.
 
 use crate::protocol::{ProtocolKind, ServerId};
-use crate::scenario::{ms_to_us, After, EventKind, Fault, FaultAction, Scenario};
+use crate::scenario::{
+    ms_to_us, After, EventKind, Fault, FaultAction, Scenario, ScriptedTicket, Submission,
+};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -72,7 +74,7 @@ impl fmt::Display for Nemesis {
 /// the failure-free path.
 fn proposal_message(protocol: ProtocolKind, first: &'static str) -> &'static str {
     match protocol {
-        ProtocolKind::TwoPe | ProtocolKind::TwoPeMinority => first,
+        ProtocolKind::TwoPe | ProtocolKind::TwoPeMinority | ProtocolKind::TwoPeOwnPhase2 => first,
         _ => "C-PROPOSE",
     }
 }
@@ -100,9 +102,29 @@ pub fn aim(
         at_risk.truncate(usize::from(protocol.max_faults(n)));
         at_risk.sort_unstable();
     }
-    // Contention makes every schedule bite: most tickets go to two servers at once.
+    // Contention makes every schedule bite: most tickets go to two servers at once, and a few
+    // race at three or more (a Phase-2 walk with several contenders, where covered messages
+    // matter).
     base.workload.duplicates = [0.5, 1.0][rng.gen_range(0..2)];
     base.workload.duplicate_gap = 0;
+    if n >= 3 {
+        for i in 0..rng.gen_range(1..=4) {
+            let mut racers: Vec<ServerId> = (1..=n).collect();
+            racers.shuffle(&mut rng);
+            racers.truncate(rng.gen_range(3..=usize::from(n)));
+            let at = ms(rng.gen_range(0.0..400.0));
+            base.tickets.push(ScriptedTicket {
+                id: format!("race{i}"),
+                submit: racers
+                    .into_iter()
+                    .map(|server| Submission {
+                        server,
+                        at: at + ms(rng.gen_range(0.0..3.0)),
+                    })
+                    .collect(),
+            });
+        }
+    }
     match nemesis {
         Nemesis::Random => return base,
         Nemesis::Churn | Nemesis::SlowAcks => {

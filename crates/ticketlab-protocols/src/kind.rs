@@ -29,6 +29,10 @@ pub enum ProtocolKind {
     /// without a majority of estimates (`consensus::Flaw::EarlyPropose`). Not in Table 1.
     #[serde(rename = "ct-early-propose")]
     CtEarlyPropose,
+    /// Bug zoo: 2PE whose Phase-2 walk waits for the server's own message only, ignoring an
+    /// earlier covered one (`TwoPe::with_own_phase2_only`). Not in Table 1.
+    #[serde(rename = "2pe-own-phase2")]
+    TwoPeOwnPhase2,
     /// Fleet's at-most-one quorum lock per ticket (`qlock.rs`): E-1 only. Not in Table 1.
     #[serde(rename = "qlock-amo")]
     QlockAmo,
@@ -121,6 +125,7 @@ impl ProtocolKind {
         ProtocolKind::TwoPeMinority,
         ProtocolKind::CtStaleAck,
         ProtocolKind::CtEarlyPropose,
+        ProtocolKind::TwoPeOwnPhase2,
     ];
 
     /// The protocols of the paper's Table 1 (the default of `explore`).
@@ -146,6 +151,7 @@ impl ProtocolKind {
         ProtocolKind::TwoPeMinority,
         ProtocolKind::CtStaleAck,
         ProtocolKind::CtEarlyPropose,
+        ProtocolKind::TwoPeOwnPhase2,
     ];
 
     pub fn name(self) -> &'static str {
@@ -157,6 +163,7 @@ impl ProtocolKind {
             ProtocolKind::TwoPeMinority => "2pe-minority",
             ProtocolKind::CtStaleAck => "ct-stale-ack",
             ProtocolKind::CtEarlyPropose => "ct-early-propose",
+            ProtocolKind::TwoPeOwnPhase2 => "2pe-own-phase2",
             ProtocolKind::QlockAmo => "qlock-amo",
             ProtocolKind::QlockBackoff => "qlock-backoff",
             ProtocolKind::Alo2Pe => "alo-2pe",
@@ -172,11 +179,13 @@ impl ProtocolKind {
     pub fn theory(self, n: u16) -> Theory {
         let n = u64::from(n);
         match self {
-            ProtocolKind::TwoPe | ProtocolKind::TwoPeMinority => Theory {
-                resilience: "f < n/2".into(),
-                latency_delta: 2.0,
-                messages_per_ticket: 2 * (n - 1),
-            },
+            ProtocolKind::TwoPe | ProtocolKind::TwoPeMinority | ProtocolKind::TwoPeOwnPhase2 => {
+                Theory {
+                    resilience: "f < n/2".into(),
+                    latency_delta: 2.0,
+                    messages_per_ticket: 2 * (n - 1),
+                }
+            }
             ProtocolKind::SeCt | ProtocolKind::CtStaleAck | ProtocolKind::CtEarlyPropose => {
                 Theory {
                     resilience: "f < n/2".into(),
@@ -228,6 +237,7 @@ impl ProtocolKind {
             | ProtocolKind::SeOpt
             | ProtocolKind::SeGb
             | ProtocolKind::TwoPeMinority
+            | ProtocolKind::TwoPeOwnPhase2
             | ProtocolKind::CtStaleAck
             | ProtocolKind::CtEarlyPropose
             | ProtocolKind::QlockBackoff => &[Property::E1, Property::E2],
@@ -255,6 +265,7 @@ impl ProtocolKind {
             | ProtocolKind::SeCt
             | ProtocolKind::SeOpt
             | ProtocolKind::TwoPeMinority
+            | ProtocolKind::TwoPeOwnPhase2
             | ProtocolKind::CtStaleAck
             | ProtocolKind::CtEarlyPropose
             | ProtocolKind::QlockAmo
@@ -270,6 +281,9 @@ impl ProtocolKind {
     pub fn build(self, cfg: &NodeConfig) -> Box<dyn Protocol> {
         match self {
             ProtocolKind::TwoPe => Box::new(twope::TwoPe::new(cfg, ct::CtBroadcast::new(cfg))),
+            ProtocolKind::TwoPeOwnPhase2 => {
+                Box::new(twope::TwoPe::new(cfg, ct::CtBroadcast::new(cfg)).with_own_phase2_only())
+            }
             ProtocolKind::TwoPeMinority => Box::new(
                 twope::TwoPe::new(cfg, ct::CtBroadcast::new(cfg)).with_quorum((cfg.n / 2).max(1)),
             ),

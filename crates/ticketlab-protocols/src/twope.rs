@@ -62,6 +62,9 @@ pub struct TwoPe<A: AtomicBroadcast> {
     delivered_p2: BTreeMap<Ticket, Vec<(ServerId, Vec<ServerId>)>>,
     /// `Some` in at-least-once mode (`alo-2pe`).
     alo: Option<alo::Alo>,
+    /// Bug zoo (`2pe-own-phase2`): the walk stops only at this server's own message, ignoring
+    /// an earlier message whose Replies are covered (lines 30–31).
+    own_phase2_only: bool,
 }
 
 impl<A: AtomicBroadcast> TwoPe<A> {
@@ -76,7 +79,14 @@ impl<A: AtomicBroadcast> TwoPe<A> {
             open: BTreeMap::new(),
             delivered_p2: BTreeMap::new(),
             alo: None,
+            own_phase2_only: false,
         }
+    }
+
+    /// The bug zoo's `2pe-own-phase2`: the Phase-2 walk waits for this server's own message only.
+    pub fn with_own_phase2_only(mut self) -> Self {
+        self.own_phase2_only = true;
+        self
     }
 
     /// At-least-once mode: `alo-2pe` ([`alo`]).
@@ -186,7 +196,7 @@ impl<A: AtomicBroadcast> TwoPe<A> {
         let mut srvs: BTreeSet<ServerId> = BTreeSet::new();
         for (k, replies_k) in seq {
             srvs.insert(*k);
-            let covered = replies_k.iter().all(|s| srvs.contains(s));
+            let covered = !self.own_phase2_only && replies_k.iter().all(|s| srvs.contains(s));
             if *k == self.me || covered {
                 let accept = *k == self.me && mine.iter().all(|s| srvs.contains(s));
                 let outcome = if accept {
