@@ -105,6 +105,10 @@ struct CheckArgs {
     /// Seed handed to the protocols (and written into the counterexample).
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Explore every interleaving, without partial-order reduction (to cross-check it; the
+    /// state space is far larger).
+    #[arg(long)]
+    no_reduction: bool,
     /// Output folder for the counterexample scenario (default results/check/).
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
@@ -544,6 +548,8 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
         depth: args.depth,
         max_states: args.max_states,
         seed: args.seed,
+        progress: args.format == Format::Table && show_progress(),
+        reduce: !args.no_reduction,
     };
     cfg.validate()?;
     let out_dir = args.out.clone().unwrap_or_else(crate::check::default_out);

@@ -58,6 +58,10 @@ pub struct Config {
     pub max_states: u64,
     /// The seed handed to the protocols (and written into the replay scenario).
     pub seed: u64,
+    /// Print a line per BFS layer on stderr (at most one every two seconds).
+    pub progress: bool,
+    /// Partial-order reduction (persistent sets); off only to cross-check it.
+    pub reduce: bool,
 }
 
 /// The default workload: ticket k (1-based) goes to s_k and s_{k+1} (wrapping), so that
@@ -192,8 +196,12 @@ pub struct Report {
     pub states: u64,
     /// Transitions computed (including those into states seen before).
     pub transitions: u64,
-    /// Quiescent states reached (where liveness is judged).
-    pub quiescent: u64,
+    /// Terminal states reached (nothing enabled: where liveness is judged).
+    pub terminal: u64,
+    /// Whether partial-order reduction was on.
+    pub reduced: bool,
+    /// Remarks on the search.
+    pub notes: Vec<String>,
     /// The deepest state reached, in steps.
     pub max_depth: u32,
     /// Every reachable state was explored (no depth or state budget cut the search short).
@@ -208,11 +216,59 @@ pub struct Report {
 pub fn run(cfg: &Config, out: &Path, runtime: &dyn Runtime) -> anyhow::Result<Report> {
     cfg.validate()?;
     let started = Instant::now();
-    let model = cfg.model();
-    let claims = cfg.protocol.properties();
+    let mut engine = Engine::new(cfg.model());
+    let mut report = empty_report(cfg);
+    let mut found = search(cfg, &mut engine, &mut report, cfg.reduce, None);
+    if cfg.reduce && engine.work.halts > 0 {
+        // A protocol that halts itself breaks the reduction's independence: search it all.
+        report.reduced = false;
+        report.notes.push(format!(
+            "{} halts servers (Effect::Halt): partial-order reduction is off",
+            cfg.protocol
+        ));
+        report.exhausted = true;
+        (
+            report.states,
+            report.transitions,
+            report.terminal,
+            report.max_depth,
+        ) = (0, 0, 0, 0);
+        found = search(cfg, &mut engine, &mut report, false, None);
+    }
+    report.protocol_calls = engine.work.protocol_calls;
+    if let Some((root, path, kind)) = found {
+        let v = replay::counterexample(&mut engine, &root, &path, kind, out, runtime)?;
+        report.violation = Some(v);
+    }
+    report.seconds = started.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+/// The fingerprints of every terminal state the search reaches (no violation expected), and
+/// the report: to cross-check the partial-order reduction, which must reach the same ones.
+pub fn terminal_states(cfg: &Config) -> anyhow::Result<(HashSet<Fp>, Report)> {
+    cfg.validate()?;
+    let mut engine = Engine::new(cfg.model());
+    let mut report = empty_report(cfg);
+    let mut terminals = HashSet::new();
+    if search(
+        cfg,
+        &mut engine,
+        &mut report,
+        cfg.reduce,
+        Some(&mut terminals),
+    )
+    .is_some()
+    {
+        anyhow::bail!("a violation was found");
+    }
+    Ok((terminals, report))
+}
+
+fn empty_report(cfg: &Config) -> Report {
     let max_faults = cfg.protocol.max_faults(cfg.servers);
-    let mut engine = Engine::new(model);
-    let mut report = Report {
+    let claims = cfg.protocol.properties();
+    Report {
         protocol: cfg.protocol,
         servers: cfg.servers,
         submit: cfg.submit.clone(),
@@ -225,21 +281,15 @@ pub fn run(cfg: &Config, out: &Path, runtime: &dyn Runtime) -> anyhow::Result<Re
         max_states: cfg.max_states,
         states: 0,
         transitions: 0,
-        quiescent: 0,
+        terminal: 0,
+        reduced: cfg.reduce,
+        notes: Vec::new(),
         max_depth: 0,
         exhausted: true,
         seconds: 0.0,
         protocol_calls: 0,
         violation: None,
-    };
-    let found = search(cfg, &mut engine, &mut report);
-    report.protocol_calls = engine.work.protocol_calls;
-    if let Some((path, kind)) = found {
-        let v = replay::counterexample(&mut engine, &path, kind, out, runtime)?;
-        report.violation = Some(v);
     }
-    report.seconds = started.elapsed().as_secs_f64();
-    Ok(report)
 }
 
 /// Which kind of violation ends a path.
@@ -259,49 +309,89 @@ fn stalled(facts: &[crate::history::Event], claims: &[Property]) -> bool {
     !checker::check(facts).stalled_for(claims).is_empty()
 }
 
-/// Breadth-first search; returns the path to the first violation.
-fn search(cfg: &Config, engine: &mut Engine, report: &mut Report) -> Option<(Vec<Step>, Kind)> {
+/// Breadth-first search; returns the path to the first violation (and the initial state it
+/// starts from).
+fn search(
+    cfg: &Config,
+    engine: &mut Engine,
+    report: &mut Report,
+    por: bool,
+    mut terminals: Option<&mut HashSet<Fp>>,
+) -> Option<(State, Vec<Step>, Kind)> {
     let claims = cfg.protocol.properties();
     let max_faults = cfg.protocol.max_faults(cfg.servers);
-    let init = engine.initial();
+    let roots = engine.initials();
     let mut seen: HashSet<Fp> = HashSet::new();
-    seen.insert(init.fingerprint());
-    // parents[id] = (parent id, step into it); id 0 is the initial state.
-    let mut parents: Vec<(u32, Option<Step>)> = vec![(0, None)];
-    let path_to = |parents: &[(u32, Option<Step>)], mut id: u32| -> Vec<Step> {
+    // parents[id] = (parent id, step into it); the first ids are the roots (no step).
+    let mut parents: Vec<(u32, Option<Step>)> = Vec::new();
+    let path_to = |parents: &[(u32, Option<Step>)], mut id: u32| -> (u32, Vec<Step>) {
         let mut steps = Vec::new();
         while let (p, Some(s)) = parents[id as usize] {
             steps.push(s);
             id = p;
         }
         steps.reverse();
-        steps
+        (id, steps)
     };
-    report.states = 1;
-    if !safety(&init.facts, claims).is_empty() {
-        return Some((Vec::new(), Kind::Safety));
+    let mut frontier: Vec<(u32, State)> = Vec::new();
+    for root in roots.iter() {
+        if seen.insert(root.fingerprint()) {
+            let id = parents.len() as u32;
+            parents.push((id, None));
+            frontier.push((id, root.clone()));
+        }
     }
-    let mut frontier: Vec<(u32, State)> = vec![(0, init)];
+    report.states = frontier.len() as u64;
+    if !safety(&roots[0].facts, claims).is_empty() {
+        return Some((roots[0].clone(), Vec::new(), Kind::Safety));
+    }
+    let found = |parents: &[(u32, Option<Step>)], id: u32, kind: Kind| {
+        let (root, steps) = path_to(parents, id);
+        Some((roots[root as usize].clone(), steps, kind))
+    };
+    let started = Instant::now();
+    let mut last_print = Instant::now();
     while !frontier.is_empty() {
+        if cfg.progress && last_print.elapsed().as_secs_f64() >= 2.0 {
+            last_print = Instant::now();
+            eprintln!(
+                "check: depth {}, {} states to expand, {} states, {} transitions, {:.0} s",
+                frontier[0].1.depth,
+                frontier.len(),
+                report.states,
+                report.transitions,
+                started.elapsed().as_secs_f64()
+            );
+        }
         let mut next: Vec<(u32, State)> = Vec::new();
         for (id, st) in frontier {
-            let steps = engine.enabled(&st);
-            if steps.iter().all(Engine::is_optional) {
-                report.quiescent += 1;
+            let enabled = engine.enabled(&st);
+            if enabled.is_empty() {
+                report.terminal += 1;
+                if let Some(t) = terminals.as_deref_mut() {
+                    t.insert(st.fingerprint());
+                }
                 let within = u16::from(st.crashed_injected) <= max_faults;
                 if within && stalled(&st.facts, claims) {
-                    return Some((path_to(&parents, id), Kind::Liveness));
-                }
-            }
-            if st.depth >= cfg.depth {
-                if !steps.is_empty() {
-                    report.exhausted = false;
+                    return found(&parents, id, Kind::Liveness);
                 }
                 continue;
             }
+            if st.depth >= cfg.depth {
+                report.exhausted = false;
+                continue;
+            }
+            let steps = if por {
+                engine.persistent(&st, &enabled)
+            } else {
+                enabled
+            };
             for step in steps {
                 report.transitions += 1;
                 let (child, changed) = engine.apply(&st, step);
+                if por && engine.work.halts > 0 {
+                    return None; // the caller starts again without the reduction
+                }
                 if !seen.insert(child.fingerprint()) {
                     continue;
                 }
@@ -310,7 +400,7 @@ fn search(cfg: &Config, engine: &mut Engine, report: &mut Report) -> Option<(Vec
                 report.states += 1;
                 report.max_depth = report.max_depth.max(child.depth);
                 if changed && !safety(&child.facts, claims).is_empty() {
-                    return Some((path_to(&parents, cid), Kind::Safety));
+                    return found(&parents, cid, Kind::Safety);
                 }
                 if report.states >= cfg.max_states {
                     report.exhausted = false;

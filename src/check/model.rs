@@ -137,8 +137,15 @@ impl Model {
             .collect()
     }
 
-    fn link(&self, from: ServerId, to: ServerId) -> usize {
+    pub fn link(&self, from: ServerId, to: ServerId) -> usize {
         usize::from(from - 1) * usize::from(self.n) + usize::from(to - 1)
+    }
+
+    /// The (by, server) of a link index.
+    fn pair(&self, p: u8) -> (ServerId, ServerId) {
+        let n = usize::from(self.n);
+        let p = usize::from(p);
+        ((p / n) as ServerId + 1, (p % n) as ServerId + 1)
     }
 
     fn pair_bit(&self, by: ServerId, server: ServerId) -> u64 {
@@ -158,8 +165,12 @@ pub struct State {
     pub submits: u32,
     /// Crash suspicions owed: bit of link (by, server).
     pub owed: u64,
-    pub false_left: u8,
-    pub crashes_left: u8,
+    /// Servers planned to crash that have not yet (bit s−1): each crash transition is enabled
+    /// until it happens. A run without that crash is another plan's.
+    pub crash_plan: u8,
+    /// False suspicions planned, not yet made: (by, server) as link indices, sorted, with
+    /// multiplicity.
+    pub fs_plan: Vec<u8>,
     /// Crashes injected (protocol halts not counted).
     pub crashed_injected: u8,
     /// Submissions, decisions and crashes so far (the checker's input), `t_us` = step index.
@@ -186,8 +197,9 @@ impl State {
         }
         bytes.extend_from_slice(&self.submits.to_le_bytes());
         bytes.extend_from_slice(&self.owed.to_le_bytes());
-        bytes.push(self.false_left);
-        bytes.push(self.crashes_left);
+        bytes.push(self.crash_plan);
+        bytes.push(self.fs_plan.len() as u8);
+        bytes.extend_from_slice(&self.fs_plan);
         fp_bytes(&[&bytes])
     }
 
@@ -202,6 +214,8 @@ pub struct Work {
     /// Protocol calls made (rebuilding server states included).
     pub protocol_calls: u64,
     pub memo_hits: u64,
+    /// Protocol halts (`Effect::Halt`) met.
+    pub halts: u64,
 }
 
 /// Computes transitions, with the effects memo.
@@ -228,7 +242,8 @@ impl Engine {
         }
     }
 
-    /// The initial state: every server started (at time 0), nothing submitted.
+    /// The initial state with no fault planned: every server started (at time 0), nothing
+    /// submitted.
     pub fn initial(&mut self) -> State {
         let n = self.model.n;
         let nn = usize::from(n) * usize::from(n);
@@ -245,8 +260,8 @@ impl Engine {
             timers: BTreeMap::new(),
             submits: (1u32 << self.submissions.len()) - 1,
             owed: 0,
-            false_left: self.model.suspicions,
-            crashes_left: self.model.crashes,
+            crash_plan: 0,
+            fs_plan: Vec::new(),
             crashed_injected: 0,
             facts: Rc::new(Vec::new()),
             depth: 0,
@@ -255,6 +270,50 @@ impl Engine {
             self.input(&mut st, s, Input::Start, 0);
         }
         st
+    }
+
+    /// One initial state per fault plan: every set of at most `crashes` servers to crash, times
+    /// every multiset of at most `suspicions` false suspicions (by, server). Planned faults
+    /// happen at some point of every run from that state; the runs where they do not are those
+    /// of smaller plans.
+    pub fn initials(&mut self) -> Vec<State> {
+        let n = self.model.n;
+        let base = self.initial();
+        let mut crash_sets: Vec<u8> = (0u16..(1 << n))
+            .map(|m| m as u8)
+            .filter(|m| m.count_ones() <= u32::from(self.model.crashes))
+            .collect();
+        crash_sets.sort_by_key(|m| (m.count_ones(), *m));
+        let pairs: Vec<u8> = (1..=n)
+            .flat_map(|by| (1..=n).filter(move |&s| s != by).map(move |s| (by, s)))
+            .map(|(by, s)| self.model.link(by, s) as u8)
+            .collect();
+        let mut fs_sets: Vec<Vec<u8>> = vec![Vec::new()];
+        let mut last: Vec<Vec<u8>> = vec![Vec::new()];
+        for _ in 0..self.model.suspicions {
+            let mut grown = Vec::new();
+            for v in &last {
+                for &p in &pairs {
+                    if v.last().is_none_or(|&l| l <= p) {
+                        let mut w = v.clone();
+                        w.push(p);
+                        grown.push(w);
+                    }
+                }
+            }
+            fs_sets.extend(grown.iter().cloned());
+            last = grown;
+        }
+        let mut out = Vec::new();
+        for &c in &crash_sets {
+            for f in &fs_sets {
+                let mut st = base.clone();
+                st.crash_plan = c;
+                st.fs_plan = f.clone();
+                out.push(st);
+            }
+        }
+        out
     }
 
     /// The enabled transitions, in a fixed order.
@@ -283,37 +342,107 @@ impl Engine {
                 }
             }
         }
-        v.extend(self.optional(st));
+        let mut prev = None;
+        for &p in &st.fs_plan {
+            if prev == Some(p) {
+                continue;
+            }
+            prev = Some(p);
+            let (by, server) = self.model.pair(p);
+            if st.alive(by) {
+                v.push(Step::FalseSuspicion { by, server });
+            }
+        }
+        for server in 1..=n {
+            if st.crash_plan & (1 << (server - 1)) != 0 && st.alive(server) {
+                v.push(Step::Crash { server });
+            }
+        }
         v
     }
 
-    /// The transitions that need not happen: false suspicions and crashes (a state whose only
-    /// enabled transitions are these is quiescent).
-    pub fn optional(&self, st: &State) -> Vec<Step> {
+    /// The server a transition is an input of (a crash: the crashed server).
+    pub fn node_of(step: &Step) -> ServerId {
+        match *step {
+            Step::Submit { server, .. } | Step::Timer { server, .. } | Step::Crash { server } => {
+                server
+            }
+            Step::Deliver { to, .. } => to,
+            Step::SuspectCrashed { by, .. } | Step::FalseSuspicion { by, .. } => by,
+        }
+    }
+
+    /// A persistent subset of `enabled` (partial-order reduction): the enabled transitions of a
+    /// set N of servers closed under
+    /// - a server planned to crash (alive) is in N, and so is every server with a message in
+    ///   flight from it (its crash would disable that delivery);
+    /// - if m is in N, every live server k with an empty link k → m is in N (a step of k could
+    ///   send m a new input).
+    ///
+    /// Then no sequence of transitions of servers outside N can enable or disable an input of N,
+    /// nor fail to commute with one (they touch other servers' states; a message they send to N
+    /// goes behind one already in flight, on a link whose delivery is in the set). So every
+    /// terminal state stays reachable (the state graph is acyclic: every step consumes an
+    /// input), and every state the reduced search meets is reachable. Of the candidate sets
+    /// (one per seed server), the smallest is taken. Assumes no protocol halts itself: a halt
+    /// of a server outside N would drop its messages to N (the search restarts without the
+    /// reduction if a halt is ever seen).
+    pub fn persistent(&self, st: &State, enabled: &[Step]) -> Vec<Step> {
         let n = self.model.n;
-        let mut v = Vec::new();
-        if st.false_left > 0 {
-            for by in 1..=n {
-                for server in 1..=n {
-                    if by != server && st.alive(by) && st.alive(server) {
-                        v.push(Step::FalseSuspicion { by, server });
+        let mut best: Option<u32> = None;
+        let mut best_count = usize::MAX;
+        let mut seeds = 0u32;
+        for step in enabled {
+            seeds |= 1 << (Self::node_of(step) - 1);
+        }
+        for j in 1..=n {
+            if seeds & (1 << (j - 1)) == 0 {
+                continue;
+            }
+            let mut set: u32 = 1 << (j - 1);
+            loop {
+                let before = set;
+                for c in 1..=n {
+                    if st.crash_plan & (1 << (c - 1)) != 0 && st.alive(c) {
+                        set |= 1 << (c - 1);
+                        for k in 1..=n {
+                            if k != c && !st.links[self.model.link(c, k)].is_empty() {
+                                set |= 1 << (k - 1);
+                            }
+                        }
                     }
                 }
-            }
-        }
-        if st.crashes_left > 0 {
-            for server in 1..=n {
-                if st.alive(server) {
-                    v.push(Step::Crash { server });
+                for m in 1..=n {
+                    if set & (1 << (m - 1)) == 0 || !st.alive(m) {
+                        continue;
+                    }
+                    for k in 1..=n {
+                        if k != m && st.alive(k) && st.links[self.model.link(k, m)].is_empty() {
+                            set |= 1 << (k - 1);
+                        }
+                    }
+                }
+                if set == before {
+                    break;
                 }
             }
+            let count = enabled
+                .iter()
+                .filter(|s| set & (1 << (Self::node_of(s) - 1)) != 0)
+                .count();
+            if count < best_count {
+                best_count = count;
+                best = Some(set);
+            }
         }
-        v
-    }
-
-    /// Whether the step is one a quiescent state may still take.
-    pub fn is_optional(step: &Step) -> bool {
-        matches!(step, Step::Crash { .. } | Step::FalseSuspicion { .. })
+        match best {
+            Some(set) => enabled
+                .iter()
+                .copied()
+                .filter(|s| set & (1 << (Self::node_of(s) - 1)) != 0)
+                .collect(),
+            None => enabled.to_vec(),
+        }
     }
 
     /// The state after `step` (enabled in `st`); the bool says whether the checker's facts changed.
@@ -355,7 +484,7 @@ impl Engine {
                 self.input(&mut next, server, Input::Timer(timer), now);
             }
             Step::Crash { server } => {
-                next.crashes_left -= 1;
+                next.crash_plan &= !(1 << (server - 1));
                 next.crashed_injected += 1;
                 self.crash(&mut next, server);
             }
@@ -369,7 +498,10 @@ impl Engine {
                 self.input(&mut next, by, Input::Control(ctl), now);
             }
             Step::FalseSuspicion { by, server } => {
-                next.false_left -= 1;
+                let pair = self.model.link(by, server) as u8;
+                if let Some(i) = next.fs_plan.iter().position(|&p| p == pair) {
+                    next.fs_plan.remove(i);
+                }
                 let now = next.nodes[usize::from(by - 1)].now + 1;
                 // Until `now`: the next message from `server` (at a later `now`) ends it.
                 let ctl = Control::Suspect { server, until: now };
@@ -397,6 +529,10 @@ impl Engine {
             }
         }
         st.timers.retain(|(server, _), _| *server != s);
+        st.crash_plan &= !(1 << (s - 1));
+        let n = usize::from(self.model.n);
+        st.fs_plan
+            .retain(|&p| usize::from(p) / n + 1 != usize::from(s));
         for (i, &(_, server)) in self.submissions.iter().enumerate() {
             if server == s {
                 st.submits &= !(1 << i);
@@ -487,6 +623,7 @@ impl Engine {
                 }),
                 Effect::Note { .. } => {}
                 Effect::Halt => {
+                    self.work.halts += 1;
                     self.crash(st, s);
                     break;
                 }

@@ -79,8 +79,8 @@ fn describe_msg(m: &Msg) -> String {
     }
 }
 
-fn record(engine: &mut Engine, path: &[Step]) -> Recorded {
-    let mut st = engine.initial();
+fn record(engine: &mut Engine, root: &State, path: &[Step]) -> Recorded {
+    let mut st = root.clone();
     let mut rec = Recorded {
         steps: path.to_vec(),
         timer_of: BTreeMap::new(),
@@ -235,12 +235,13 @@ fn step_line(step: &Step, engine: &Engine, rec: &Recorded, k: u32) -> String {
 /// Describe, time, write and replay the counterexample `path`.
 pub fn counterexample(
     engine: &mut Engine,
+    root: &State,
     path: &[Step],
     kind: Kind,
     out: &Path,
     runtime: &dyn Runtime,
 ) -> anyhow::Result<Found> {
-    let rec = record(engine, path);
+    let rec = record(engine, root, path);
     let model = engine.model.clone();
     let claims = model.protocol.properties();
     let mut notes = Vec::new();
@@ -318,7 +319,7 @@ pub fn counterexample(
         }
     }
     for &(ticket, server) in &submissions {
-        let made = path.iter().any(|s| *s == Step::Submit { ticket, server });
+        let made = path.contains(&Step::Submit { ticket, server });
         if !made {
             // Never made on the path: after its end (refused if the server crashed).
             subs.entry(ticket).or_default().push(Submission {
