@@ -99,8 +99,9 @@ struct CheckArgs {
     /// Steps from the initial state beyond which nothing is expanded.
     #[arg(long, default_value_t = 1000)]
     depth: u32,
-    /// Distinct states beyond which the search stops (not exhausted).
-    #[arg(long, default_value_t = 20_000_000)]
+    /// Distinct states beyond which the search stops (not exhausted). Memory is about 1 KB per
+    /// state.
+    #[arg(long, default_value_t = 5_000_000)]
     max_states: u64,
     /// Seed handed to the protocols (and written into the counterexample).
     #[arg(long, default_value_t = 1)]
