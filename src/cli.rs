@@ -39,6 +39,9 @@ enum Cmd {
     Run(RunArgs),
     /// Fault campaign: random scenarios within each protocol's fault model, checked for E-1/E-2.
     Explore(ExploreArgs),
+    /// Systematic search: every interleaving of a small configuration (deliveries, crashes,
+    /// suspicions), the protocol's claimed properties checked at every state.
+    Check(CheckArgs),
     /// One server of a processes-mode run (started by `ticketlab run`, not by hand).
     #[command(hide = true)]
     Server(process::server::ServerArgs),
@@ -102,6 +105,49 @@ impl NemesisArg {
 }
 
 #[derive(clap::Args, Debug)]
+struct CheckArgs {
+    /// The protocol to check (e.g. 2pe, se-ct, se-opt, se-gb, 2pe-minority).
+    #[arg(long)]
+    protocol: String,
+    /// n, the number of servers (2 to 5; 3 is the usual exhaustive bound).
+    #[arg(long, default_value_t = 3)]
+    servers: u16,
+    /// Tickets (1 to 3): ticket k goes to s_k and s_(k+1), wrapping (t1 → s1,s2; t2 → s2,s3).
+    #[arg(long, default_value_t = 2)]
+    tickets: usize,
+    /// The servers of one ticket, comma-separated, once per ticket (replaces --tickets):
+    /// --submit 1,2 --submit 2,3.
+    #[arg(long, value_name = "SERVERS")]
+    submit: Vec<String>,
+    /// Crashes, at any point (at most n − 1; liveness is checked within the protocol's fault model).
+    #[arg(long, default_value_t = 0)]
+    crashes: u8,
+    /// False suspicions of a live server, at any point (0 to 3).
+    #[arg(long, default_value_t = 0)]
+    suspicions: u8,
+    /// Steps from the initial state beyond which nothing is expanded.
+    #[arg(long, default_value_t = 1000)]
+    depth: u32,
+    /// Distinct states beyond which the search stops (not exhausted). Memory is about 1 KB per
+    /// state.
+    #[arg(long, default_value_t = 5_000_000)]
+    max_states: u64,
+    /// Seed handed to the protocols (and written into the counterexample).
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Explore every interleaving, without partial-order reduction (to cross-check it; the
+    /// state space is far larger).
+    #[arg(long)]
+    no_reduction: bool,
+    /// Output folder for the counterexample scenario (default results/check/).
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// What to print on stdout.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+}
+
+#[derive(clap::Args, Debug)]
 struct RunArgs {
     /// Scenario file (TOML). Without it, the built-in Table 1 scenario (scenarios/table1.toml).
     scenario: Option<PathBuf>,
@@ -160,6 +206,7 @@ pub fn main() -> ExitCode {
     let result = match cli.cmd {
         Cmd::Run(args) => run(args),
         Cmd::Explore(args) => explore(args),
+        Cmd::Check(args) => check(args),
         Cmd::Server(args) => return process::server::main(args),
         Cmd::Bench(args) => bench(args),
     };
@@ -502,6 +549,68 @@ fn explore(args: ExploreArgs) -> anyhow::Result<ExitCode> {
         Format::Table => println!("{}", crate::explore::render(&report)),
     }
     Ok(if report.violations > 0 {
+        ExitCode::from(EXIT_VIOLATION)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
+    let protocol = ProtocolKind::from_name(&args.protocol).ok_or_else(|| {
+        let known: Vec<&str> = ProtocolKind::ALL.iter().map(|p| p.name()).collect();
+        anyhow::anyhow!(
+            "--protocol: unknown protocol {:?}, expected one of {}",
+            args.protocol,
+            known.join(", ")
+        )
+    })?;
+    let submit = if args.submit.is_empty() {
+        if args.tickets == 0 || args.tickets > crate::check::MAX_TICKETS {
+            anyhow::bail!(
+                "--tickets {}: an exhaustive search is feasible for 1 to {} tickets",
+                args.tickets,
+                crate::check::MAX_TICKETS
+            );
+        }
+        crate::check::default_submit(args.servers.max(1), args.tickets)
+    } else {
+        args.submit
+            .iter()
+            .map(|list| {
+                list.split(',')
+                    .map(|s| {
+                        s.trim().parse::<u16>().map_err(|_| {
+                            anyhow::anyhow!("--submit {list:?}: expected server ids like 1,2")
+                        })
+                    })
+                    .collect::<anyhow::Result<Vec<u16>>>()
+            })
+            .collect::<anyhow::Result<_>>()?
+    };
+    let cfg = crate::check::Config {
+        protocol,
+        servers: args.servers,
+        submit,
+        crashes: args.crashes,
+        suspicions: args.suspicions,
+        depth: args.depth,
+        max_states: args.max_states,
+        seed: args.seed,
+        progress: args.format == Format::Table && show_progress(),
+        reduce: !args.no_reduction,
+    };
+    cfg.validate()?;
+    let out_dir = args.out.clone().unwrap_or_else(crate::check::default_out);
+    eprintln!(
+        "ticketlab check: {protocol}, n = {}, tickets {:?}, ≤ {} crash(es), ≤ {} false suspicion(s)",
+        cfg.servers, cfg.submit, cfg.crashes, cfg.suspicions
+    );
+    let report = crate::check::run(&cfg, &out_dir, &Simulator)?;
+    match args.format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        Format::Table => println!("{}", crate::check::render(&report)),
+    }
+    Ok(if report.violation.is_some() {
         ExitCode::from(EXIT_VIOLATION)
     } else {
         ExitCode::SUCCESS
