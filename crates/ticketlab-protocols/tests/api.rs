@@ -1,0 +1,113 @@
+//! The crate's small shared API, pinned down: ticket formatting (it reaches history files and
+//! messages), `Msg::ticket` (what the history records per message), `Out`'s accessors and sends,
+//! and the default `AtomicBroadcast::suspects`.
+
+use ticketlab_protocols::ct::CtBroadcast;
+use ticketlab_protocols::{AppMsg, AtomicBroadcast, Body, Effect, Msg, NodeConfig, Out, Ticket};
+
+mod common;
+use common::m;
+
+#[test]
+fn tickets_print_as_their_id() {
+    let t = Ticket::from("τ-1");
+    assert_eq!(t.to_string(), "τ-1");
+    assert_eq!(format!("{t:?}"), "\"τ-1\"");
+}
+
+#[test]
+fn a_message_names_its_ticket_only_when_it_is_about_exactly_one() {
+    let t = Ticket::from("a");
+    let a = m(2, 0, "a");
+    let b = m(3, 0, "b");
+    assert_eq!(Msg::NewTkt { ticket: t.clone() }.ticket(), Some(&t));
+    assert_eq!(Msg::AbData(a.clone()).ticket(), Some(&t));
+    let one = Msg::Propose {
+        k: 0,
+        r: 1,
+        value: vec![a.clone()],
+    };
+    assert_eq!(one.ticket(), Some(&t), "a consensus value of one message");
+    let two = Msg::Propose {
+        k: 0,
+        r: 1,
+        value: vec![a, b],
+    };
+    assert_eq!(two.ticket(), None, "a batch is about no single ticket");
+    assert_eq!(Msg::CAck { k: 0, r: 1 }.ticket(), None);
+    assert_eq!(Msg::Heartbeat.ticket(), None);
+}
+
+#[test]
+fn out_knows_its_server_and_sends_to_all_others() {
+    let mut out = Out::new(2, 4);
+    assert_eq!((out.me(), out.n()), (2, 4));
+    out.send_others(&Msg::Heartbeat);
+    let to: Vec<u16> = out
+        .effects
+        .iter()
+        .map(|e| match e {
+            Effect::Send { to, .. } => *to,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(to, vec![1, 3, 4]);
+}
+
+#[test]
+fn ct_broadcast_suspects_through_its_detector_and_the_default_never_does() {
+    struct Plain;
+    impl AtomicBroadcast for Plain {
+        fn start(&mut self, _: u64, _: &mut Out) {}
+        fn broadcast(&mut self, _: u64, _: Body, _: &mut Out, _: &mut Vec<AppMsg>) {}
+        fn on_message(
+            &mut self,
+            _: u64,
+            _: u16,
+            msg: Msg,
+            _: &mut Out,
+            _: &mut Vec<AppMsg>,
+        ) -> Option<Msg> {
+            Some(msg)
+        }
+        fn on_timer(
+            &mut self,
+            _: u64,
+            _: ticketlab_protocols::Timer,
+            _: &mut Out,
+            _: &mut Vec<AppMsg>,
+        ) {
+        }
+        fn on_control(
+            &mut self,
+            _: u64,
+            _: ticketlab_protocols::Control,
+            _: &mut Out,
+            _: &mut Vec<AppMsg>,
+        ) {
+        }
+    }
+    assert!(!Plain.suspects(1));
+    let cfg = NodeConfig {
+        me: 1,
+        n: 3,
+        heartbeat: 1_000,
+        suspect_after: 10_000,
+        seed: 1,
+        delta: 1_000,
+    };
+    let mut ct = CtBroadcast::new(&cfg);
+    let mut out = Out::new(1, 3);
+    let mut d = Vec::new();
+    assert!(!ct.suspects(2));
+    ct.on_control(
+        0,
+        ticketlab_protocols::Control::Suspect {
+            server: 2,
+            until: 1_000_000,
+        },
+        &mut out,
+        &mut d,
+    );
+    assert!(ct.suspects(2) && !ct.suspects(3));
+}
