@@ -11,36 +11,15 @@ use ticketlab::report::{self, RunSummary};
 use ticketlab::scenario::*;
 use ticketlab::sim;
 
+mod common;
+
 const DELTA: Time = 10_000;
 const OAR: ProtocolKind = ProtocolKind::SeOar;
 
 fn scenario(n: u16, tickets: u64, submit_to: SubmitTo) -> Scenario {
-    Scenario {
-        name: "oar".into(),
-        seed: Some(1),
-        cluster: Cluster {
-            servers: n,
-            protocols: vec![OAR],
-            mode: Mode::Sim,
-            delta: DELTA,
-            jitter: 0,
-            heartbeat: 20_000,
-            suspect_after: 100_000,
-        },
-        workload: Workload {
-            tickets,
-            concurrency: 1,
-            think: 0,
-            submit_to,
-            duplicates: 0.0,
-            duplicate_gap: 0,
-            deadline: 5_000_000,
-            stop_at_first_timeout: false,
-        },
-        tickets: vec![],
-        faults: vec![],
-        resilience: None,
-    }
+    let mut s = common::sim_scenario("oar", n, &[OAR], tickets);
+    s.workload.submit_to = submit_to;
+    s
 }
 
 fn run(s: &Scenario, seed: u64) -> (RunSummary, RunOutput) {

@@ -14,36 +14,13 @@ use ticketlab::report::{self, RunSummary};
 use ticketlab::scenario::*;
 use ticketlab::sim;
 
+mod common;
+
 const DELTA: Time = 10_000;
 const BOTH: [ProtocolKind; 2] = [ProtocolKind::SeOpt, ProtocolKind::SeGb];
 
 fn scenario(n: u16, tickets: u64) -> Scenario {
-    Scenario {
-        name: "opt-gb".into(),
-        seed: Some(1),
-        cluster: Cluster {
-            servers: n,
-            protocols: BOTH.to_vec(),
-            mode: Mode::Sim,
-            delta: DELTA,
-            jitter: 0,
-            heartbeat: 20_000,
-            suspect_after: 100_000,
-        },
-        workload: Workload {
-            tickets,
-            concurrency: 1,
-            think: 0,
-            submit_to: SubmitTo::RoundRobin,
-            duplicates: 0.0,
-            duplicate_gap: 0,
-            deadline: 5_000_000,
-            stop_at_first_timeout: false,
-        },
-        tickets: vec![],
-        faults: vec![],
-        resilience: None,
-    }
+    common::sim_scenario("opt-gb", n, &BOTH, tickets)
 }
 
 fn run(s: &Scenario, p: ProtocolKind, seed: u64) -> (RunSummary, RunOutput) {

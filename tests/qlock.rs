@@ -19,32 +19,9 @@ const AMO: ProtocolKind = ProtocolKind::QlockAmo;
 const BACKOFF: ProtocolKind = ProtocolKind::QlockBackoff;
 
 fn scenario(n: u16, tickets: u64) -> Scenario {
-    Scenario {
-        name: "qlock".into(),
-        seed: Some(1),
-        cluster: Cluster {
-            servers: n,
-            protocols: vec![AMO, BACKOFF],
-            mode: Mode::Sim,
-            delta: DELTA,
-            jitter: 0,
-            heartbeat: 20_000,
-            suspect_after: 100_000,
-        },
-        workload: Workload {
-            tickets,
-            concurrency: 1,
-            think: 0,
-            submit_to: SubmitTo::RoundRobin,
-            duplicates: 0.0,
-            duplicate_gap: 0,
-            deadline: 20_000_000,
-            stop_at_first_timeout: false,
-        },
-        tickets: vec![],
-        faults: vec![],
-        resilience: None,
-    }
+    let mut s = common::sim_scenario("qlock", n, &[AMO, BACKOFF], tickets);
+    s.workload.deadline = 20_000_000;
+    s
 }
 
 /// Every ticket also submitted to a second server at the same instant.

@@ -6,6 +6,7 @@ use ticketlab::lab::RunOutput;
 use ticketlab::protocol::{Outcome, ProtocolKind, ServerId};
 use ticketlab::report::{self, RunSummary};
 use ticketlab::scenario::{self, Scenario};
+use ticketlab::scenario::{Cluster, Mode, SubmitTo, Workload};
 use ticketlab::sim;
 
 pub fn load(text: &str, sets: &[&str]) -> Scenario {
@@ -45,4 +46,36 @@ pub fn decisions(h: &[Event], ticket: &str) -> Vec<(ServerId, Outcome, Option<u8
 
 pub fn p(name: &str) -> ProtocolKind {
     ProtocolKind::from_name(name).unwrap()
+}
+
+/// A simulator scenario built in code: n servers, δ = 10 ms, no jitter, heartbeat 20 ms, suspicion
+/// after 100 ms, `tickets` generated tickets one at a time round-robin, a 5 s deadline, no faults.
+/// Tests change the fields they are about.
+pub fn sim_scenario(name: &str, n: u16, protocols: &[ProtocolKind], tickets: u64) -> Scenario {
+    Scenario {
+        name: name.into(),
+        seed: Some(1),
+        cluster: Cluster {
+            servers: n,
+            protocols: protocols.to_vec(),
+            mode: Mode::Sim,
+            delta: 10_000,
+            jitter: 0,
+            heartbeat: 20_000,
+            suspect_after: 100_000,
+        },
+        workload: Workload {
+            tickets,
+            concurrency: 1,
+            think: 0,
+            submit_to: SubmitTo::RoundRobin,
+            duplicates: 0.0,
+            duplicate_gap: 0,
+            deadline: 5_000_000,
+            stop_at_first_timeout: false,
+        },
+        tickets: vec![],
+        faults: vec![],
+        resilience: None,
+    }
 }
