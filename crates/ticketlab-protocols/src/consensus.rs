@@ -156,10 +156,6 @@ impl Consensus {
         self.k
     }
 
-    pub fn is_active(&self) -> bool {
-        self.active
-    }
-
     fn estimate(&self) -> &Vec<AppMsg> {
         if self.ts > 0 {
             &self.locked

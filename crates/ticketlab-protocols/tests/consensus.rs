@@ -138,15 +138,13 @@ fn round2_coordinator_n5(from: ServerId, first: Msg) -> Node {
 fn round1_coordinator_proposes_its_value_at_once_and_decides_on_a_majority_of_acks() {
     let a = [m(1, 0, "a")];
     let mut s1 = Node::new(1, 3);
-    assert!(!s1.c.is_active());
     assert_eq!(s1.pending(&[]), (vec![], None), "nothing to order");
-    assert!(!s1.c.is_active());
     assert_eq!(s1.pending(&a), (sends(&[2, 3], propose(0, 1, &a)), None));
     // Own ack + one = a majority of 3.
     let mut want = sends(&[2, 3], decide(0, &a));
     want.push(DECIDED);
     assert_eq!(s1.msg(2, Msg::CAck { k: 0, r: 1 }), (want, decision(0, &a)));
-    assert_eq!((s1.c.instance(), s1.c.is_active()), (1, false));
+    assert_eq!(s1.c.instance(), 1);
     // The late ack of the decided instance needs nothing.
     assert_eq!(s1.msg(3, Msg::CAck { k: 0, r: 1 }), (vec![], None));
     // A decision clears pending: instance 1 starts only from a new value.
@@ -320,6 +318,44 @@ fn a_coordinator_that_proposed_moves_to_a_later_rounds_proposal_and_releases_its
     assert_eq!(s1.msg(2, propose(0, 2, &b)), (want, None));
     // Round-1 acks are now stale.
     assert_eq!(s1.msg(3, Msg::CAck { k: 0, r: 1 }), (vec![], None));
+}
+
+#[test]
+fn a_round1_coordinator_woken_by_a_message_proposes_once_it_has_something_to_order() {
+    let a = [m(1, 0, "a")];
+    let mut s1 = Node::new(1, 3);
+    // A pull (C-NACK of round 0) starts instance 0 at s1 with nothing to order yet.
+    assert_eq!(s1.msg(2, Msg::CNack { k: 0, r: 0 }), (vec![], None));
+    // Its own messages arrive: still round 1, s1 coordinates it, nothing proposed: propose.
+    assert_eq!(s1.pending(&a), (sends(&[2, 3], propose(0, 1, &a)), None));
+    // Pending changing again after the proposal proposes nothing new.
+    assert_eq!(s1.pending(&a), (vec![], None));
+}
+
+#[test]
+fn a_round1_participant_with_new_messages_never_proposes() {
+    let (a, x) = ([m(1, 0, "a")], [m(2, 0, "x")]);
+    let mut s2 = Node::new(2, 3);
+    assert_eq!(
+        s2.msg(1, propose(0, 1, &a)),
+        (vec![send(1, Msg::CAck { k: 0, r: 1 })], None)
+    );
+    assert_eq!(s2.pending(&x), (vec![], None), "s1 coordinates round 1");
+}
+
+#[test]
+fn a_coordinator_jumping_to_a_later_round_abandons_its_own_for_everyone() {
+    let (a, x) = ([m(1, 0, "a")], [m(3, 0, "x")]);
+    let mut s1 = Node::new(1, 3);
+    s1.pending(&a);
+    // s3 already estimates for round 2: s1 leaves round 1, telling s2 and s3.
+    let (e, _) = s1.msg(3, estimate(0, 2, &x, 0));
+    assert_eq!(
+        e.first(),
+        Some(&send(2, Msg::CNack { k: 0, r: 1 })),
+        "{e:?}"
+    );
+    assert!(e.contains(&send(3, Msg::CNack { k: 0, r: 1 })), "{e:?}");
 }
 
 // ---------------------------------------------------------------------------------------------
