@@ -358,6 +358,24 @@ fn a_coordinator_jumping_to_a_later_round_abandons_its_own_for_everyone() {
     assert!(e.contains(&send(3, Msg::CNack { k: 0, r: 1 })), "{e:?}");
 }
 
+#[test]
+fn estimates_count_only_at_the_coordinator_of_their_own_round() {
+    let (a, b) = ([m(2, 0, "a")], [m(3, 0, "b")]);
+    // The round-2 coordinator ignores a round-1 estimate (it would make a majority with its own).
+    let mut s2 = round2_coordinator_n3(&a);
+    assert_eq!(s2.msg(3, estimate(0, 1, &b, 0)), (vec![], None));
+    // A participant of round 2 (s3; s2 coordinates it) ignores estimates sent its way.
+    let mut s3 = Node::new(3, 3);
+    s3.pending(&b);
+    let _ = s3.suspect(1);
+    assert_eq!(s3.msg(1, estimate(0, 2, &a, 0)), (vec![], None));
+    assert_eq!(
+        s3.msg(2, estimate(0, 2, &a, 0)),
+        (vec![], None),
+        "two would be a majority, were s3 the coordinator"
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // Abandoning a coordinator
 
