@@ -1,9 +1,9 @@
 //! SE over Felber–Schiper's optimistic active replication (OAR) ordering: `se-oar`.
 //!
-//! Implements [OAR] §4–5 — Fig. 5 (client), Fig. 6 (server Tasks 0, 1a, 1b, 1c, 2), Fig. 7
+//! Implements \[OAR\] §4–5 — Fig. 5 (client), Fig. 6 (server Tasks 0, 1a, 1b, 1c, 2), Fig. 7
 //! (Cnsv-order) with the ⊖ operators of App. A.3 — as an e-ticket protocol (SE, Pedone §3.1).
 //!
-//! **Mapping** [reconstructed]: the server s_i that receives τ from a user is both OAR's client
+//! **Mapping** \[reconstructed\]: the server s_i that receives τ from a user is both OAR's client
 //! (Fig. 5) and one of the replicas. It orders m = (s_i, τ). A replica's reply to m is FIRST if no
 //! message about τ precedes m in its A_delivered ⊕ O_delivered, DUP otherwise; s_i accepts τ iff
 //! the reply it adopts (Fig. 5 l.3–5) is FIRST. The sequencer of epoch k is s_{(k mod n)+1}: s_1
@@ -14,9 +14,9 @@
 //!   others, once, only if it suspects m's origin (so a message the origin sent to some servers
 //!   before crashing still reaches every correct one: R-multicast agreement, Lemma 1).
 //! - OAR-ORDER(k, seq, msgs): the sequencer's ordering message (Task 1a, l.10), numbered within
-//!   epoch k; sent at once on each SUBMIT (not "periodically" [reconstructed]) with every message
+//!   epoch k; sent at once on each SUBMIT (not "periodically" \[reconstructed\]) with every message
 //!   it has R-delivered and not ordered. When s_i is the sequencer it sends no SUBMIT: its ORDER
-//!   carries m [reconstructed].
+//!   carries m \[reconstructed\].
 //! - OAR-VOTE(k, m, reply, W): a replica's reply to sender(m) (l.19, l.29), W = {s} at the
 //!   sequencer, {p, s} at another replica p, Π after A-delivery. s_i's own vote is local.
 //! - OAR-PHASEII(k): Task 1c/2 (l.21), R-broadcast: sent to all by a server suspecting the
@@ -45,7 +45,7 @@
 //! and sends STATE(k, O_dlv, O_notdlv) to all. After ⌈(n+1)/2⌉ STATEs, its own included, it
 //! proposes all it has, as a vector sorted by server id ([`Body::OarState`] bodies), to consensus
 //! instance k: the decision then holds a majority's values, which is Maj-validity (§5.5; the paper
-//! leaves this to [Fel98]) [reconstructed]. Consensus messages of instance k are held until this
+//! leaves this to \[Fel98\]) \[reconstructed\]. Consensus messages of instance k are held until this
 //! server has proposed (so no estimate is ever empty). On decision D^k it runs Fig. 7:
 //! dlv_max = longest dlv_i; if O_dlv is a prefix of dlv_max, New ← dlv_max ⊖ O_dlv, else
 //! Good ← ⊙(O_dlv, dlv_max), Bad ← O_dlv ⊖ Good; notdlv ← ⊎(notdlv_i in D^k order) ⊖ dlv_max;
@@ -53,10 +53,10 @@
 //! It Opt-undelivers Bad, last message first (footnote 2), A-delivers New voting W = Π (l.25–29),
 //! then l.30–32: A_delivered ⊕= (O_dlv ⊖ Bad) ⊕ New, O_dlv ← ε, k ← k+1, s ← s+1. Every own
 //! pending m in (O_dlv ⊖ Bad) ⊕ New is final (Cnsv-order agreement, §5.4), so s_i decides it at once
-//! [reconstructed]. Decision ≈ suspicion + 5δ (PHASEII δ, STATE δ, PROPOSE–ACK–DECIDE 3δ; one
+//! \[reconstructed\]. Decision ≈ suspicion + 5δ (PHASEII δ, STATE δ, PROPOSE–ACK–DECIDE 3δ; one
 //! round more when s_1, consensus' round-1 coordinator, is the crashed one).
 //!
-//! **Choices where the paper is silent** [reconstructed]:
+//! **Choices where the paper is silent** \[reconstructed\]:
 //! - The ⊖ printed as ⊕/⊙ in Fig. 7 l.7, 11, 13, 18, 19 and §5.4 is read as in App. A.3.
 //! - Task 1b has no epoch test: ORDER(k′ < k) and ORDER(k) after PHASEII(k) are dropped for
 //!   delivery; ORDER(k′ > k) (a server still finishing epoch k′−1) is held until epoch k′ —

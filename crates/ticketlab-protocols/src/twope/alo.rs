@@ -1,6 +1,6 @@
 //! `alo-2pe`: 2PE made at-least-once — properties E-1′ and E-2′ (paper §2.2), the modification
 //! the paper's §6 only announces ("the 2SE protocol could be modified to solve the at-least-once
-//! problem"; we read 2SE as 2PE). Everything below the Phase-1 line is [reconstructed].
+//! problem"; we read 2SE as 2PE). Everything below the Phase-1 line is \[reconstructed\].
 //!
 //! **Properties** (paper §2.2):
 //! - E-1′: if a server accepts τ and does not crash, no other server accepts τ, and no server
@@ -16,7 +16,7 @@
 //! **Phase 1** is 2PE's (Algorithm 1, lines 5–24, [`super::TwoPe`] unchanged): NEWTKT to all, ACK
 //! or NACK naming the first server acked, accept on ⌈(n+1)/2⌉ replies that all name this server.
 //!
-//! **Phase 2** [reconstructed]: the Phase-2 message (s_i, τ, Replies_i) is A-broadcast as in 2PE
+//! **Phase 2** \[reconstructed\]: the Phase-2 message (s_i, τ, Replies_i) is A-broadcast as in 2PE
 //! (over CT-broadcast), and the same atomic broadcast carries two more bodies about τ:
 //! - `EXCLUDE(s_x)` ([`Body::Exclude`]): a server whose τ is unresolved in Phase 2 sends it when
 //!   its failure detector has suspected s_x for a heartbeat period [reconstructed: a server that
@@ -47,11 +47,11 @@
 //! told "reject" and later "accept" — a loser waits for the DONE, and if the winner is excluded
 //! first, the next winner is recomputed (it may be the waiting loser, which then accepts). A server
 //! that reaches Phase 2 after τ was closed rejects at once, without broadcasting its Phase-2
-//! message (nothing it could broadcast would change the outcome) [reconstructed].
+//! message (nothing it could broadcast would change the outcome) \[reconstructed\].
 //!
 //! Excl^τ is per ticket, not global: the exclusions that matter for τ are then ordered with τ's
 //! other messages by any broadcast that orders same-ticket messages (Generic Broadcast's conflict
-//! relation included), at the cost of one EXCLUDE per (ticket, crashed blocker) [reconstructed].
+//! relation included), at the cost of one EXCLUDE per (ticket, crashed blocker) \[reconstructed\].
 //!
 //! **Correctness sketch.**
 //! - E-1′: a Phase-1 acceptor a is in every other Replies (Lemma 1(b)) and sends no Phase-2
@@ -69,7 +69,7 @@
 //!   suspected and excluded, and the next one is recomputed; a live winner accepts.
 //! - Why the halt: under ◇S alone a slow live acceptor looks crashed; E-1′ with E-2′ would need a
 //!   perfect detector. Halting the excluded server turns a false suspicion into a crash — the
-//!   primary-partition "suicide" of Oliveira–Almeida–Rodrigues [OAR] §4. It also keeps E-2′: an
+//!   primary-partition "suicide" of Oliveira–Almeida–Rodrigues \[OAR\] §4. It also keeps E-2′: an
 //!   excluded server that stayed alive could never win, yet could end up σ(τ)'s only survivor.
 //!   The price: **each false suspicion of a blocking claimant costs a server**, so the fault model
 //!   is "at most ⌊(n−1)/2⌋ servers lost to crashes *plus* halts" (`max_faults`; explore keeps
