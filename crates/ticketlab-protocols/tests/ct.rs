@@ -227,3 +227,36 @@ fn a_broadcast_is_diffused_to_all_others_and_ordered_by_consensus() {
     assert_eq!(out.effects, want);
     assert!(d.is_empty(), "delivered only when decided");
 }
+
+#[test]
+fn the_detector_never_suspects_itself_or_a_server_that_does_not_exist() {
+    use ticketlab_protocols::fd::FailureDetector;
+    let mut fd = FailureDetector::new(1, 3, PERIOD, TIMEOUT);
+    let mut out = Out::new(1, 3);
+    for p in [1, 0, 4] {
+        let change = fd.force(p, u64::MAX, &mut out);
+        assert!(change.suspected.is_empty(), "s{p}");
+    }
+    assert!(out.effects.is_empty());
+    assert!(!fd.force(2, 100, &mut out).suspected.is_empty());
+}
+
+#[test]
+fn a_tick_lifts_a_suspicion_once_the_peer_is_heard_again_within_its_timeout() {
+    use ticketlab_protocols::fd::FailureDetector;
+    let mut fd = FailureDetector::new(1, 3, PERIOD, TIMEOUT);
+    let mut out = Out::new(1, 3);
+    // Silent too long: suspected at the tick.
+    let change = fd.tick(TIMEOUT + 1, &mut out);
+    assert_eq!(change.suspected, vec![2, 3]);
+    // A protocol timer is not the detector's: nothing changes.
+    let change = fd.on_timer(TIMEOUT + 2, Timer::Protocol(7), &mut out);
+    assert!(change.suspected.is_empty() && change.unsuspected.is_empty());
+    // s2 heard again: its suspicion ends (at once, on the message).
+    let change = fd.heard_from(TIMEOUT + 3, 2, &mut out);
+    assert_eq!(change.unsuspected, vec![2]);
+    assert!(!fd.suspects(2) && fd.suspects(3));
+    // The next tick neither lifts s3 (still silent) nor suspects s2 again.
+    let change = fd.tick(TIMEOUT + 4, &mut out);
+    assert!(change.suspected.is_empty() && change.unsuspected.is_empty());
+}
