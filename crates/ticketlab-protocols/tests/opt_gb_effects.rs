@@ -1,0 +1,361 @@
+//! Single-node effect tests of OPT-broadcast (`opt.rs`) and Generic Broadcast (`gb.rs`): feed
+//! one process inputs, assert the exact effects and deliveries (fast paths, an inconsistent
+//! order stopping a stage, a conflict terminating one).
+
+use ticketlab_protocols::gb::GenericBroadcast;
+use ticketlab_protocols::opt::OptBroadcast;
+use ticketlab_protocols::{
+    AppMsg, AtomicBroadcast, Body, Effect, Msg, MsgId, NodeConfig, Note, Out, ServerId,
+};
+
+// ---------------------------------------------------------------------------------------------
+// Single-node effect tests
+
+fn cfg(me: ServerId, n: u16) -> NodeConfig {
+    NodeConfig {
+        me,
+        n,
+        heartbeat: 20_000,
+        suspect_after: 100_000,
+        seed: 1,
+        delta: 10_000,
+    }
+}
+
+fn msg(origin: ServerId, seq: u64, ticket: &str) -> AppMsg {
+    AppMsg {
+        id: MsgId { origin, seq },
+        body: Body::Validate {
+            ticket: ticket.into(),
+        },
+    }
+}
+
+fn sends(to: &[ServerId], m: Msg) -> Vec<Effect> {
+    to.iter()
+        .map(|&to| Effect::Send { to, msg: m.clone() })
+        .collect()
+}
+
+/// Feed one message; return (effects, delivered).
+fn feed<B: AtomicBroadcast>(
+    b: &mut B,
+    me: ServerId,
+    n: u16,
+    from: ServerId,
+    m: Msg,
+) -> (Vec<Effect>, Vec<AppMsg>) {
+    let mut out = Out::new(me, n);
+    let mut d = Vec::new();
+    assert!(b.on_message(10_000, from, m, &mut out, &mut d).is_none());
+    (out.effects, d)
+}
+
+#[test]
+fn opt_single_node_fast_path_at_the_broadcaster() {
+    let mut b = OptBroadcast::new(&cfg(2, 3));
+    let mut out = Out::new(2, 3);
+    let mut d = Vec::new();
+    b.start(0, &mut out);
+    assert_eq!(
+        out.effects,
+        vec![Effect::SetTimer {
+            timer: ticketlab_protocols::Timer::FdTick,
+            after: 20_000
+        }]
+    );
+    out.effects.clear();
+    b.broadcast(0, Body::Validate { ticket: "a".into() }, &mut out, &mut d);
+    let m = msg(2, 0, "a");
+    let mut want = sends(&[1, 3], Msg::OptData { k: 0, m: m.clone() });
+    want.extend(sends(
+        &[1, 3],
+        Msg::OptOrder {
+            k: 0,
+            pos: 0,
+            m: m.clone(),
+        },
+    ));
+    assert_eq!(
+        out.effects, want,
+        "DATA to the others, then the broadcaster's own ORDER"
+    );
+    assert!(d.is_empty());
+    let order = Msg::OptOrder {
+        k: 0,
+        pos: 0,
+        m: m.clone(),
+    };
+    assert_eq!(
+        feed(&mut b, 2, 3, 1, order.clone()),
+        (vec![], vec![]),
+        "s3 has not reported"
+    );
+    assert_eq!(
+        feed(&mut b, 2, 3, 3, order),
+        (
+            vec![Effect::Note {
+                note: Note::FastDelivery,
+                by: 1
+            }],
+            vec![m]
+        )
+    );
+    assert_eq!((b.stage(), b.is_stopped()), (0, false));
+}
+
+#[test]
+fn opt_single_node_fast_path_at_a_receiver() {
+    let mut b = OptBroadcast::new(&cfg(1, 3));
+    let m = msg(2, 0, "a");
+    let (e, d) = feed(&mut b, 1, 3, 2, Msg::OptData { k: 0, m: m.clone() });
+    assert_eq!(
+        e,
+        sends(
+            &[2, 3],
+            Msg::OptOrder {
+                k: 0,
+                pos: 0,
+                m: m.clone()
+            }
+        )
+    );
+    assert!(d.is_empty());
+    let order = Msg::OptOrder {
+        k: 0,
+        pos: 0,
+        m: m.clone(),
+    };
+    assert_eq!(feed(&mut b, 1, 3, 2, order.clone()), (vec![], vec![]));
+    assert_eq!(
+        feed(&mut b, 1, 3, 3, order),
+        (
+            vec![Effect::Note {
+                note: Note::FastDelivery,
+                by: 1
+            }],
+            vec![m]
+        )
+    );
+}
+
+#[test]
+fn opt_single_node_inconsistent_order_stops_the_stage() {
+    // s3 got a then b; s2 reports b first: s3 stops and tells the round-1 coordinator s1.
+    let (a, b_) = (msg(1, 0, "a"), msg(2, 0, "b"));
+    let mut b = OptBroadcast::new(&cfg(3, 3));
+    let (e, _) = feed(&mut b, 3, 3, 1, Msg::OptData { k: 0, m: a.clone() });
+    assert_eq!(
+        e,
+        sends(
+            &[1, 2],
+            Msg::OptOrder {
+                k: 0,
+                pos: 0,
+                m: a.clone()
+            }
+        )
+    );
+    let (e, d) = feed(
+        &mut b,
+        3,
+        3,
+        2,
+        Msg::OptOrder {
+            k: 0,
+            pos: 0,
+            m: b_.clone(),
+        },
+    );
+    assert_eq!(
+        e,
+        vec![Effect::Send {
+            to: 1,
+            msg: Msg::OptStop { k: 0 }
+        }]
+    );
+    assert!(d.is_empty() && b.is_stopped());
+    // The decision delivers the decided order, and stage 1 starts empty.
+    let (e, d) = feed(
+        &mut b,
+        3,
+        3,
+        1,
+        Msg::Decide {
+            k: 0,
+            value: vec![b_.clone(), a.clone()],
+        },
+    );
+    assert_eq!(
+        e,
+        vec![
+            Effect::Note {
+                note: Note::ConsensusDecided,
+                by: 1
+            },
+            Effect::Note {
+                note: Note::Fallback,
+                by: 1
+            }
+        ]
+    );
+    assert_eq!(d, vec![b_, a]);
+    assert_eq!((b.stage(), b.is_stopped()), (1, false));
+
+    // At s1, the STOP makes it propose its own seq_0 at once.
+    let mut c = OptBroadcast::new(&cfg(1, 3));
+    let x = msg(2, 0, "x");
+    feed(&mut c, 1, 3, 2, Msg::OptData { k: 0, m: x.clone() });
+    let (e, _) = feed(&mut c, 1, 3, 3, Msg::OptStop { k: 0 });
+    assert_eq!(
+        e,
+        sends(
+            &[2, 3],
+            Msg::Propose {
+                k: 0,
+                r: 1,
+                value: vec![x]
+            }
+        )
+    );
+}
+
+#[test]
+fn gb_single_node_fast_path() {
+    // n = 3: q = 3, the broadcaster needs both others' ACKs.
+    let mut b = GenericBroadcast::new(&cfg(2, 3));
+    let mut out = Out::new(2, 3);
+    let mut d = Vec::new();
+    b.broadcast(0, Body::Validate { ticket: "a".into() }, &mut out, &mut d);
+    let m = msg(2, 0, "a");
+    let mut want = sends(&[1, 3], Msg::GbData(m.clone()));
+    want.extend(sends(&[1, 3], Msg::GbAck { k: 0, m: m.clone() }));
+    assert_eq!(out.effects, want);
+    let ack = Msg::GbAck { k: 0, m: m.clone() };
+    assert_eq!(feed(&mut b, 2, 3, 1, ack.clone()), (vec![], vec![]));
+    assert_eq!(
+        feed(&mut b, 2, 3, 3, ack),
+        (
+            vec![Effect::Note {
+                note: Note::FastDelivery,
+                by: 1
+            }],
+            vec![m]
+        )
+    );
+
+    // n = 5: q = 4 — a receiver delivers on its own ACK plus three others.
+    let mut b = GenericBroadcast::new(&cfg(1, 5));
+    let m = msg(2, 0, "a");
+    let (e, _) = feed(&mut b, 1, 5, 2, Msg::GbData(m.clone()));
+    assert_eq!(e, sends(&[2, 3, 4, 5], Msg::GbAck { k: 0, m: m.clone() }));
+    let ack = Msg::GbAck { k: 0, m: m.clone() };
+    assert_eq!(feed(&mut b, 1, 5, 2, ack.clone()), (vec![], vec![]));
+    assert_eq!(feed(&mut b, 1, 5, 3, ack.clone()), (vec![], vec![]));
+    assert_eq!(
+        feed(&mut b, 1, 5, 5, ack.clone()),
+        (
+            vec![Effect::Note {
+                note: Note::FastDelivery,
+                by: 1
+            }],
+            vec![m]
+        )
+    );
+    assert_eq!(
+        feed(&mut b, 1, 5, 4, ack),
+        (vec![], vec![]),
+        "delivered once"
+    );
+}
+
+#[test]
+fn gb_single_node_conflict_terminates_the_stage() {
+    let (a, a2) = (msg(1, 0, "x"), msg(2, 0, "x"));
+    let mut b = GenericBroadcast::new(&cfg(3, 3));
+    feed(&mut b, 3, 3, 1, Msg::GbData(a.clone()));
+    // A second message about the same ticket: no ACK, CHK(0, pending_0) instead.
+    let (e, _) = feed(&mut b, 3, 3, 2, Msg::GbData(a2.clone()));
+    assert_eq!(
+        e,
+        sends(
+            &[1, 2],
+            Msg::GbChk {
+                k: 0,
+                pending: vec![a.clone()]
+            }
+        )
+    );
+    assert!(b.is_stopped());
+    // A proposal before this server has its q = 3 CHKs is held, not acked.
+    let value = vec![a.clone(), a2.clone()];
+    let (e, _) = feed(
+        &mut b,
+        3,
+        3,
+        1,
+        Msg::Propose {
+            k: 0,
+            r: 1,
+            value: value.clone(),
+        },
+    );
+    assert_eq!(e, vec![]);
+    assert_eq!(
+        feed(
+            &mut b,
+            3,
+            3,
+            1,
+            Msg::GbChk {
+                k: 0,
+                pending: vec![a.clone()]
+            }
+        )
+        .0,
+        vec![]
+    );
+    // Third CHK: majSet = {a} (in 2 of 3), and the held PROPOSE is acked.
+    let (e, _) = feed(
+        &mut b,
+        3,
+        3,
+        2,
+        Msg::GbChk {
+            k: 0,
+            pending: vec![a2.clone()],
+        },
+    );
+    assert_eq!(
+        e,
+        vec![Effect::Send {
+            to: 1,
+            msg: Msg::CAck { k: 0, r: 1 }
+        }]
+    );
+    let (e, d) = feed(
+        &mut b,
+        3,
+        3,
+        1,
+        Msg::Decide {
+            k: 0,
+            value: value.clone(),
+        },
+    );
+    assert_eq!(
+        e,
+        vec![
+            Effect::Note {
+                note: Note::ConsensusDecided,
+                by: 1
+            },
+            Effect::Note {
+                note: Note::Fallback,
+                by: 1
+            }
+        ]
+    );
+    assert_eq!(d, value);
+    assert_eq!((b.stage(), b.is_stopped()), (1, false));
+}
