@@ -4,8 +4,9 @@
 //!
 //! - **Model** ([`model`]): untimed. Each server has a logical clock (+1 µs per input; a timer
 //!   fires no earlier than its deadline), so a server's state is a function of its inputs and a
-//!   global state is identified by a 128-bit fingerprint of the servers' input hash chains, the
-//!   links' contents, pending timers and budgets: states reached twice are explored once.
+//!   global state is identified by a 128-bit fingerprint of the servers' protocol states
+//!   (`Protocol::state_hash`), clocks and decisions, the links' contents, pending timers and
+//!   budgets: states reached twice — also through different input orders — are explored once.
 //! - **Faults, planned up front**: one initial state per plan — a set of at most `crashes`
 //!   servers that will crash and a multiset of at most `suspicions` false suspicions (by,
 //!   server). A planned fault is a transition enabled until it happens (at any point); runs

@@ -1,19 +1,24 @@
 //! The untimed model `check` searches: global states, their transitions, and how a transition is
 //! computed by running the unchanged protocol code.
 //!
-//! A global state is: per server, whether it is alive and the sequence of inputs it consumed (as a
-//! persistent list plus a hash chain over it); the messages in flight per FIFO link; the pending
-//! protocol timers; the submissions not made yet; the crash suspicions owed; the false suspicions
-//! and crashes left; and the facts the checker reads (submissions, decisions, crashes).
+//! A global state is: per server, whether it is alive, a fingerprint of its protocol state, its
+//! logical clock, a hash chain over its decisions, and one input sequence that reaches that state
+//! (a persistent list: the representative path, to rebuild the state and for the replay); the
+//! messages in flight per FIFO link; the pending protocol timers; the submissions not made yet;
+//! the crash suspicions owed; the false suspicions and crashes left; and the facts the checker
+//! reads (submissions, decisions, crashes).
 //!
 //! Protocols are deterministic and the time a server sees is a function of its own inputs (a
 //! per-server logical clock: +1 µs per input, a timer firing no earlier than its deadline), so a
-//! server's state is a function of its input sequence. Two global states with the same
-//! fingerprint — the servers' input hash chains, the links' contents, the timers, the budgets —
-//! are the same state, which makes pruning by fingerprint sound (up to 128-bit hash collisions).
-//! A transition changes one server only (or crashes one), so computing it needs that server's
-//! protocol object alone: rebuilt by replaying its inputs into a fresh state machine, and the
-//! effects of (server state, input) are memoized since many global states share a server state.
+//! server's future is a function of its protocol state (`Protocol::state_hash`, derived `Hash`
+//! over everything the state machine holds) and its clock. Two global states with the same
+//! fingerprint — per server: alive, protocol-state hash, clock, decisions made (the checker's
+//! facts); the links' contents, the timers, the budgets — are the same state up to the facts'
+//! timestamps, which makes pruning by fingerprint sound (up to 128-bit hash collisions), and
+//! states reached through different input orders merge. A transition changes one server only (or
+//! crashes one), so computing it needs that server's protocol object alone: rebuilt by replaying
+//! its representative inputs into a fresh state machine, and the effects and resulting state hash
+//! of (server state, input) are memoized since many global states share a server state.
 
 use crate::history::Event;
 use crate::protocol::{
@@ -27,6 +32,19 @@ use std::rc::Rc;
 
 /// A 128-bit fingerprint.
 pub type Fp = u128;
+
+/// Fingerprint of server `s`'s protocol state (two SipHash passes with different prefixes).
+pub fn fp_protocol(s: ServerId, p: &dyn Protocol) -> Fp {
+    let mut a = DefaultHasher::new();
+    let mut b = DefaultHasher::new();
+    0xC3u8.hash(&mut a);
+    0x3Cu8.hash(&mut b);
+    s.hash(&mut a);
+    s.hash(&mut b);
+    p.state_hash(&mut a);
+    p.state_hash(&mut b);
+    (u128::from(a.finish()) << 64) | u128::from(b.finish())
+}
 
 /// Hash bytes into 128 bits (two SipHash passes with different prefixes).
 pub fn fp_bytes(parts: &[&[u8]]) -> Fp {
@@ -66,8 +84,10 @@ pub struct Hist {
 #[derive(Clone, Debug)]
 pub struct Node {
     pub alive: bool,
-    /// Hash chain over the inputs consumed.
+    /// Fingerprint of the protocol state (`Protocol::state_hash`, with the server's id).
     pub hash: Fp,
+    /// Hash chain over the decisions this server made (the checker's facts about it).
+    pub decided: Fp,
     /// The server's logical clock: the `now` of its last input.
     pub now: Time,
     pub hist: Option<Rc<Hist>>,
@@ -185,6 +205,8 @@ impl State {
         for node in &self.nodes {
             bytes.push(u8::from(node.alive));
             bytes.extend_from_slice(&node.hash.to_le_bytes());
+            bytes.extend_from_slice(&node.decided.to_le_bytes());
+            bytes.extend_from_slice(&node.now.to_le_bytes());
         }
         for link in &self.links {
             bytes.extend_from_slice(&(link.len() as u32).to_le_bytes());
@@ -222,10 +244,14 @@ pub struct Work {
 pub struct Engine {
     pub model: Model,
     submissions: Vec<(u8, ServerId)>,
-    memo: HashMap<(Fp, Fp), Rc<Vec<Effect>>>,
+    /// (protocol state, input) → (effects, protocol state after).
+    memo: HashMap<(Fp, Fp), Memo>,
     next_packet: u64,
     pub work: Work,
 }
+
+/// A memoized transition of one server: its effects and its protocol state's fingerprint after.
+type Memo = (Rc<Vec<Effect>>, Fp);
 
 /// Entries kept in the effects memo before it is cleared (bounds its memory).
 const MEMO_LIMIT: usize = 4_000_000;
@@ -251,7 +277,8 @@ impl Engine {
             nodes: (1..=n)
                 .map(|s| Node {
                     alive: true,
-                    hash: fp_bytes(&[b"start", &s.to_le_bytes()]),
+                    hash: fp_bytes(&[b"fresh", &s.to_le_bytes()]),
+                    decided: 0,
                     now: 0,
                     hist: None,
                 })
@@ -550,7 +577,7 @@ impl Engine {
         let node = &st.nodes[idx];
         let input_fp = fp_bytes(&[&encode(&input), &now.to_le_bytes()]);
         let key = (node.hash, input_fp);
-        let effects = match self.memo.get(&key) {
+        let (effects, after) = match self.memo.get(&key) {
             Some(e) => {
                 self.work.memo_hits += 1;
                 e.clone()
@@ -558,15 +585,16 @@ impl Engine {
             None => {
                 let mut p = self.rebuild(s, node.hist.as_ref());
                 let e = Rc::new(self.call(&mut *p, s, &input, now));
+                let after = fp_protocol(s, &*p);
                 if self.memo.len() >= MEMO_LIMIT {
                     self.memo.clear();
                 }
-                self.memo.insert(key, e.clone());
-                e
+                self.memo.insert(key, (e.clone(), after));
+                (e, after)
             }
         };
         let node = &mut st.nodes[idx];
-        node.hash = fp_bytes(&[&node.hash.to_le_bytes(), &input_fp.to_le_bytes()]);
+        node.hash = after;
         node.now = now;
         node.hist = Some(Rc::new(Hist {
             input,
@@ -614,13 +642,20 @@ impl Engine {
                     ticket,
                     outcome,
                     phase,
-                } => Rc::make_mut(&mut st.facts).push(Event::Decide {
-                    t_us: Time::from(depth),
-                    ticket: ticket.clone(),
-                    server: s,
-                    outcome: *outcome,
-                    phase: *phase,
-                }),
+                } => {
+                    let node = &mut st.nodes[idx];
+                    node.decided = fp_bytes(&[
+                        &node.decided.to_le_bytes(),
+                        &encode(&(ticket, outcome, phase)),
+                    ]);
+                    Rc::make_mut(&mut st.facts).push(Event::Decide {
+                        t_us: Time::from(depth),
+                        ticket: ticket.clone(),
+                        server: s,
+                        outcome: *outcome,
+                        phase: *phase,
+                    });
+                }
                 Effect::Note { .. } => {}
                 Effect::Halt => {
                     self.work.halts += 1;

@@ -63,7 +63,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// A deliberate bug, for the bug zoo (teaching material and a target for `explore`): each one
 /// breaks a step of the locking argument above. Never set in a shipped protocol.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Flaw {
     /// The coordinator counts a C-ACK of an *older* round toward its current proposal: an ACK
     /// for an earlier value no longer proves that a majority locked this one.
@@ -74,13 +74,13 @@ pub enum Flaw {
 }
 
 /// A decided instance.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Decision {
     pub k: u64,
     pub value: Vec<AppMsg>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Hash)]
 pub struct Consensus {
     me: ServerId,
     n: u16,

@@ -21,7 +21,7 @@ use super::{
 use super::{Time, Timer};
 use std::collections::{BTreeSet, VecDeque};
 
-#[derive(Debug)]
+#[derive(Debug, Hash)]
 pub struct CtBroadcast {
     fd: FailureDetector,
     cons: Consensus,

@@ -8,7 +8,7 @@
 
 use super::{Control, Msg, Note, Out, ServerId, Time, Timer};
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Hash)]
 pub struct FailureDetector {
     me: ServerId,
     n: u16,

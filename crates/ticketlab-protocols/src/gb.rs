@@ -97,7 +97,7 @@ use std::collections::{BTreeMap, BTreeSet};
 pub type GenericBroadcast = Staged<GbStage>;
 
 /// Generic Broadcast's per-stage state.
-#[derive(Debug)]
+#[derive(Debug, Hash)]
 pub struct GbStage {
     /// q = ⌈(2n+1)/3⌉: ACKs for fast delivery, CHKs for stage termination.
     q: usize,

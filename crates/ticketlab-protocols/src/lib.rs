@@ -35,6 +35,7 @@ pub mod twope;
 pub use kind::{Property, ProtocolKind, Theory};
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use std::hash::{Hash, Hasher};
 
 /// Microseconds since the start of the run.
 pub type Time = u64;
@@ -67,7 +68,7 @@ impl From<&str> for Ticket {
 }
 
 /// The result of validating a ticket at one server.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Outcome {
     Accept,
@@ -82,7 +83,7 @@ pub struct MsgId {
 }
 
 /// The application payload of an atomic (or generic) broadcast.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Hash)]
 pub enum Body {
     /// SE: "s_i broadcasts τ" (paper §3.1).
     Validate { ticket: Ticket },
@@ -118,7 +119,7 @@ impl Body {
 }
 
 /// Numbers one server's broadcasts: (me, 0), (me, 1), …
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Hash)]
 pub struct MsgIds {
     origin: ServerId,
     next: u64,
@@ -141,7 +142,7 @@ impl MsgIds {
 }
 
 /// A message handed to an atomic broadcast, with its id.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Hash)]
 pub struct AppMsg {
     pub id: MsgId,
     pub body: Body,
@@ -151,7 +152,7 @@ pub struct AppMsg {
 ///
 /// One flat enum (rather than one per layer) keeps the runtimes protocol-agnostic and gives every
 /// message a stable type name for the counters ([`Msg::kind`]).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Hash)]
 pub enum Msg {
     /// Failure-detector heartbeat (counted separately, never in messages per ticket).
     Heartbeat,
@@ -378,7 +379,7 @@ pub enum Timer {
 }
 
 /// Commands from the lab's fault injector (not from the protocol's model).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Hash)]
 pub enum Control {
     /// Force the failure detector to suspect `server` until `until` (a false suspicion).
     Suspect { server: ServerId, until: Time },
@@ -547,6 +548,10 @@ pub trait Protocol: Send {
     fn on_timer(&mut self, now: Time, timer: Timer, out: &mut Out);
     /// A fault-injection command.
     fn on_control(&mut self, now: Time, ctl: Control, out: &mut Out);
+    /// Feed the whole protocol state into `h` (for `check`'s state fingerprints): two instances
+    /// that feed the same bytes must behave the same on every future input. Implemented by
+    /// `#[derive(Hash)]` on the state; it changes nothing.
+    fn state_hash(&self, h: &mut dyn Hasher);
 }
 
 /// An atomic broadcast as a component inside a protocol (paper §2.1: validity, uniform agreement,

@@ -83,6 +83,7 @@ use super::quorum::majority;
 use super::{AppMsg, Body, Control, Msg, MsgId, MsgIds, NodeConfig, Note, Out, Outcome};
 use super::{Protocol, ServerId, Theory, Ticket, Time, Timer};
 use std::collections::{BTreeMap, BTreeSet};
+use std::hash::{Hash, Hasher};
 
 /// The theory row printed for `se-oar`: the s_i ≠ s row (see the module doc).
 pub fn theory(n: u64) -> Theory {
@@ -97,7 +98,7 @@ pub fn theory(n: u64) -> Theory {
 type State = (Vec<AppMsg>, Vec<AppMsg>);
 
 /// Votes s_i holds for one of its messages in one epoch (Fig. 5 l.3–5).
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Hash)]
 struct Votes {
     /// ∪ W_i.
     union: BTreeSet<ServerId>,
@@ -105,6 +106,7 @@ struct Votes {
     best: Option<(usize, bool)>,
 }
 
+#[derive(Hash)]
 pub struct Oar {
     me: ServerId,
     n: u16,
@@ -589,6 +591,9 @@ impl Oar {
 }
 
 impl Protocol for Oar {
+    fn state_hash(&self, mut h: &mut dyn Hasher) {
+        self.hash(&mut h);
+    }
     fn on_start(&mut self, _now: Time, out: &mut Out) {
         self.fd.start(out);
     }

@@ -85,7 +85,7 @@ use std::collections::BTreeMap;
 pub type OptBroadcast = Staged<OptStage>;
 
 /// OPT's per-stage state.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Hash)]
 pub struct OptStage {
     /// seq_k: this process's receipt order in stage k.
     seq: Vec<AppMsg>,

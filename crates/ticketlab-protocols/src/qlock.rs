@@ -94,6 +94,7 @@ use super::{Control, Effect, Msg, NodeConfig, Note, Out, Outcome, Protocol};
 use super::{ServerId, Ticket, Time, Timer};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
+use std::hash::{Hash, Hasher};
 
 /// The cap on s in 2^s(Δ+4δ) \[reconstructed\]: keeps the bound finite (2^20 · 10δ).
 pub const MAX_BACKOFF_EXP: u32 = 20;
@@ -118,7 +119,7 @@ pub struct QState {
 }
 
 /// What get(r) returns (Fig. 3 l.8): ⟨σ^c, σ^pc, proposer, pending⟩.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, Hash)]
 pub struct Report {
     pub committed: QState,
     pub proposed: QState,
@@ -128,7 +129,7 @@ pub struct Report {
 }
 
 /// A small splitmix64 stream: the backoff draws (and apply's order), from the run seed and `me`.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Hash)]
 pub struct SplitMix64(u64);
 
 impl SplitMix64 {
@@ -173,13 +174,14 @@ fn answer(ticket: &Ticket, attempt: u32, free: bool) -> Msg {
 // qlock-amo
 
 /// The first ⌈(n+1)/2⌉ answers to one TRY round.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Hash)]
 struct Tally {
     responders: BTreeSet<ServerId>,
     locked: bool,
 }
 
 /// `qlock-amo`: Fleet's at-most-one lock per ticket (see the module doc).
+#[derive(Hash)]
 pub struct QlockAmo {
     me: ServerId,
     quorum: u16,
@@ -229,6 +231,9 @@ impl QlockAmo {
 }
 
 impl Protocol for QlockAmo {
+    fn state_hash(&self, mut h: &mut dyn Hasher) {
+        self.hash(&mut h);
+    }
     fn on_start(&mut self, _now: Time, _out: &mut Out) {}
 
     fn on_ticket(&mut self, _now: Time, ticket: Ticket, out: &mut Out) {
@@ -264,7 +269,7 @@ impl Protocol for QlockAmo {
 // qlock-backoff
 
 /// The server side of τ's object: the mutex's last FREE and Fig. 3's variables.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Hash)]
 struct Object {
     /// When this server last answered FREE for τ.
     last_free: Option<Time>,
@@ -278,7 +283,7 @@ struct Object {
 }
 
 /// Where this server's ordering thread for its own claim on τ is.
-#[derive(Debug)]
+#[derive(Debug, Hash)]
 enum Phase {
     /// A TRY round: the answers so far (its own first).
     Trying {
@@ -301,7 +306,7 @@ enum Phase {
 }
 
 /// The client side (Fig. 2's ordering thread) of this server's own, undecided claim on τ.
-#[derive(Debug)]
+#[derive(Debug, Hash)]
 struct Claim {
     /// Its timer: `Timer::Protocol(timer)`.
     timer: u64,
@@ -318,6 +323,7 @@ struct Claim {
 
 /// `qlock-backoff`: the CMR backoff mutex plus the §6 ordering protocol, one object per ticket
 /// (see the module doc).
+#[derive(Hash)]
 pub struct QlockBackoff {
     me: ServerId,
     quorum: u16,
@@ -666,6 +672,9 @@ fn apply(pending: &BTreeSet<ServerId>, mut state: QState, rng: &mut SplitMix64) 
 }
 
 impl Protocol for QlockBackoff {
+    fn state_hash(&self, mut h: &mut dyn Hasher) {
+        self.hash(&mut h);
+    }
     fn on_start(&mut self, _now: Time, _out: &mut Out) {}
 
     fn on_ticket(&mut self, now: Time, ticket: Ticket, out: &mut Out) {

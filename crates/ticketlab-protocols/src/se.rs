@@ -12,7 +12,9 @@
 use super::{AppMsg, AtomicBroadcast, Body, Control, Msg, NodeConfig, Out, Outcome, Protocol};
 use super::{ServerId, Ticket, Time, Timer};
 use std::collections::{BTreeMap, BTreeSet};
+use std::hash::{Hash, Hasher};
 
+#[derive(Hash)]
 pub struct Se<A: AtomicBroadcast> {
     me: ServerId,
     ab: A,
@@ -54,7 +56,10 @@ impl<A: AtomicBroadcast> Se<A> {
     }
 }
 
-impl<A: AtomicBroadcast> Protocol for Se<A> {
+impl<A: AtomicBroadcast + Hash> Protocol for Se<A> {
+    fn state_hash(&self, mut h: &mut dyn Hasher) {
+        self.hash(&mut h);
+    }
     fn on_start(&mut self, now: Time, out: &mut Out) {
         self.ab.start(now, out);
     }

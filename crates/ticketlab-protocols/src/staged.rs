@@ -67,7 +67,7 @@ pub trait StageRules: Debug + Send + Sized {
 }
 
 /// A staged broadcast: the common state, and the `rules`' own.
-#[derive(Debug)]
+#[derive(Debug, Hash)]
 pub struct Staged<R: StageRules> {
     pub(crate) me: ServerId,
     pub(crate) n: u16,

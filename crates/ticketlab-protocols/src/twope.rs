@@ -33,9 +33,10 @@ use super::quorum::majority;
 use super::{AppMsg, AtomicBroadcast, Body, Control, Msg, NodeConfig, Out, Outcome, Protocol};
 use super::{ServerId, Ticket, Time, Timer};
 use std::collections::{BTreeMap, BTreeSet};
+use std::hash::{Hash, Hasher};
 
 /// Per-ticket state at the server that received it from a user.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Hash)]
 struct Validation {
     /// Servers whose reply arrived (the "from s_k" of line 21).
     responders: BTreeSet<ServerId>,
@@ -45,6 +46,7 @@ struct Validation {
     phase2: Option<Vec<ServerId>>,
 }
 
+#[derive(Hash)]
 pub struct TwoPe<A: AtomicBroadcast> {
     me: ServerId,
     /// Replies needed before deciding Phase 1: ⌈(n+1)/2⌉ (line 21).
@@ -213,7 +215,10 @@ impl<A: AtomicBroadcast> TwoPe<A> {
     }
 }
 
-impl<A: AtomicBroadcast> Protocol for TwoPe<A> {
+impl<A: AtomicBroadcast + Hash> Protocol for TwoPe<A> {
+    fn state_hash(&self, mut h: &mut dyn Hasher) {
+        self.hash(&mut h);
+    }
     fn on_start(&mut self, now: Time, out: &mut Out) {
         self.ab.start(now, out);
     }

@@ -92,7 +92,7 @@ use crate::{
 use std::collections::{BTreeMap, BTreeSet};
 
 /// One delivered entry about a ticket, in delivery order.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Entry {
     /// (s_k, τ, Replies_k).
     Phase2(ServerId, Vec<ServerId>),
@@ -104,7 +104,7 @@ pub enum Entry {
 
 /// One ticket's delivered sequence, reduced as it is delivered (identical at every server at the
 /// same point of the sequence).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Stream {
     /// Phase-2 messages in delivery order: (sender, Replies_sender).
     msgs: Vec<(ServerId, Vec<ServerId>)>,
@@ -203,7 +203,7 @@ impl Stream {
 }
 
 /// The at-least-once state of one server.
-#[derive(Debug)]
+#[derive(Debug, Hash)]
 pub struct Alo {
     n: u16,
     /// A suspicion counts for exclusion once it has held this long (one heartbeat period).
