@@ -1,0 +1,166 @@
+//! The protocol registry, pinned down as tables: names (a scenario contract), the theory rows the
+//! tool prints beside its measurements, the crashes each protocol is designed for, the
+//! properties each claims, and what the properties imply.
+
+use ticketlab_protocols::{NodeConfig, Out, Property, ProtocolKind};
+
+/// (name, latency δ and messages per ticket at n = 3, 5, 7, 9, max_faults at n = 3, 5, 7, 9).
+type Row = (&'static str, [(f64, u64); 4], [u16; 4]);
+
+const ROWS: &[Row] = &[
+    (
+        "2pe",
+        [(2.0, 4), (2.0, 8), (2.0, 12), (2.0, 16)],
+        [1, 2, 3, 4],
+    ),
+    (
+        "se-ct",
+        [(4.0, 8), (4.0, 16), (4.0, 24), (4.0, 32)],
+        [1, 2, 3, 4],
+    ),
+    (
+        "se-opt",
+        [(2.0, 8), (2.0, 24), (2.0, 48), (2.0, 80)],
+        [1, 2, 3, 4],
+    ),
+    (
+        "se-gb",
+        [(2.0, 8), (2.0, 24), (2.0, 48), (2.0, 80)],
+        [0, 1, 2, 2],
+    ),
+    (
+        "se-oar",
+        [(2.0, 6), (3.0, 12), (3.0, 18), (3.0, 24)],
+        [1, 2, 3, 4],
+    ),
+    (
+        "qlock-amo",
+        [(2.0, 4), (2.0, 8), (2.0, 12), (2.0, 16)],
+        [1, 2, 3, 4],
+    ),
+    (
+        "qlock-backoff",
+        [(6.0, 16), (6.0, 32), (6.0, 48), (6.0, 64)],
+        [1, 2, 3, 4],
+    ),
+    (
+        "alo-2pe",
+        [(2.0, 4), (2.0, 8), (2.0, 12), (2.0, 16)],
+        [1, 2, 3, 4],
+    ),
+    (
+        "2pe-minority",
+        [(2.0, 4), (2.0, 8), (2.0, 12), (2.0, 16)],
+        [1, 2, 3, 4],
+    ),
+    (
+        "ct-stale-ack",
+        [(4.0, 8), (4.0, 16), (4.0, 24), (4.0, 32)],
+        [1, 2, 3, 4],
+    ),
+    (
+        "ct-early-propose",
+        [(4.0, 8), (4.0, 16), (4.0, 24), (4.0, 32)],
+        [1, 2, 3, 4],
+    ),
+    (
+        "2pe-own-phase2",
+        [(2.0, 4), (2.0, 8), (2.0, 12), (2.0, 16)],
+        [1, 2, 3, 4],
+    ),
+];
+
+#[test]
+fn every_protocol_has_its_name_theory_row_and_fault_budget() {
+    assert_eq!(ProtocolKind::ALL.len(), ROWS.len());
+    for (&p, (name, theory, faults)) in ProtocolKind::ALL.iter().zip(ROWS) {
+        assert_eq!(p.name(), *name);
+        assert_eq!(p.to_string(), *name);
+        assert_eq!(ProtocolKind::from_name(name), Some(p));
+        for (i, n) in [3u16, 5, 7, 9].into_iter().enumerate() {
+            let t = p.theory(n);
+            assert_eq!(
+                (t.latency_delta, t.messages_per_ticket),
+                theory[i],
+                "{name} n={n}"
+            );
+            assert!(!t.resilience.is_empty());
+            assert_eq!(p.max_faults(n), faults[i], "{name} n={n}");
+        }
+    }
+    assert_eq!(ProtocolKind::from_name("2PE"), None);
+    assert_eq!(ProtocolKind::from_name(""), None);
+}
+
+#[test]
+fn resilience_claims_are_the_papers() {
+    let r = |p: ProtocolKind| p.theory(5).resilience;
+    assert_eq!(r(ProtocolKind::TwoPe), "f < n/2");
+    assert_eq!(r(ProtocolKind::SeGb), "f < n/3");
+    assert_eq!(r(ProtocolKind::SeOpt), "f_opt = 0 (fast path)");
+    assert_eq!(r(ProtocolKind::QlockAmo), "f < n/2; E-2 only uncontended");
+    assert_eq!(
+        r(ProtocolKind::QlockBackoff),
+        "f < n/2; E-2 w.p. 1 once stable"
+    );
+}
+
+#[test]
+fn the_groups_partition_the_protocols() {
+    let mut all: Vec<ProtocolKind> = ProtocolKind::TABLE1
+        .iter()
+        .chain(ProtocolKind::SEEDS)
+        .chain(ProtocolKind::ZOO)
+        .copied()
+        .collect();
+    all.sort();
+    let mut want = ProtocolKind::ALL.to_vec();
+    want.sort();
+    assert_eq!(all, want);
+}
+
+#[test]
+fn claims_and_what_they_imply() {
+    use Property::*;
+    for &p in ProtocolKind::ALL {
+        let want: &[Property] = match p {
+            ProtocolKind::QlockAmo => &[E1],
+            ProtocolKind::Alo2Pe => &[E1Prime, E2Prime],
+            _ => &[E1, E2],
+        };
+        assert_eq!(p.properties(), want, "{p}");
+        assert_eq!(p.halts_on_suspicion(), p == ProtocolKind::Alo2Pe, "{p}");
+    }
+    // E-1 ⇒ E-1′ and E-2′ ⇒ E-2; each implies itself; nothing else.
+    for &a in Property::ALL {
+        for &b in Property::ALL {
+            let want = a == b || (a, b) == (E1, E1Prime) || (a, b) == (E2Prime, E2);
+            assert_eq!(a.implies(b), want, "{a} ⇒ {b}");
+        }
+    }
+    let names: Vec<String> = Property::ALL.iter().map(|p| p.to_string()).collect();
+    assert_eq!(names, ["E-1", "E-2", "E-1'", "E-2'"]);
+    assert_eq!(E2Prime.name(), "E-2'");
+}
+
+#[test]
+fn every_protocol_builds_and_starts_its_failure_detector_or_nothing() {
+    for &p in ProtocolKind::ALL {
+        let cfg = NodeConfig {
+            me: 2,
+            n: 3,
+            heartbeat: 1_000,
+            suspect_after: 10_000,
+            seed: 1,
+            delta: 1_000,
+        };
+        let mut node = p.build(&cfg);
+        let mut out = Out::new(2, 3);
+        node.on_start(0, &mut out);
+        assert!(
+            out.effects.len() <= 1,
+            "{p}: at most the detector's timer at start: {:?}",
+            out.effects
+        );
+    }
+}
