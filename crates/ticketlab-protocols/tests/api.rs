@@ -111,3 +111,19 @@ fn ct_broadcast_suspects_through_its_detector_and_the_default_never_does() {
     );
     assert!(ct.suspects(2) && !ct.suspects(3));
 }
+
+#[test]
+fn the_backoff_stream_is_splitmix64() {
+    use ticketlab_protocols::qlock::SplitMix64;
+    // Known answers of splitmix64 from state 0 (server 0 mixes nothing into the seed).
+    let mut r = SplitMix64::new(0, 0);
+    assert_eq!(
+        [r.next_u64(), r.next_u64(), r.next_u64()],
+        [0xe220a8397b1dcdaf, 0x6e789e6aa1b965f4, 0x06c45d188009454f]
+    );
+    // Draws stay in their range, both ends reachable.
+    let mut r = SplitMix64::new(42, 3);
+    let draws: Vec<u64> = (0..200).map(|_| r.uniform(5, 7)).collect();
+    assert!(draws.iter().all(|d| (5..=7).contains(d)));
+    assert!(draws.contains(&5) && draws.contains(&7));
+}
