@@ -21,6 +21,7 @@
 
 pub mod consensus;
 pub mod ct;
+pub mod draw;
 pub mod fd;
 pub mod gb;
 mod kind;

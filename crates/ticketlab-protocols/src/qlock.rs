@@ -92,6 +92,7 @@
 use super::quorum::majority;
 use super::{Control, Effect, Msg, NodeConfig, Note, Out, Outcome, Protocol};
 use super::{ServerId, Ticket, Time, Timer};
+pub use crate::draw::SplitMix64;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::hash::{Hash, Hasher};
@@ -126,32 +127,6 @@ pub struct Report {
     pub proposer: Rank,
     /// The claims pending at the server (by claimant).
     pub pending: Vec<ServerId>,
-}
-
-/// A small splitmix64 stream: the backoff draws (and apply's order), from the run seed and `me`.
-#[derive(Clone, Debug, Hash)]
-pub struct SplitMix64(u64);
-
-impl SplitMix64 {
-    pub fn new(seed: u64, me: ServerId) -> Self {
-        SplitMix64(seed ^ u64::from(me).wrapping_mul(0xD1B5_4A32_D192_ED03))
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in [lo, hi] (lo ≤ hi).
-    pub fn uniform(&mut self, lo: u64, hi: u64) -> u64 {
-        match (hi - lo).checked_add(1) {
-            Some(span) => lo + self.next_u64() % span,
-            None => self.next_u64(),
-        }
-    }
 }
 
 fn try_msg(ticket: &Ticket, attempt: u32) -> Msg {
