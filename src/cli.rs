@@ -112,7 +112,8 @@ struct CheckArgs {
     /// n, the number of servers (2 to 5; 3 is the usual exhaustive bound).
     #[arg(long, default_value_t = 3)]
     servers: u16,
-    /// Tickets (1 to 3): ticket k goes to s_k and s_(k+1), wrapping (t1 → s1,s2; t2 → s2,s3).
+    /// Tickets (1 to 3): t1 is submitted twice, to s1 and s2 (the double submission); every
+    /// other ticket once, t_k to s_(k+1), wrapping (n = 3: t2 → s3, t3 → s1).
     #[arg(long, default_value_t = 2)]
     tickets: usize,
     /// The servers of one ticket, comma-separated, once per ticket (replaces --tickets):
@@ -125,13 +126,21 @@ struct CheckArgs {
     /// False suspicions of a live server, at any point (0 to 3).
     #[arg(long, default_value_t = 0)]
     suspicions: u8,
+    /// Protocol timer firings per server along a path (bounds protocols that retry on timers,
+    /// like qlock-backoff; 0 to 5).
+    #[arg(long, default_value_t = 2)]
+    timers: u8,
     /// Steps from the initial state beyond which nothing is expanded.
     #[arg(long, default_value_t = 1000)]
     depth: u32,
-    /// Distinct states beyond which the search stops (not exhausted). Memory is about 1 KB per
-    /// state.
-    #[arg(long, default_value_t = 5_000_000)]
+    /// Distinct states beyond which the search stops (not exhausted). Memory is about 250 bytes
+    /// per state.
+    #[arg(long, default_value_t = 40_000_000)]
     max_states: u64,
+    /// Resident memory in MiB beyond which the search stops (not exhausted); default: half of
+    /// the machine's memory.
+    #[arg(long, value_name = "MIB")]
+    max_memory: Option<u64>,
     /// Seed handed to the protocols (and written into the counterexample).
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -593,8 +602,10 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
         submit,
         crashes: args.crashes,
         suspicions: args.suspicions,
+        timers: args.timers,
         depth: args.depth,
         max_states: args.max_states,
+        max_memory_mb: args.max_memory.or_else(crate::check::default_max_memory_mb),
         seed: args.seed,
         progress: args.format == Format::Table && show_progress(),
         reduce: !args.no_reduction,

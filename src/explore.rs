@@ -620,7 +620,7 @@ fn first_message(protocol: ProtocolKind) -> &'static str {
             "NEWTKT"
         }
         ProtocolKind::SeCt | ProtocolKind::CtStaleAck | ProtocolKind::CtEarlyPropose => "AB-DATA",
-        ProtocolKind::SeOpt => "OPT-DATA",
+        ProtocolKind::SeOpt | ProtocolKind::OptMajorityFast => "OPT-DATA",
         ProtocolKind::SeGb => "GB-DATA",
         ProtocolKind::QlockAmo | ProtocolKind::QlockBackoff => "QL-TRY",
         ProtocolKind::Alo2Pe => "NEWTKT",

@@ -338,11 +338,14 @@ fn targeted_schedules_find_nothing_wrong_with_the_table1_protocols() {
 #[test]
 fn targeted_schedules_catch_the_bug_zoo_with_replayable_scenarios() {
     // Random faults found ct-early-propose in 4 of 3,000 seeds and 2pe-own-phase2 in none (it
-    // needs three servers racing for one ticket); the targeted schedules find both.
+    // needs three servers racing for one ticket); the targeted schedules find both. Random
+    // faults find opt-majority-fast in 38 of the first 300 seeds (first at seed 24), the
+    // targeted ones in three of the first four.
     let dir = tempfile::tempdir().unwrap();
     for (protocol, seeds, by) in [
         (ProtocolKind::CtEarlyPropose, 181..182, Nemesis::SlowAcks),
         (ProtocolKind::TwoPeOwnPhase2, 0..20, Nemesis::SlowAcks),
+        (ProtocolKind::OptMajorityFast, 0..4, Nemesis::SlowAcks),
     ] {
         let out = dir.path().join(protocol.name());
         let report = ticketlab::explore::campaign(

@@ -29,12 +29,20 @@
 //! - **Counterexample**: the first violation BFS meets, hence a shortest one (in steps) among
 //!   the interleavings the reduction keeps. It is written as a scenario for the simulator
 //!   ([`replay`]) and replayed at once to confirm it.
-//! - **Cost**: servers are identified by their input sequences (the `Protocol` trait offers no
-//!   state hash), so different input orders that lead to the same protocol state are not merged.
-//!   Measured (release, n = 3): one ticket contended by s1 and s2 is exhausted by every shipped
-//!   protocol failure-free (2pe 86 k states, se-ct 3.6 k, se-gb 0.8 M, se-opt 10 M) and by 2pe
-//!   and se-ct with a crash (5.1 M, 0.23 M); two tickets are not exhaustible this way. About
-//!   1 KB of memory per state.
+//! - **Timers**: protocol timers fire at any point, at most `timers` times per server along a
+//!   path; a state where only spent timers are left is a cut (no liveness judged there), so a
+//!   protocol that retries forever (qlock-backoff's backoff) still has a finite space.
+//! - **Timed liveness**: alo-2pe's and qlock-backoff's liveness rests on timing
+//!   (`ProtocolKind::liveness_is_timed`), which an untimed search cannot judge: safety only.
+//! - **Counterexample replay**: a path the simulator cannot replay exactly (two messages sent
+//!   together on one link, delivered apart) is passed over for the next violation BFS meets,
+//!   up to [`REPLAY_TRIES`]; then the first is reported with the replay's warning.
+//! - **Cost**: the failure detector's hash leaves out the per-peer "last heard" times and
+//!   timeouts, which only the heartbeat tick reads (it never fires here), so states that differ
+//!   only in the order messages arrived merge. Measured (release, n = 3, t1 to s1 and s2, t2 to
+//!   s3, ≤ 1 crash): 2pe 1.4 M states in 5 s, se-ct 0.6 M, se-gb 4.2 M, se-oar 0.3 M, alo-2pe
+//!   8.7 M in 33 s, se-opt 27.4 M in ~150 s; about 250 bytes per state (qlock-backoff ~1 KB). The search
+//!   stops at `max_states` or `max_memory_mb`.
 
 pub mod model;
 pub mod replay;
@@ -54,6 +62,11 @@ pub const MAX_SERVERS: u16 = 5;
 pub const MAX_TICKETS: usize = 3;
 /// The largest false-suspicion bound `check` accepts.
 pub const MAX_SUSPICIONS: u8 = 3;
+/// Counterexamples tried before the first one is reported although the simulator could not
+/// replay it exactly.
+pub const REPLAY_TRIES: u32 = 20;
+/// The largest timer bound `check` accepts.
+pub const MAX_TIMERS: u8 = 5;
 
 /// What to check (validated by [`Config::validate`]).
 #[derive(Clone, Debug)]
@@ -64,10 +77,15 @@ pub struct Config {
     pub submit: Vec<Vec<ServerId>>,
     pub crashes: u8,
     pub suspicions: u8,
+    /// Protocol timer firings per server along a path ([`model::Model::timers`]).
+    pub timers: u8,
     /// Steps from the initial state beyond which nothing is expanded.
     pub depth: u32,
     /// Distinct states beyond which the search stops.
     pub max_states: u64,
+    /// Resident memory (MiB) beyond which the search stops (Linux; checked every 65,536 new
+    /// states). `None`: no bound.
+    pub max_memory_mb: Option<u64>,
     /// The seed handed to the protocols (and written into the replay scenario).
     pub seed: u64,
     /// Print a line per BFS layer on stderr (at most one every two seconds).
@@ -76,18 +94,17 @@ pub struct Config {
     pub reduce: bool,
 }
 
-/// The default workload: ticket k (1-based) goes to s_k and s_{k+1} (wrapping), so that
-/// consecutive tickets contend at a shared server: n = 3, 2 tickets → t1 to {s1, s2}, t2 to
-/// {s2, s3}.
+/// The default workload: t1 is the double submission, to s1 and s2; every other ticket is an
+/// honest one, submitted once: t_k to s_(k+1), wrapping. n = 3, 2 tickets → t1 to {s1, s2}, t2
+/// to {s3}: a contended ticket and a concurrent one sharing the broadcast. (Two contended
+/// tickets, `--submit 1,2 --submit 2,3`, multiply the space: 2pe has 13 M states failure-free.)
 pub fn default_submit(servers: u16, tickets: usize) -> Vec<Vec<ServerId>> {
     (0..tickets)
         .map(|k| {
-            let a = (k as u16 % servers) + 1;
-            let b = ((k as u16 + 1) % servers) + 1;
-            if a == b {
-                vec![a]
+            if k == 0 && servers > 1 {
+                vec![1, 2]
             } else {
-                vec![a, b]
+                vec![((k as u16 + 1) % servers) + 1]
             }
         })
         .collect()
@@ -136,6 +153,13 @@ impl Config {
                 self.protocol
             );
         }
+        if self.timers > MAX_TIMERS {
+            anyhow::bail!(
+                "--timers {}: an exhaustive search is feasible for 0 to {MAX_TIMERS} timer \
+                 firings per server",
+                self.timers
+            );
+        }
         if self.suspicions > MAX_SUSPICIONS {
             anyhow::bail!(
                 "--suspicions {}: an exhaustive search is feasible for 0 to {MAX_SUSPICIONS} \
@@ -158,6 +182,7 @@ impl Config {
                 .collect(),
             crashes: self.crashes,
             suspicions: self.suspicions,
+            timers: self.timers,
             cfg: NodeConfig {
                 me: 1,
                 n: self.servers,
@@ -210,6 +235,10 @@ pub struct Report {
     pub transitions: u64,
     /// Terminal states reached (nothing enabled: where liveness is judged).
     pub terminal: u64,
+    /// The timer bound: protocol timer firings per server along a path.
+    pub timers: u8,
+    /// States where only timers were left, their budget spent (no liveness judged there).
+    pub timer_cuts: u64,
     /// Whether partial-order reduction was on.
     pub reduced: bool,
     /// Remarks on the search.
@@ -230,7 +259,23 @@ pub fn run(cfg: &Config, out: &Path, runtime: &dyn Runtime) -> anyhow::Result<Re
     let started = Instant::now();
     let mut engine = Engine::new(cfg.model());
     let mut report = empty_report(cfg);
-    let mut found = search(cfg, &mut engine, &mut report, cfg.reduce, None);
+    // A counterexample the simulator cannot replay exactly (two messages sent together on one
+    // link, delivered apart) is passed over for the next one BFS meets, a few times.
+    let model = cfg.model();
+    let mut replayed: Option<anyhow::Result<Found>> = None;
+    let mut tries = 0;
+    let mut accept = |root: &State, path: &[Step], kind: Kind| {
+        tries += 1;
+        let mut fresh = Engine::new(model.clone());
+        let v = replay::counterexample(&mut fresh, root, path, kind, out, runtime);
+        // Keep the first (shortest) unless a later one replays exactly.
+        let exact = v.as_ref().map_or(true, |f| f.replay_reproduced);
+        if exact || replayed.is_none() {
+            replayed = Some(v);
+        }
+        exact || tries >= REPLAY_TRIES
+    };
+    let mut found = search(cfg, &mut engine, &mut report, cfg.reduce, None, &mut accept);
     if cfg.reduce && engine.work.halts > 0 {
         // A protocol that halts itself breaks the reduction's independence: search it all.
         report.reduced = false;
@@ -245,11 +290,11 @@ pub fn run(cfg: &Config, out: &Path, runtime: &dyn Runtime) -> anyhow::Result<Re
             report.terminal,
             report.max_depth,
         ) = (0, 0, 0, 0);
-        found = search(cfg, &mut engine, &mut report, false, None);
+        found = search(cfg, &mut engine, &mut report, false, None, &mut accept);
     }
     report.protocol_calls = engine.work.protocol_calls;
-    if let Some((root, path, kind)) = found {
-        let v = replay::counterexample(&mut engine, &root, &path, kind, out, runtime)?;
+    if found || replayed.is_some() {
+        let v = replayed.expect("a counterexample was replayed")?;
         report.violation = Some(v);
     }
     report.seconds = started.elapsed().as_secs_f64();
@@ -269,9 +314,8 @@ pub fn terminal_states(cfg: &Config) -> anyhow::Result<(HashSet<Fp>, Report)> {
         &mut report,
         cfg.reduce,
         Some(&mut terminals),
-    )
-    .is_some()
-    {
+        &mut |_: &State, _: &[Step], _: Kind| true,
+    ) {
         anyhow::bail!("a violation was found");
     }
     Ok((terminals, report))
@@ -287,13 +331,15 @@ fn empty_report(cfg: &Config) -> Report {
         crashes: cfg.crashes,
         suspicions: cfg.suspicions,
         claims: claims.iter().map(|p| p.name().to_string()).collect(),
-        liveness_checked: u16::from(cfg.crashes) <= max_faults,
+        liveness_checked: u16::from(cfg.crashes) <= max_faults && !cfg.protocol.liveness_is_timed(),
         max_faults,
         depth_bound: cfg.depth,
         max_states: cfg.max_states,
         states: 0,
         transitions: 0,
         terminal: 0,
+        timers: cfg.timers,
+        timer_cuts: 0,
         reduced: cfg.reduce,
         notes: Vec::new(),
         max_depth: 0,
@@ -302,6 +348,22 @@ fn empty_report(cfg: &Config) -> Report {
         protocol_calls: 0,
         violation: None,
     }
+}
+
+/// This process's resident memory in MiB (Linux's /proc/self/statm; `None` elsewhere).
+fn resident_mb() -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * 4096 / (1 << 20))
+}
+
+/// Half of the machine's memory in MiB (Linux's /proc/meminfo; `None` elsewhere): the default
+/// memory bound of a search.
+pub fn default_max_memory_mb() -> Option<u64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024 / 2)
 }
 
 /// Which kind of violation ends a path.
@@ -321,17 +383,19 @@ fn stalled(facts: &[crate::history::Event], claims: &[Property]) -> bool {
     !checker::check(facts).stalled_for(claims).is_empty()
 }
 
-/// Breadth-first search; returns the path to the first violation (and the initial state it
-/// starts from).
+/// Breadth-first search. Every violation met is handed to `accept` (its initial state, the
+/// path, the kind); the search stops at the first one accepted and returns true.
 fn search(
     cfg: &Config,
     engine: &mut Engine,
     report: &mut Report,
     por: bool,
     mut terminals: Option<&mut HashSet<Fp>>,
-) -> Option<(State, Vec<Step>, Kind)> {
+    accept: &mut dyn FnMut(&State, &[Step], Kind) -> bool,
+) -> bool {
     let claims = cfg.protocol.properties();
     let max_faults = cfg.protocol.max_faults(cfg.servers);
+    let untimed = !cfg.protocol.liveness_is_timed();
     let roots = engine.initials();
     let mut seen: HashSet<Fp> = HashSet::new();
     // parents[id] = (parent id, step into it); the first ids are the roots (no step).
@@ -354,12 +418,12 @@ fn search(
         }
     }
     report.states = frontier.len() as u64;
-    if !safety(&roots[0].facts, claims).is_empty() {
-        return Some((roots[0].clone(), Vec::new(), Kind::Safety));
+    if !safety(&roots[0].facts, claims).is_empty() && accept(&roots[0], &[], Kind::Safety) {
+        return true;
     }
-    let found = |parents: &[(u32, Option<Step>)], id: u32, kind: Kind| {
+    let mut found = |parents: &[(u32, Option<Step>)], id: u32, kind: Kind| {
         let (root, steps) = path_to(parents, id);
-        Some((roots[root as usize].clone(), steps, kind))
+        accept(&roots[root as usize], &steps, kind)
     };
     let started = Instant::now();
     let mut last_print = Instant::now();
@@ -378,14 +442,23 @@ fn search(
         let mut next: Vec<(u32, State)> = Vec::new();
         for (id, st) in frontier {
             let enabled = engine.enabled(&st);
+            if enabled.is_empty() && !st.timers.is_empty() {
+                // Timers left, their budget spent: a cut, not quiescence (no liveness here).
+                report.timer_cuts += 1;
+                continue;
+            }
             if enabled.is_empty() {
                 report.terminal += 1;
                 if let Some(t) = terminals.as_deref_mut() {
                     t.insert(st.fingerprint());
                 }
                 let within = u16::from(st.crashed_injected) <= max_faults;
-                if within && stalled(&st.facts, claims) {
-                    return found(&parents, id, Kind::Liveness);
+                if within
+                    && untimed
+                    && stalled(&st.facts, claims)
+                    && found(&parents, id, Kind::Liveness)
+                {
+                    return true;
                 }
                 continue;
             }
@@ -402,7 +475,7 @@ fn search(
                 report.transitions += 1;
                 let (child, changed) = engine.apply(&st, step);
                 if por && engine.work.halts > 0 {
-                    return None; // the caller starts again without the reduction
+                    return false; // the caller starts again without the reduction
                 }
                 if !seen.insert(child.fingerprint()) {
                     continue;
@@ -412,18 +485,32 @@ fn search(
                 report.states += 1;
                 report.max_depth = report.max_depth.max(child.depth);
                 if changed && !safety(&child.facts, claims).is_empty() {
-                    return found(&parents, cid, Kind::Safety);
+                    if found(&parents, cid, Kind::Safety) {
+                        return true;
+                    }
+                    continue; // a violating state is not expanded
                 }
                 if report.states >= cfg.max_states {
                     report.exhausted = false;
-                    return None;
+                    return false;
+                }
+                if report.states.is_multiple_of(65_536) {
+                    if let (Some(limit), Some(rss)) = (cfg.max_memory_mb, resident_mb()) {
+                        if rss >= limit {
+                            report.exhausted = false;
+                            report.notes.push(format!(
+                                "stopped at {rss} MiB of memory (--max-memory {limit} MiB)"
+                            ));
+                            return false;
+                        }
+                    }
                 }
                 next.push((cid, child));
             }
         }
         frontier = next;
     }
-    None
+    false
 }
 
 /// The human summary.
@@ -431,20 +518,6 @@ pub fn render(r: &Report) -> String {
     use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
     let mut t = Table::new();
     t.load_preset(UTF8_FULL_CONDENSED);
-    t.set_header(vec![
-        "protocol",
-        "n",
-        "tickets → servers",
-        "crashes",
-        "false\nsuspicions",
-        "claims",
-        "states",
-        "transitions",
-        "max depth",
-        "exhausted",
-        "time s",
-        "result",
-    ]);
     let tickets = r
         .submit
         .iter()
@@ -472,37 +545,77 @@ pub fn render(r: &Report) -> String {
             .collect();
         format!("{} (liveness not checked)", safety.join(", "))
     };
-    t.add_row(vec![
-        r.protocol.to_string(),
-        r.servers.to_string(),
-        tickets,
-        format!("≤ {}", r.crashes),
-        format!("≤ {}", r.suspicions),
-        claims,
-        r.states.to_string(),
-        r.transitions.to_string(),
-        r.max_depth.to_string(),
-        if r.exhausted { "yes" } else { "no" }.into(),
-        format!("{:.2}", r.seconds),
-        match &r.violation {
-            None => "no violation".into(),
-            Some(v) => format!("{} ({})", v.properties.join(", "), v.kind),
-        },
-    ]);
+    let rows: Vec<(&str, String)> = vec![
+        ("protocol", r.protocol.to_string()),
+        ("servers", r.servers.to_string()),
+        ("tickets → servers", tickets),
+        (
+            "faults",
+            format!(
+                "crashes ≤ {}, false suspicions ≤ {}, timer firings ≤ {} per server",
+                r.crashes, r.suspicions, r.timers
+            ),
+        ),
+        ("claims", claims),
+        (
+            "explored",
+            format!(
+                "{} states, {} transitions, max depth {}{}",
+                r.states,
+                r.transitions,
+                r.max_depth,
+                if r.reduced { "" } else { " (no reduction)" }
+            ),
+        ),
+        (
+            "exhausted",
+            if r.exhausted { "yes" } else { "no" }.to_string(),
+        ),
+        ("time", format!("{:.2} s", r.seconds)),
+        (
+            "result",
+            match &r.violation {
+                None => "no violation".into(),
+                Some(v) => format!("{} violated ({})", v.properties.join(", "), v.kind),
+            },
+        ),
+    ];
+    for (k, v) in rows {
+        t.add_row(vec![k.to_string(), v]);
+    }
+    t.set_width(80);
+    t.set_content_arrangement(comfy_table::ContentArrangement::Dynamic);
     let mut text = format!("check: every interleaving of {} (BFS)\n{t}", r.protocol);
-    if !r.liveness_checked {
+    if r.protocol.liveness_is_timed() {
+        text.push_str(&format!(
+            "\nnote: {}'s liveness rests on timing (a suspicion held for a heartbeat period, \
+             or backoff in synchronous runs), which an untimed search cannot judge: safety \
+             only; `explore` and the simulator check its liveness",
+            r.protocol
+        ));
+    } else if !r.liveness_checked {
         text.push_str(&format!(
             "\nnote: {} crash(es) exceed {}'s fault model (max_faults({}) = {}): safety only, \
              liveness is not a claim there",
             r.crashes, r.protocol, r.servers, r.max_faults
         ));
     }
+    if r.timer_cuts > 0 {
+        text.push_str(&format!(
+            "\nnote: {} states had only timers left with their bound spent (--timers {} per \
+             server): exhausted within that bound, liveness not judged there",
+            r.timer_cuts, r.timers
+        ));
+    }
     if !r.exhausted && r.violation.is_none() {
         text.push_str(&format!(
-            "\nnot exhausted: the bounds cut the search (depth {}, {} states); no violation \
-             within them",
+            "\nnot exhausted: a bound cut the search (depth {}, {} states, or memory); no \
+             violation within them",
             r.depth_bound, r.max_states
         ));
+    }
+    for note in &r.notes {
+        text.push_str(&format!("\nnote: {note}"));
     }
     if let Some(v) = &r.violation {
         text.push_str(&format!(

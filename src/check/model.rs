@@ -142,6 +142,10 @@ pub struct Model {
     pub tickets: Vec<(Ticket, Vec<ServerId>)>,
     pub crashes: u8,
     pub suspicions: u8,
+    /// Protocol timer firings allowed per server along one path. A protocol that retries on
+    /// timers (qlock-backoff's backoff) has an unbounded state space; this bounds it. Per server,
+    /// so that timer steps of different servers stay independent (partial-order reduction).
+    pub timers: u8,
     /// The node configuration every state machine is built with (the replay scenario matches it).
     pub cfg: NodeConfig,
 }
@@ -193,6 +197,8 @@ pub struct State {
     pub fs_plan: Vec<u8>,
     /// Crashes injected (protocol halts not counted).
     pub crashed_injected: u8,
+    /// Protocol timer firings left per server (index s − 1; [`Model::timers`]).
+    pub timers_left: [u8; 8],
     /// Submissions, decisions and crashes so far (the checker's input), `t_us` = step index.
     pub facts: Rc<Vec<Event>>,
     /// Steps from the initial state along this state's path.
@@ -220,6 +226,7 @@ impl State {
         bytes.extend_from_slice(&self.submits.to_le_bytes());
         bytes.extend_from_slice(&self.owed.to_le_bytes());
         bytes.push(self.crash_plan);
+        bytes.extend_from_slice(&self.timers_left);
         bytes.push(self.fs_plan.len() as u8);
         bytes.extend_from_slice(&self.fs_plan);
         fp_bytes(&[&bytes])
@@ -290,6 +297,7 @@ impl Engine {
             crash_plan: 0,
             fs_plan: Vec::new(),
             crashed_injected: 0,
+            timers_left: [self.model.timers; 8],
             facts: Rc::new(Vec::new()),
             depth: 0,
         };
@@ -360,7 +368,9 @@ impl Engine {
             }
         }
         for &(server, timer) in st.timers.keys() {
-            v.push(Step::Timer { server, timer });
+            if st.timers_left[usize::from(server - 1)] > 0 {
+                v.push(Step::Timer { server, timer });
+            }
         }
         for by in 1..=n {
             for server in 1..=n {
@@ -507,6 +517,7 @@ impl Engine {
                     .timers
                     .remove(&(server, timer))
                     .expect("an enabled timer");
+                next.timers_left[usize::from(server - 1)] -= 1;
                 let now = (next.nodes[usize::from(server - 1)].now + 1).max(t.deadline);
                 self.input(&mut next, server, Input::Timer(timer), now);
             }

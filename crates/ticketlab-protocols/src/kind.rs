@@ -33,6 +33,11 @@ pub enum ProtocolKind {
     /// earlier covered one (`TwoPe::with_own_phase2_only`). Not in Table 1.
     #[serde(rename = "2pe-own-phase2")]
     TwoPeOwnPhase2,
+    /// Bug zoo: SE over an OPT-broadcast that fast-delivers a prefix once a *majority* (itself
+    /// included) reported it, instead of all n (`OptBroadcast::with_majority_fast`): the
+    /// consensus fallback may then decide an order that does not start with it. Not in Table 1.
+    #[serde(rename = "opt-majority-fast")]
+    OptMajorityFast,
     /// Fleet's at-most-one quorum lock per ticket (`qlock.rs`): E-1 only. Not in Table 1.
     #[serde(rename = "qlock-amo")]
     QlockAmo,
@@ -126,6 +131,7 @@ impl ProtocolKind {
         ProtocolKind::CtStaleAck,
         ProtocolKind::CtEarlyPropose,
         ProtocolKind::TwoPeOwnPhase2,
+        ProtocolKind::OptMajorityFast,
     ];
 
     /// The protocols of the paper's Table 1 (the default of `explore`).
@@ -152,6 +158,7 @@ impl ProtocolKind {
         ProtocolKind::CtStaleAck,
         ProtocolKind::CtEarlyPropose,
         ProtocolKind::TwoPeOwnPhase2,
+        ProtocolKind::OptMajorityFast,
     ];
 
     pub fn name(self) -> &'static str {
@@ -164,6 +171,7 @@ impl ProtocolKind {
             ProtocolKind::CtStaleAck => "ct-stale-ack",
             ProtocolKind::CtEarlyPropose => "ct-early-propose",
             ProtocolKind::TwoPeOwnPhase2 => "2pe-own-phase2",
+            ProtocolKind::OptMajorityFast => "opt-majority-fast",
             ProtocolKind::QlockAmo => "qlock-amo",
             ProtocolKind::QlockBackoff => "qlock-backoff",
             ProtocolKind::Alo2Pe => "alo-2pe",
@@ -195,7 +203,7 @@ impl ProtocolKind {
             }
             // f_opt = 0 is the fast path's condition, not OPT's resilience (paper §4): with a
             // crash it falls back to consensus and tolerates f < n/2 like CT-broadcast.
-            ProtocolKind::SeOpt => Theory {
+            ProtocolKind::SeOpt | ProtocolKind::OptMajorityFast => Theory {
                 resilience: "f_opt = 0 (fast path)".into(),
                 latency_delta: 2.0,
                 messages_per_ticket: (n + 1) * (n - 1),
@@ -240,6 +248,7 @@ impl ProtocolKind {
             | ProtocolKind::TwoPeOwnPhase2
             | ProtocolKind::CtStaleAck
             | ProtocolKind::CtEarlyPropose
+            | ProtocolKind::OptMajorityFast
             | ProtocolKind::QlockBackoff => &[Property::E1, Property::E2],
             ProtocolKind::QlockAmo => &[Property::E1],
             ProtocolKind::Alo2Pe => &[Property::E1Prime, Property::E2Prime],
@@ -251,6 +260,14 @@ impl ProtocolKind {
     /// excluded): fault campaigns then count suspicions against the fault budget.
     pub fn halts_on_suspicion(self) -> bool {
         matches!(self, ProtocolKind::Alo2Pe)
+    }
+
+    /// Whether the protocol's liveness rests on timing, not only on the order of events:
+    /// alo-2pe excludes a server only after its suspicion has held one heartbeat period, and
+    /// qlock-backoff terminates with probability 1 once runs are synchronous (its backoff
+    /// draws). An untimed search (`ticketlab check`) cannot judge their liveness, only safety.
+    pub fn liveness_is_timed(self) -> bool {
+        matches!(self, ProtocolKind::Alo2Pe | ProtocolKind::QlockBackoff)
     }
 
     /// The largest number of crashes the protocol is designed to tolerate at size n.
@@ -268,6 +285,7 @@ impl ProtocolKind {
             | ProtocolKind::TwoPeOwnPhase2
             | ProtocolKind::CtStaleAck
             | ProtocolKind::CtEarlyPropose
+            | ProtocolKind::OptMajorityFast
             | ProtocolKind::QlockAmo
             | ProtocolKind::QlockBackoff => quorum::max_minority_faults(n),
             ProtocolKind::SeGb => quorum::max_third_faults(n),
@@ -290,6 +308,10 @@ impl ProtocolKind {
             ProtocolKind::SeCt => Box::new(se::Se::new(cfg, ct::CtBroadcast::new(cfg))),
             ProtocolKind::SeOpt => Box::new(se::Se::new(cfg, opt::OptBroadcast::new(cfg))),
             ProtocolKind::SeGb => Box::new(se::Se::new(cfg, gb::GenericBroadcast::new(cfg))),
+            ProtocolKind::OptMajorityFast => Box::new(se::Se::new(
+                cfg,
+                opt::OptBroadcast::new(cfg).with_majority_fast(),
+            )),
             ProtocolKind::CtStaleAck => Box::new(se::Se::new(
                 cfg,
                 ct::CtBroadcast::new(cfg).with_flaw(consensus::Flaw::StaleAck),

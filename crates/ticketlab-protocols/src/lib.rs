@@ -550,7 +550,9 @@ pub trait Protocol: Send {
     /// A fault-injection command.
     fn on_control(&mut self, now: Time, ctl: Control, out: &mut Out);
     /// Feed the whole protocol state into `h` (for `check`'s state fingerprints): two instances
-    /// that feed the same bytes must behave the same on every future input. Implemented by
+    /// that feed the same bytes must behave the same on every future input `check` can give
+    /// (the heartbeat tick never fires there, so the failure detector leaves out what only the
+    /// tick reads: last-heard times and timeouts). Implemented by
     /// `#[derive(Hash)]` on the state; it changes nothing.
     fn state_hash(&self, h: &mut dyn Hasher);
 }

@@ -93,6 +93,8 @@ pub struct OptStage {
     fast: usize,
     /// For every other process, its seq_k as reported by its ORDERs (ids).
     reports: BTreeMap<ServerId, Vec<MsgId>>,
+    /// Bug zoo (`opt-majority-fast`): fast-deliver on a majority of identical reports.
+    majority_fast: bool,
 }
 
 impl StageRules for OptStage {
@@ -167,7 +169,9 @@ impl StageRules for OptStage {
     fn check_decision(b: &Staged<Self>, d: &Decision) {
         let (seq, fast) = (&b.rules.seq, b.rules.fast);
         debug_assert!(
-            d.value.len() >= fast && d.value.iter().zip(&seq[..fast]).all(|(a, b)| a.id == b.id),
+            b.rules.majority_fast
+                || d.value.len() >= fast
+                    && d.value.iter().zip(&seq[..fast]).all(|(a, b)| a.id == b.id),
             "OPT safety: the decision of stage {} must start with the fast-delivered prefix",
             d.k
         );
@@ -176,7 +180,10 @@ impl StageRules for OptStage {
     /// Stage k+1 starts with what is left: append it to seq_{k+1} and ORDER it, or stop at once
     /// if someone is suspected.
     fn start_stage(b: &mut Staged<Self>, out: &mut Out, delivered: &mut Vec<AppMsg>) {
-        b.rules = OptStage::default();
+        b.rules = OptStage {
+            majority_fast: b.rules.majority_fast,
+            ..OptStage::default()
+        };
         let left = b.undelivered.clone();
         if left.is_empty() {
             return;
@@ -196,6 +203,14 @@ impl StageRules for OptStage {
 }
 
 impl OptBroadcast {
+    /// The bug zoo's `opt-majority-fast`: a prefix is fast-delivered once a majority of the
+    /// processes (this one included) reported it, not all n. Breaks safety point 2 above: the
+    /// minority's seq_k may disagree, and consensus may decide it.
+    pub fn with_majority_fast(mut self) -> Self {
+        self.rules.majority_fast = true;
+        self
+    }
+
     /// Append m to seq_k and report it.
     fn append(&mut self, m: AppMsg, out: &mut Out) {
         debug_assert!(!self.stopped);
@@ -220,16 +235,25 @@ impl OptBroadcast {
     /// Deliver the longest prefix of seq_k every other process reported identically.
     fn try_fast(&mut self, out: &mut Out, delivered: &mut Vec<AppMsg>) {
         let s = &self.rules;
+        // Reports needed from the others: all n − 1 (the zoo variant: a majority less itself).
+        let needed = if s.majority_fast {
+            usize::from(super::quorum::majority(self.n)) - 1
+        } else {
+            usize::from(self.n) - 1
+        };
         let mut l = s.fast;
         while l < s.seq.len() {
             let id = s.seq[l].id;
-            let agreed = (1..=self.n).filter(|&p| p != self.me).all(|p| {
-                s.reports
-                    .get(&p)
-                    .and_then(|r| r.get(l))
-                    .is_some_and(|&x| x == id)
-            });
-            if !agreed {
+            let agreeing = (1..=self.n)
+                .filter(|&p| p != self.me)
+                .filter(|p| {
+                    s.reports
+                        .get(p)
+                        .and_then(|r| r.get(l))
+                        .is_some_and(|&x| x == id)
+                })
+                .count();
+            if agreeing < needed {
                 break;
             }
             l += 1;

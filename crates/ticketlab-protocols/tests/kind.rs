@@ -68,6 +68,11 @@ const ROWS: &[Row] = &[
         [(2.0, 4), (2.0, 8), (2.0, 12), (2.0, 16)],
         [1, 2, 3, 4],
     ),
+    (
+        "opt-majority-fast",
+        [(2.0, 8), (2.0, 24), (2.0, 48), (2.0, 80)],
+        [1, 2, 3, 4],
+    ),
 ];
 
 #[test]
@@ -130,6 +135,8 @@ fn claims_and_what_they_imply() {
         };
         assert_eq!(p.properties(), want, "{p}");
         assert_eq!(p.halts_on_suspicion(), p == ProtocolKind::Alo2Pe, "{p}");
+        let timed = matches!(p, ProtocolKind::Alo2Pe | ProtocolKind::QlockBackoff);
+        assert_eq!(p.liveness_is_timed(), timed, "{p}");
     }
     // E-1 ⇒ E-1′ and E-2′ ⇒ E-2; each implies itself; nothing else.
     for &a in Property::ALL {

@@ -139,6 +139,28 @@ fn opt_single_node_fast_path_at_a_receiver() {
     );
 }
 
+/// The bug zoo's `opt-majority-fast` delivers on one matching report at n = 3 (a majority with
+/// itself), where OPT waits for both others; at n = 5 it waits for two.
+#[test]
+fn opt_majority_fast_delivers_on_a_majority_of_reports() {
+    for (n, reports_needed) in [(3u16, 1usize), (5, 2)] {
+        let mut b = OptBroadcast::new(&cfg(1, n)).with_majority_fast();
+        let m = msg(2, 0, "a");
+        let (_, d) = feed(&mut b, 1, n, 2, Msg::OptData { k: 0, m: m.clone() });
+        assert!(d.is_empty());
+        let order = Msg::OptOrder {
+            k: 0,
+            pos: 0,
+            m: m.clone(),
+        };
+        for from in 2..(2 + reports_needed as u16 - 1) {
+            assert_eq!(feed(&mut b, 1, n, from, order.clone()).1, vec![], "n = {n}");
+        }
+        let (_, d) = feed(&mut b, 1, n, 1 + reports_needed as u16, order);
+        assert_eq!(d, vec![m], "n = {n}: {reports_needed} report(s) suffice");
+    }
+}
+
 #[test]
 fn opt_single_node_inconsistent_order_stops_the_stage() {
     // s3 got a then b; s2 reports b first: s3 stops and tells the round-1 coordinator s1.
