@@ -53,6 +53,19 @@ pub enum Violation {
         sigma: Vec<ServerId>,
         rejects: Vec<(ServerId, Time)>,
     },
+    /// E-1_B: two correct (non-Byzantine) servers accepted, or one accepted twice.
+    #[serde(rename = "E-1_B")]
+    E1B {
+        ticket: Ticket,
+        accepts: Vec<(ServerId, Time)>,
+    },
+    /// E-2_B: the one correct server that claimed τ decided and did not accept.
+    #[serde(rename = "E-2_B")]
+    E2B {
+        ticket: Ticket,
+        server: ServerId,
+        rejects: Vec<(ServerId, Time)>,
+    },
 }
 
 impl Violation {
@@ -62,7 +75,9 @@ impl Violation {
             Violation::E1 { ticket, .. }
             | Violation::E2 { ticket, .. }
             | Violation::E1Prime { ticket, .. }
-            | Violation::E2Prime { ticket, .. } => ticket,
+            | Violation::E2Prime { ticket, .. }
+            | Violation::E1B { ticket, .. }
+            | Violation::E2B { ticket, .. } => ticket,
         }
     }
 
@@ -73,6 +88,8 @@ impl Violation {
             Violation::E2 { .. } => Property::E2,
             Violation::E1Prime { .. } => Property::E1Prime,
             Violation::E2Prime { .. } => Property::E2Prime,
+            Violation::E1B { .. } => Property::E1B,
+            Violation::E2B { .. } => Property::E2B,
         }
     }
 }
@@ -129,6 +146,21 @@ impl fmt::Display for Violation {
                 let s = servers(sigma);
                 write!(f, "E-2' violated: ticket {ticket} was received by {{{s}}}, not all crashed, no accept, every live one rejected: {}", list(rejects))
             }
+            Violation::E1B { ticket, accepts } => write!(
+                f,
+                "E-1_B violated: ticket {ticket} accepted {} times by correct servers: {}",
+                accepts.len(),
+                list(accepts)
+            ),
+            Violation::E2B {
+                ticket,
+                server,
+                rejects,
+            } => write!(
+                f,
+                "E-2_B violated: ticket {ticket} was claimed by s{server} alone, a correct server, which rejected it: {}",
+                list(rejects)
+            ),
         }
     }
 }
@@ -182,6 +214,12 @@ pub struct Checked {
     pub stalled: Vec<Ticket>,
     /// Undecided tickets with no accept, some server of whose σ(τ) survived: E-2′ is in danger.
     pub stalled_prime: Vec<Ticket>,
+    /// Undecided tickets claimed by exactly one server, a correct one: E-2_B is in danger.
+    pub stalled_b: Vec<Ticket>,
+    /// Servers that turned Byzantine (`byzantine` faults).
+    pub byzantine: BTreeSet<ServerId>,
+    /// Accepts by Byzantine servers: (ticket, server, time), reported apart, never counted.
+    pub byzantine_accepts: Vec<(Ticket, ServerId, Time)>,
 }
 
 impl Checked {
@@ -201,18 +239,23 @@ impl Checked {
     /// Per ticket only the weakest property given up counts: a ticket that fails E-2 fails the
     /// stronger E-2′ too, and saying so twice would say nothing more.
     pub fn unclaimed(&self, claims: &[Property]) -> BTreeMap<String, u64> {
+        // E-1_B / E-2_B speak of Byzantine servers: only for a protocol that claims one of them.
+        let byzantine_aware = claims.iter().any(|c| c.byzantine());
+        let counted = |p: Property| byzantine_aware || !p.byzantine();
         // A failure of a property implied by a claimed one is already a claimed violation.
         let given_up: Vec<(&Ticket, Property)> = self
             .violations
             .iter()
             .map(|v| (v.ticket(), v.property()))
-            .filter(|(_, p)| !claims.iter().any(|c| c.implies(*p)))
+            .filter(|&(_, p)| counted(p) && !claims.iter().any(|c| c.implies(p)))
             .collect();
         let mut counts = BTreeMap::new();
         for &(ticket, p) in &given_up {
-            let weaker_failed = given_up
-                .iter()
-                .any(|&(t, q)| t == ticket && q != p && p.implies(q));
+            // Any weaker failure of the ticket, claimed or not (E-1 beside a claimed E-1_B).
+            let weaker_failed = self.violations.iter().any(|v| {
+                let q = v.property();
+                v.ticket() == ticket && q != p && counted(q) && p.implies(q)
+            });
             if !weaker_failed {
                 *counts.entry(p.name().to_string()).or_insert(0) += 1;
             }
@@ -229,6 +272,9 @@ impl Checked {
         }
         if claims.contains(&Property::E2Prime) {
             t.extend(self.stalled_prime.iter().cloned());
+        }
+        if claims.contains(&Property::E2B) {
+            t.extend(self.stalled_b.iter().cloned());
         }
         t.sort();
         t.dedup();
@@ -277,18 +323,30 @@ pub fn check(history: &[Event]) -> Checked {
             Event::Crash { t_us, server } => {
                 c.crashed.entry(*server).or_insert(*t_us);
             }
+            Event::Byzantine { server, .. } => {
+                c.byzantine.insert(*server);
+            }
             Event::Send { .. } => {}
         }
     }
     for (ticket, facts) in &c.tickets {
-        let accepts: Vec<(ServerId, Time)> = facts
+        // A Byzantine server's accepts are its own: reported apart, never counted.
+        let (byzantine, accepts): (Vec<_>, Vec<_>) = facts
             .decisions
             .iter()
             .filter(|d| d.outcome == Outcome::Accept)
             .map(|d| (d.server, d.t_us))
-            .collect();
+            .partition(|(s, _)| c.byzantine.contains(s));
+        let byzantine_accepted = !byzantine.is_empty();
+        for (server, t_us) in byzantine {
+            c.byzantine_accepts.push((ticket.clone(), server, t_us));
+        }
         if accepts.len() > 1 {
             c.violations.push(Violation::E1 {
+                ticket: ticket.clone(),
+                accepts: accepts.clone(),
+            });
+            c.violations.push(Violation::E1B {
                 ticket: ticket.clone(),
                 accepts: accepts.clone(),
             });
@@ -307,24 +365,39 @@ pub fn check(history: &[Event]) -> Checked {
                 });
             }
         }
-        if !accepts.is_empty() || facts.sigma.is_empty() {
+        // Some server of σ(τ) accepted (a Byzantine one counts here: liveness held for τ).
+        if !accepts.is_empty() || byzantine_accepted || facts.sigma.is_empty() {
             continue;
         }
         let decided: BTreeSet<ServerId> = facts.decisions.iter().map(|d| d.server).collect();
-        let any_crashed = facts.sigma.keys().any(|s| c.crashed.contains_key(s));
-        let all_crashed = facts.sigma.keys().all(|s| c.crashed.contains_key(s));
+        // Faulty: crashed or Byzantine.
+        let faulty = |s: &ServerId| c.crashed.contains_key(s) || c.byzantine.contains(s);
+        let any_crashed = facts.sigma.keys().any(faulty);
+        let all_crashed = facts.sigma.keys().all(faulty);
         let undecided_live = facts
             .sigma
             .keys()
-            .any(|s| !decided.contains(s) && !c.crashed.contains_key(s));
+            .any(|s| !decided.contains(s) && !faulty(s));
+        // E-2_B covers a ticket exactly one server claims, when that server is correct.
+        let sole_correct = facts.sigma.len() == 1 && !any_crashed;
         let rejects = || facts.decisions.iter().map(|d| (d.server, d.t_us)).collect();
         if undecided_live {
             c.pending.push(ticket.clone());
             if !any_crashed {
                 c.stalled.push(ticket.clone());
             }
+            if sole_correct {
+                c.stalled_b.push(ticket.clone());
+            }
             c.stalled_prime.push(ticket.clone());
         } else {
+            if sole_correct {
+                c.violations.push(Violation::E2B {
+                    ticket: ticket.clone(),
+                    server: *facts.sigma.keys().next().expect("one server"),
+                    rejects: rejects(),
+                });
+            }
             if !any_crashed {
                 c.violations.push(Violation::E2 {
                     ticket: ticket.clone(),
@@ -531,5 +604,81 @@ mod tests {
         ];
         let c = check(&h);
         assert!(c.violations.is_empty() && c.pending.is_empty());
+    }
+
+    fn byzantine(server: ServerId) -> Event {
+        Event::Byzantine {
+            t_us: 0,
+            server,
+            behaviour: "accept-all".into(),
+        }
+    }
+
+    const MASKING: &[Property] = &[Property::E1B, Property::E2B];
+
+    #[test]
+    fn byzantine_accepts_are_apart_and_correct_double_accepts_break_e1_b() {
+        // s3 is Byzantine: its accept beside s1's is no violation, only reported.
+        let h = vec![
+            byzantine(3),
+            submit(0, "a", 1),
+            submit(0, "a", 3),
+            decide(5, "a", 1, Outcome::Accept),
+            decide(6, "a", 3, Outcome::Accept),
+        ];
+        let c = check(&h);
+        assert!(c.violations.is_empty(), "{:?}", c.violations);
+        assert_eq!(c.byzantine_accepts, vec![("a".into(), 3, 6)]);
+        // Two correct servers accepting is E-1_B (and E-1) — E-1 is not also "given up".
+        let h = vec![
+            byzantine(3),
+            submit(0, "a", 1),
+            submit(0, "a", 2),
+            decide(5, "a", 1, Outcome::Accept),
+            decide(6, "a", 2, Outcome::Accept),
+        ];
+        let c = check(&h);
+        assert_eq!(
+            c.claimed(MASKING),
+            vec![Violation::E1B {
+                ticket: "a".into(),
+                accepts: vec![(1, 5), (2, 6)]
+            }]
+        );
+        assert!(!c.unclaimed(MASKING).contains_key("E-1"));
+    }
+
+    #[test]
+    fn e2_b_holds_a_sole_correct_claimant_to_accept() {
+        let sole = |outcome| check(&[byzantine(3), submit(0, "a", 1), decide(5, "a", 1, outcome)]);
+        assert_eq!(
+            sole(Outcome::Reject).claimed(MASKING),
+            vec![Violation::E2B {
+                ticket: "a".into(),
+                server: 1,
+                rejects: vec![(1, 5)]
+            }]
+        );
+        assert!(sole(Outcome::Accept).claimed(MASKING).is_empty());
+        // Claimed by a Byzantine server, or by two: no E-2_B claim.
+        let c = check(&[
+            byzantine(3),
+            submit(0, "a", 3),
+            decide(5, "a", 3, Outcome::Reject),
+        ]);
+        assert!(c.claimed(MASKING).is_empty());
+        let c = check(&[
+            submit(0, "a", 1),
+            submit(0, "a", 2),
+            decide(5, "a", 1, Outcome::Reject),
+            decide(5, "a", 2, Outcome::Reject),
+        ]);
+        assert!(c.claimed(MASKING).is_empty());
+        // Undecided sole correct claimant: E-2_B in danger.
+        let c = check(&[submit(0, "a", 1)]);
+        assert_eq!(
+            c.stalled_for(MASKING),
+            vec![crate::protocol::Ticket::from("a")]
+        );
     }
 }

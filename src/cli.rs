@@ -8,6 +8,7 @@
 //! measured latency / theory per protocol).
 
 use crate::history;
+use crate::lab::byzantine::Behaviour;
 use crate::lab::{RunOutput, Runtime, Stop};
 use crate::nemesis::{Nemesis, Schedules};
 use crate::process::{self, Processes};
@@ -302,24 +303,33 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         Format::Table => println!("{}", report::render_table(&summary)),
     }
     let mut violated = false;
+    // The first few violations of each row; summary.json has them all.
+    const SHOWN: usize = 5;
     for r in &summary.runs {
-        for v in &r.violations {
-            violated = true;
-            eprintln!("ticketlab: {}: {v}", r.protocol);
+        violated |= !r.violations.is_empty();
+        for v in r.violations.iter().take(SHOWN) {
+            eprintln!("ticketlab: {}: {v}", r.label());
+        }
+        if r.violations.len() > SHOWN {
+            eprintln!(
+                "ticketlab: {}: … and {} more violation(s) (all in summary.json)",
+                r.label(),
+                r.violations.len() - SHOWN
+            );
         }
         if args.strict {
             for t in &r.stalled {
                 violated = true;
                 eprintln!(
                     "ticketlab: {}: E-2 (strict): ticket {t} undecided at the deadline although no server that received it crashed",
-                    r.protocol
+                    r.label()
                 );
             }
         }
         if r.undecided > 0 {
             eprintln!(
                 "ticketlab: {}: {} ticket(s) undecided {}: {}",
-                r.protocol,
+                r.label(),
                 r.undecided,
                 if summary.complete {
                     "at the deadline"
@@ -418,10 +428,33 @@ fn execute(
             stop = Some(Stop::Interrupted(sig));
             break;
         }
-        let (row, stopped) = run_protocol(runtime, scenario, protocol, seed, out_dir)?;
-        summary.runs.push(row);
-        if stopped.is_some() {
-            stop = stopped;
+        // A [byzantine] sweep: one run per behaviour, history in <protocol>/<behaviour>/.
+        let runs: Vec<(Scenario, Option<Behaviour>)> = match &scenario.byzantine {
+            None => vec![(scenario.clone(), None)],
+            Some(sweep) => sweep
+                .behaviours
+                .iter()
+                .map(|&b| (sweep.apply(scenario, b), Some(b)))
+                .collect(),
+        };
+        for (s, behaviour) in runs {
+            if let Some(sig) = runtime.interrupted() {
+                stop = Some(Stop::Interrupted(sig));
+                break;
+            }
+            let dir = match behaviour {
+                Some(b) => out_dir.join(protocol.name()).join(b.name()),
+                None => out_dir.join(protocol.name()),
+            };
+            let (mut row, stopped) = run_protocol(runtime, &s, protocol, seed, &dir)?;
+            row.behaviour = behaviour;
+            summary.runs.push(row);
+            if stopped.is_some() {
+                stop = stopped;
+                break;
+            }
+        }
+        if stop.is_some() {
             break;
         }
     }
@@ -430,7 +463,7 @@ fn execute(
 }
 
 /// One protocol's row: one run, or a resilience sweep (f = 0 is the row's ordinary run, history
-/// in `<protocol>/`; the others go to `<protocol>/f<k>/`).
+/// in `dir`, the protocol's folder; the others go to `dir/f<k>/`).
 fn run_protocol(
     runtime: &dyn Runtime,
     scenario: &Scenario,
@@ -438,7 +471,7 @@ fn run_protocol(
     seed: u64,
     out_dir: &Path,
 ) -> anyhow::Result<(RunSummary, Option<Stop>)> {
-    let dir = out_dir.join(protocol.name());
+    let dir = out_dir.to_path_buf();
     let write = |sub: Option<u16>, output: &RunOutput| -> anyhow::Result<()> {
         let dir = match sub {
             Some(f) => dir.join(format!("f{f}")),

@@ -11,6 +11,7 @@
 //! `ticketlab run <file> --sim --strict` (strict: undecided tickets whose σ(τ) all stayed up fail).
 
 use crate::checker::{self, Violation};
+use crate::lab::byzantine::Behaviour;
 use crate::lab::{RunOutput, Runtime};
 use crate::nemesis::{self, Nemesis, Schedules};
 use crate::protocol::{Property, ProtocolKind, ServerId};
@@ -71,8 +72,8 @@ pub fn judge(
     let claims = protocol.properties();
     for v in c.claimed(claims) {
         match v {
-            Violation::E1 { .. } | Violation::E1Prime { .. } => f.e1 += 1,
-            Violation::E2 { .. } | Violation::E2Prime { .. } => f.e2 += 1,
+            Violation::E1 { .. } | Violation::E1Prime { .. } | Violation::E1B { .. } => f.e1 += 1,
+            Violation::E2 { .. } | Violation::E2Prime { .. } | Violation::E2B { .. } => f.e2 += 1,
         }
         f.details.push(v.to_string());
     }
@@ -80,6 +81,8 @@ pub fn judge(
         f.e2_undecided += 1;
         let which = if claims.contains(&Property::E2) {
             "E-2 (undecided): ticket {t}: no server of σ(τ) crashed, none decided by the deadline"
+        } else if claims.contains(&Property::E2B) {
+            "E-2_B (undecided): ticket {t}: its one correct claimant did not decide by the deadline"
         } else {
             "E-2' (undecided): ticket {t}: a server of σ(τ) survived, none accepted by the deadline"
         };
@@ -105,6 +108,8 @@ pub struct ProtocolTotals {
     pub pauses: u64,
     pub suspicions: u64,
     pub lossy_runs: u64,
+    /// Byzantine servers injected (protocols that mask them: bqlock-amo).
+    pub byzantine: u64,
     pub tickets: u64,
     pub accepted: u64,
     pub failures: u64,
@@ -127,6 +132,7 @@ impl ProtocolTotals {
             pauses: 0,
             suspicions: 0,
             lossy_runs: 0,
+            byzantine: 0,
             tickets: 0,
             accepted: 0,
             failures: 0,
@@ -292,6 +298,7 @@ pub fn campaign(
                 FaultAction::Pause(_) => t.pauses += 1,
                 FaultAction::Suspect { .. } => t.suspicions += 1,
                 FaultAction::Loss { .. } => t.lossy_runs += 1,
+                FaultAction::Byzantine { servers, .. } => t.byzantine += servers.len() as u64,
                 _ => {}
             }
         }
@@ -594,6 +601,30 @@ pub fn generate(seed: u64, protocol: ProtocolKind, sizes: &[u16]) -> Scenario {
             });
         }
     }
+    // A protocol that masks Byzantine servers: most runs make up to b of them Byzantine, each
+    // with a random behaviour, from a random time (then without crashes: a crashed server and
+    // a silent one cost the same quorum answers, and b covers both).
+    let mut byzantine_max = 0;
+    let bound = protocol.byzantine_bound(n);
+    if bound > 0 && rng.gen_bool(0.8) {
+        faults.retain(|f| !matches!(f.action, FaultAction::Crash(_)));
+        let count = rng.gen_range(1..=bound);
+        let mut candidates: Vec<ServerId> = (1..=n).collect();
+        candidates.shuffle(&mut rng);
+        for &s in &candidates[..usize::from(count)] {
+            let behaviour = *Behaviour::ALL.choose(&mut rng).expect("behaviours");
+            let at = if rng.gen_bool(0.5) { 0 } else { time(&mut rng) };
+            faults.push(Fault {
+                at,
+                after: None,
+                action: FaultAction::Byzantine {
+                    servers: vec![s],
+                    behaviour,
+                },
+            });
+        }
+        byzantine_max = count;
+    }
     Scenario {
         name: format!("explore-{}-seed{seed}", protocol.name()),
         seed: Some(seed),
@@ -605,11 +636,14 @@ pub fn generate(seed: u64, protocol: ProtocolKind, sizes: &[u16]) -> Scenario {
             jitter: ms_to_us(jitter_ms),
             heartbeat: ms_to_us(heartbeat_ms),
             suspect_after: ms_to_us(suspect_after_ms),
+            byzantine_max,
+            allow_unsafe: false,
         },
         workload,
         tickets: Vec::new(),
         faults,
         resilience: None,
+        byzantine: None,
     }
 }
 
@@ -622,7 +656,7 @@ fn first_message(protocol: ProtocolKind) -> &'static str {
         ProtocolKind::SeCt | ProtocolKind::CtStaleAck | ProtocolKind::CtEarlyPropose => "AB-DATA",
         ProtocolKind::SeOpt | ProtocolKind::OptMajorityFast => "OPT-DATA",
         ProtocolKind::SeGb => "GB-DATA",
-        ProtocolKind::QlockAmo | ProtocolKind::QlockBackoff => "QL-TRY",
+        ProtocolKind::QlockAmo | ProtocolKind::QlockBackoff | ProtocolKind::BqlockAmo => "QL-TRY",
         ProtocolKind::Alo2Pe => "NEWTKT",
         ProtocolKind::SeOar => "OAR-ORDER",
     }

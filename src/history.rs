@@ -42,6 +42,13 @@ pub enum Event {
     },
     /// A server crashed (crash-stop; in processes mode, kill -9).
     Crash { t_us: Time, server: ServerId },
+    /// From then on `server` is Byzantine (a `byzantine` fault): its decisions are its own,
+    /// reported apart, never counted against the properties.
+    Byzantine {
+        t_us: Time,
+        server: ServerId,
+        behaviour: String,
+    },
 }
 
 impl Event {
@@ -51,7 +58,8 @@ impl Event {
             | Event::Refused { t_us, .. }
             | Event::Send { t_us, .. }
             | Event::Decide { t_us, .. }
-            | Event::Crash { t_us, .. } => *t_us,
+            | Event::Crash { t_us, .. }
+            | Event::Byzantine { t_us, .. } => *t_us,
         }
     }
 }

@@ -241,6 +241,8 @@ pub fn aim(
         }
     }
     base.faults = faults;
+    // The schedule replaced every fault, Byzantine ones too: no quorum sized for them.
+    base.cluster.byzantine_max = 0;
     base.name = format!("{}-{}", base.name, nemesis.name());
     base
 }

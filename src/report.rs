@@ -51,6 +51,14 @@ pub struct RunSummary {
     /// Tickets failing a property the protocol does not claim (nor implies), by property: what
     /// it gives up by design (qlock-amo under contention: "E-2"; 2pe after a crash: "E-2'").
     pub unclaimed: BTreeMap<String, u64>,
+    /// The Byzantine behaviour of this row's run, in a `[byzantine]` sweep (one row per
+    /// behaviour); `None` otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub behaviour: Option<crate::scenario::Behaviour>,
+    /// Servers that turned Byzantine during the run (`byzantine` faults).
+    pub byzantine: Vec<ServerId>,
+    /// Accepts by Byzantine servers, reported apart and never counted as violations.
+    pub byzantine_accepts: Vec<ByzantineAccept>,
     /// The undecided tickets, by id.
     pub pending: Vec<Ticket>,
     /// Undecided tickets whose claimed liveness property is in danger: for E-2, no server of σ(τ)
@@ -211,6 +219,16 @@ pub fn summarize(scenario: &Scenario, protocol: ProtocolKind, run: &RunOutput) -
         properties: claims.to_vec(),
         violations: checked.claimed(claims),
         unclaimed: checked.unclaimed(claims),
+        byzantine: checked.byzantine.iter().copied().collect(),
+        byzantine_accepts: checked
+            .byzantine_accepts
+            .iter()
+            .map(|(ticket, server, t_us)| ByzantineAccept {
+                ticket: ticket.clone(),
+                server: *server,
+                t_us: *t_us,
+            })
+            .collect(),
         stalled: checked.stalled_for(claims),
         pending,
         decisions,
@@ -229,6 +247,7 @@ pub fn summarize(scenario: &Scenario, protocol: ProtocolKind, run: &RunOutput) -
         retransmissions: run.retransmissions,
         resilience_measured: None,
         resilience: None,
+        behaviour: None,
     }
 }
 
@@ -277,7 +296,34 @@ fn properties_text(r: &RunSummary) -> String {
             .collect();
         text.push_str(&format!("; gives up {}", given.join(", ")));
     }
+    if !r.byzantine.is_empty() {
+        let who: Vec<String> = r.byzantine.iter().map(|s| format!("s{s}")).collect();
+        let n = r.byzantine_accepts.len();
+        text.push_str(&format!(
+            "; Byzantine {}: {n} accept{} apart",
+            who.join(", "),
+            if n == 1 { "" } else { "s" }
+        ));
+    }
     text
+}
+
+impl RunSummary {
+    /// The row's name: the protocol, and the Byzantine behaviour in a `[byzantine]` sweep.
+    pub fn label(&self) -> String {
+        match self.behaviour {
+            Some(b) => format!("{} / {b}", self.protocol),
+            None => self.protocol.to_string(),
+        }
+    }
+}
+
+/// An accept by a Byzantine server (`summary.json`'s `byzantine_accepts`).
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct ByzantineAccept {
+    pub ticket: Ticket,
+    pub server: ServerId,
+    pub t_us: Time,
 }
 
 /// The terminal table: one row per protocol, measured figures with the paper's (theory) in
@@ -299,7 +345,7 @@ pub fn render_table(summary: &Summary) -> String {
     for r in &summary.runs {
         let right = |s: String| Cell::new(s).set_alignment(CellAlignment::Right);
         t.add_row(vec![
-            Cell::new(r.protocol),
+            Cell::new(r.label().replace(" / ", "\n")),
             Cell::new(&r.theory.resilience),
             right(format!(
                 "{} ({})",
@@ -335,7 +381,7 @@ pub fn render_table(summary: &Summary) -> String {
     let width = summary
         .runs
         .iter()
-        .map(|r| r.protocol.name().len())
+        .map(|r| r.label().chars().count())
         .max()
         .unwrap_or(0);
     if let Some(m) = summary.runs.iter().find_map(|r| r.resilience.as_ref()) {
@@ -370,17 +416,34 @@ pub fn render_table(summary: &Summary) -> String {
     if summary
         .runs
         .iter()
-        .any(|r| r.properties != exactly_once || !r.unclaimed.is_empty())
+        .any(|r| r.properties != exactly_once || !r.unclaimed.is_empty() || !r.byzantine.is_empty())
     {
         text.push_str(
             "\nproperties (✓ kept; given up: tickets that failed a property not claimed):",
         );
         for r in &summary.runs {
-            text.push_str(&format!(
-                "\n  {:width$}  {}",
-                r.protocol.name(),
-                properties_text(r)
-            ));
+            // Wrapped at 80 columns, after a "; ", under the first line's text.
+            let mut line = format!("\n  {:width$}  ", r.label());
+            let indent = " ".repeat(width + 4);
+            let mut used = width + 4;
+            for (i, part) in properties_text(r).split("; ").enumerate() {
+                let piece = if i == 0 {
+                    part.to_string()
+                } else {
+                    format!("; {part}")
+                };
+                if i > 0 && used + piece.chars().count() > 80 {
+                    line.push_str(&format!(";\n{indent}"));
+                    used = width + 4;
+                    let rest = &piece[2..];
+                    line.push_str(rest);
+                    used += rest.chars().count();
+                } else {
+                    used += piece.chars().count();
+                    line.push_str(&piece);
+                }
+            }
+            text.push_str(&line);
         }
     }
     text

@@ -20,6 +20,7 @@
 //!   detector as a [`Control`](crate::protocol::Control) input.
 
 use crate::history::Event;
+use crate::lab::byzantine;
 use crate::lab::driver::{Action, Command, Driver};
 use crate::lab::netmodel::LinkModel;
 use crate::lab::triggers::{Seen, Trigger, Triggers};
@@ -130,8 +131,10 @@ pub fn run(scenario: &Scenario, protocol: ProtocolKind, seed: u64) -> RunOutput 
             suspect_after: scenario.cluster.suspect_after,
             seed,
             delta: scenario.cluster.delta,
+            byzantine: scenario.cluster.byzantine_for(protocol),
         };
-        nodes.push(Some(protocol.build(&cfg)));
+        let role = byzantine::role(scenario, me);
+        nodes.push(Some(byzantine::build(protocol, &cfg, role)));
     }
     let mut sim = Sim {
         scenario,

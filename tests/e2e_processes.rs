@@ -535,3 +535,48 @@ fn explore_with_real_processes_checks_every_run_and_leaves_nothing_behind() {
     assert!(v["failures"].as_array().unwrap().is_empty());
     assert_no_leftovers(&needle);
 }
+
+/// A Byzantine server in processes mode: the adversary runs inside the real server process
+/// (accept-all: it accepts every ticket it is handed, at once), its accepts are reported apart,
+/// the correct servers keep E-1_B, and no process is left.
+#[test]
+fn a_byzantine_server_runs_as_a_real_process_and_its_accepts_stay_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    let id = run_id("byz");
+    let c = ticketlab(
+        dir.path(),
+        &id,
+        &[
+            concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/byzantine.toml"),
+            "--format",
+            "json",
+            "--set",
+            "cluster.mode=processes",
+            "--set",
+            "cluster.delta_ms=2",
+            "--set",
+            "cluster.jitter_ms=0",
+            "--set",
+            "cluster.protocols=[\"bqlock-amo\"]",
+            "--set",
+            "workload.tickets=12",
+            "--set",
+            "byzantine.behaviours=[\"accept-all\"]",
+            "--out",
+            "out",
+        ],
+    );
+    let o = output(c);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_no_leftovers(&id);
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["mode"], "processes");
+    let run = &v["runs"][0];
+    assert_eq!(run["protocol"], "bqlock-amo");
+    assert_eq!(run["behaviour"], "accept-all");
+    assert_eq!(run["byzantine"], serde_json::json!([6]));
+    assert_eq!(run["violations"].as_array().unwrap().len(), 0, "{run}");
+    let apart = run["byzantine_accepts"].as_array().unwrap();
+    assert!(!apart.is_empty(), "{run}");
+    assert!(apart.iter().all(|a| a["server"] == 6), "{run}");
+}

@@ -190,6 +190,7 @@ impl Config {
                 suspect_after: replay::SUSPECT_AFTER_US,
                 seed: self.seed,
                 delta: replay::DELTA_US,
+                byzantine: 0,
             },
         }
     }

@@ -434,6 +434,8 @@ pub fn counterexample(
             jitter: 0,
             heartbeat: HEARTBEAT_US,
             suspect_after: SUSPECT_AFTER_US,
+            byzantine_max: 0,
+            allow_unsafe: false,
         },
         workload: Workload {
             tickets: 0,
@@ -448,6 +450,7 @@ pub fn counterexample(
         tickets,
         faults: faults.into_iter().map(|(_, _, f)| f).collect(),
         resilience: None,
+        byzantine: None,
     };
     let header = {
         let mut h = format!(
@@ -560,6 +563,15 @@ fn retime(e: &Event, times: &[Time]) -> Event {
         Event::Crash { t_us, server } => Event::Crash {
             t_us: t(t_us),
             server,
+        },
+        Event::Byzantine {
+            t_us,
+            server,
+            behaviour,
+        } => Event::Byzantine {
+            t_us: t(t_us),
+            server,
+            behaviour,
         },
     }
 }

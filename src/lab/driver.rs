@@ -223,6 +223,16 @@ impl<'a> Driver<'a> {
                     });
                 }
             }
+            // The adversary was built into the server; the history says from when.
+            FaultAction::Byzantine { servers, behaviour } => {
+                for &s in servers {
+                    self.history.push(Event::Byzantine {
+                        t_us: now,
+                        server: s,
+                        behaviour: behaviour.name().to_string(),
+                    });
+                }
+            }
             link @ (FaultAction::Delay { .. }
             | FaultAction::Loss { .. }
             | FaultAction::Block { .. }

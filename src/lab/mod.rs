@@ -8,11 +8,14 @@
 //!   what happened and executes the [`driver::Command`]s it answers with.
 //! - [`triggers`] — counting protocol events toward `after = {..}` faults.
 //! - [`netmodel`] — links as faults shape them (delay, partitions, blocks, loss), pure and seeded.
+//! - [`byzantine`] — the adversary wrapped around a Byzantine server's protocol; both runtimes
+//!   build servers through [`byzantine::build`].
 //!
 //! [`Runtime`] is the single "run one scenario" interface: `ticketlab run`, resilience sweeps and
 //! `ticketlab explore` take a `&dyn Runtime` and never name a runtime themselves. No runtime
 //! imports another; both import this module.
 
+pub mod byzantine;
 pub mod driver;
 pub mod netmodel;
 pub mod triggers;

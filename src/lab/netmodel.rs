@@ -83,7 +83,8 @@ impl LinkModel {
             FaultAction::Crash(_)
             | FaultAction::Pause(_)
             | FaultAction::Resume(_)
-            | FaultAction::Suspect { .. } => {}
+            | FaultAction::Suspect { .. }
+            | FaultAction::Byzantine { .. } => {}
         }
         false
     }

@@ -260,7 +260,7 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
     );
     drop(in_tx);
 
-    let protocol = cfg.protocol.build(&cfg.node);
+    let protocol = crate::lab::byzantine::build(cfg.protocol, &cfg.node, cfg.byzantine);
     let node = Node {
         me: args.id,
         n,

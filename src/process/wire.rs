@@ -240,6 +240,8 @@ pub struct ServerConfig {
     /// step and dies at once, so the crash lands exactly where the scenario says, as in the
     /// simulator.
     pub crash_self: Vec<u32>,
+    /// This server's Byzantine behaviour and from when (`byzantine` faults), if any.
+    pub byzantine: Option<(crate::lab::byzantine::Behaviour, Time)>,
 }
 
 /// A link fault on the wire: the [`FaultAction`]s that shape links (see [`crate::lab::netmodel`]).
@@ -288,7 +290,8 @@ impl LinkFault {
             FaultAction::Crash(_)
             | FaultAction::Pause(_)
             | FaultAction::Resume(_)
-            | FaultAction::Suspect { .. } => return None,
+            | FaultAction::Suspect { .. }
+            | FaultAction::Byzantine { .. } => return None,
         })
     }
 

@@ -34,7 +34,7 @@ use crate::protocol::{ProtocolKind, ServerId, Time};
 use error::{one_line, syntax_error};
 use overrides::apply_override;
 use raw::RawScenario;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::fmt;
 use toml_edit::{DocumentMut, ImDocument};
 use validate::Ctx;
@@ -117,6 +117,11 @@ pub struct Cluster {
     pub jitter: Time,
     pub heartbeat: Time,
     pub suspect_after: Time,
+    /// b, the Byzantine servers the run declares (default: those its faults make Byzantine);
+    /// checked against each protocol's bound (`ProtocolKind::byzantine_bound`).
+    pub byzantine_max: u16,
+    /// Run protocols beyond their Byzantine bound anyway (to show the violation).
+    pub allow_unsafe: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -208,6 +213,53 @@ pub enum FaultAction {
         server: ServerId,
         duration: Time,
     },
+    /// From then on these servers are Byzantine: a runtime-side adversary wrapped around the
+    /// protocol (`lab::byzantine`) rewrites what they send and decide.
+    Byzantine {
+        servers: Vec<ServerId>,
+        behaviour: Behaviour,
+    },
+}
+
+/// What a Byzantine server does (`byzantine` faults; the adversary is `lab::byzantine`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Behaviour {
+    Silent,
+    Lie,
+    Equivocate,
+    AcceptAll,
+    Random,
+}
+
+impl Behaviour {
+    pub const ALL: &'static [Behaviour] = &[
+        Behaviour::Silent,
+        Behaviour::Lie,
+        Behaviour::Equivocate,
+        Behaviour::AcceptAll,
+        Behaviour::Random,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Behaviour::Silent => "silent",
+            Behaviour::Lie => "lie",
+            Behaviour::Equivocate => "equivocate",
+            Behaviour::AcceptAll => "accept-all",
+            Behaviour::Random => "random",
+        }
+    }
+
+    pub fn from_name(s: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|b| b.name() == s)
+    }
+}
+
+impl fmt::Display for Behaviour {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// A protocol event at one server that can trigger a fault (`after = {..}`).
@@ -255,6 +307,41 @@ pub struct Resilience {
     pub crash: CrashPick,
 }
 
+/// `[byzantine]`: run every protocol once per behaviour, with these servers Byzantine from
+/// `at` on — one row per (protocol, behaviour).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ByzantineSweep {
+    pub servers: Vec<ServerId>,
+    pub behaviours: Vec<Behaviour>,
+    pub at: Time,
+}
+
+impl Cluster {
+    /// The b `protocol`'s quorums are sized for: the declared b, at most the protocol's bound
+    /// (beyond it, with `allow_unsafe`, more servers lie than its quorums mask).
+    pub fn byzantine_for(&self, protocol: ProtocolKind) -> u16 {
+        self.byzantine_max
+            .min(protocol.byzantine_bound(self.servers))
+    }
+}
+
+impl ByzantineSweep {
+    /// `base` with the servers Byzantine in `behaviour` (one more fault).
+    pub fn apply(&self, base: &Scenario, behaviour: Behaviour) -> Scenario {
+        let mut s = base.clone();
+        s.byzantine = None;
+        s.faults.push(Fault {
+            at: self.at,
+            after: None,
+            action: FaultAction::Byzantine {
+                servers: self.servers.clone(),
+                behaviour,
+            },
+        });
+        s
+    }
+}
+
 /// A validated scenario: every cross-field rule holds.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Scenario {
@@ -266,6 +353,8 @@ pub struct Scenario {
     pub faults: Vec<Fault>,
     /// When present, `run` sweeps crashes at the start to measure resilience.
     pub resilience: Option<Resilience>,
+    /// When present, `run` runs every protocol once per Byzantine behaviour.
+    pub byzantine: Option<ByzantineSweep>,
 }
 
 /// Milliseconds (as written in scenarios) to µs.
@@ -366,6 +455,8 @@ mod tests {
                 jitter: 0,
                 heartbeat: 20_000,
                 suspect_after: 100_000,
+                byzantine_max: 0,
+                allow_unsafe: false,
             }
         );
         assert_eq!(

@@ -17,6 +17,18 @@ pub(super) struct RawScenario {
     #[serde(default)]
     pub(super) fault: Vec<RawFault>,
     pub(super) resilience: Option<RawResilience>,
+    pub(super) byzantine: Option<RawByzantineSweep>,
+}
+
+#[derive(Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a table { servers = [..], behaviours = [..] }"
+)]
+pub(super) struct RawByzantineSweep {
+    pub(super) servers: Vec<i64>,
+    pub(super) behaviours: Option<Vec<String>>,
+    pub(super) at_ms: Option<f64>,
 }
 
 #[derive(Deserialize)]
@@ -36,6 +48,8 @@ pub(super) struct RawCluster {
     pub(super) jitter_ms: Option<f64>,
     pub(super) heartbeat_ms: Option<f64>,
     pub(super) suspect_after_ms: Option<f64>,
+    pub(super) byzantine_max: Option<i64>,
+    pub(super) allow_unsafe: Option<bool>,
 }
 
 #[derive(Default, Deserialize)]
@@ -79,6 +93,17 @@ pub(super) struct RawFault {
     pub(super) block: Option<RawLinks>,
     pub(super) loss: Option<RawLoss>,
     pub(super) suspect: Option<RawSuspect>,
+    pub(super) byzantine: Option<RawByzantine>,
+}
+
+#[derive(Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a table { servers = [..], behaviour = .. }"
+)]
+pub(super) struct RawByzantine {
+    pub(super) servers: Vec<i64>,
+    pub(super) behaviour: String,
 }
 
 #[derive(Deserialize)]

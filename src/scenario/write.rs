@@ -56,6 +56,13 @@ pub fn to_toml(s: &Scenario, header: &str) -> String {
         ms(c.heartbeat),
         ms(c.suspect_after)
     );
+    if c.byzantine_max > 0 || c.allow_unsafe {
+        let _ = writeln!(
+            t,
+            "byzantine_max = {}\nallow_unsafe = {}",
+            c.byzantine_max, c.allow_unsafe
+        );
+    }
     let w = &s.workload;
     let submit_to = match &w.submit_to {
         SubmitTo::Random => "\"random\"".to_string(),
@@ -144,6 +151,12 @@ pub fn to_toml(s: &Scenario, header: &str) -> String {
                     ms(*duration)
                 )
             }
+            FaultAction::Byzantine { servers, behaviour } => writeln!(
+                t,
+                "byzantine = {{ servers = {}, behaviour = {:?} }}",
+                ids(servers),
+                behaviour.name()
+            ),
         };
     }
     if let Some(r) = &s.resilience {
@@ -152,6 +165,20 @@ pub fn to_toml(s: &Scenario, header: &str) -> String {
             CrashPick::Last => "last",
         };
         let _ = writeln!(t, "\n[resilience]\nmax_f = {}\ncrash = {crash:?}", r.max_f);
+    }
+    if let Some(b) = &s.byzantine {
+        let names: Vec<String> = b
+            .behaviours
+            .iter()
+            .map(|x| format!("{:?}", x.name()))
+            .collect();
+        let _ = writeln!(
+            t,
+            "\n[byzantine]\nservers = {}\nbehaviours = [{}]\nat_ms = {}",
+            ids(&b.servers),
+            names.join(", "),
+            ms(b.at)
+        );
     }
     t
 }

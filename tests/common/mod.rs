@@ -63,6 +63,8 @@ pub fn sim_scenario(name: &str, n: u16, protocols: &[ProtocolKind], tickets: u64
             jitter: 0,
             heartbeat: 20_000,
             suspect_after: 100_000,
+            byzantine_max: 0,
+            allow_unsafe: false,
         },
         workload: Workload {
             tickets,
@@ -77,5 +79,6 @@ pub fn sim_scenario(name: &str, n: u16, protocols: &[ProtocolKind], tickets: u64
         tickets: vec![],
         faults: vec![],
         resilience: None,
+        byzantine: None,
     }
 }

@@ -41,6 +41,11 @@ pub enum ProtocolKind {
     /// Fleet's at-most-one quorum lock per ticket (`qlock.rs`): E-1 only. Not in Table 1.
     #[serde(rename = "qlock-amo")]
     QlockAmo,
+    /// Masking-quorum at-most-one lock (`qlock.rs`, `QlockAmo::masking`): q = ⌈(n+3b+1)/2⌉
+    /// answers, accept iff at most b are LOCKED; tolerates b < n/5 Byzantine servers. E-1_B,
+    /// E-2_B. Not in Table 1.
+    #[serde(rename = "bqlock-amo")]
+    BqlockAmo,
     /// CMR backoff mutex + ordering protocol per ticket (`qlock.rs`). Not in Table 1.
     #[serde(rename = "qlock-backoff")]
     QlockBackoff,
@@ -69,6 +74,15 @@ pub enum Property {
     /// At least once: if not all servers of σ(τ) crash, some server of σ(τ) accepts τ.
     #[serde(rename = "E-2'")]
     E2Prime,
+    /// At most once among correct servers (up to b Byzantine ones): no two correct servers
+    /// accept τ, and no correct server accepts τ twice. Byzantine servers' accepts are reported
+    /// apart, never counted.
+    #[serde(rename = "E-1_B")]
+    E1B,
+    /// If exactly one server claims τ and that server is correct (not Byzantine, not crashed),
+    /// it accepts τ.
+    #[serde(rename = "E-2_B")]
+    E2B,
 }
 
 impl Property {
@@ -77,15 +91,24 @@ impl Property {
         Property::E2,
         Property::E1Prime,
         Property::E2Prime,
+        Property::E1B,
+        Property::E2B,
     ];
 
-    /// Whether holding `self` means holding `other` too (E-1 ⇒ E-1′, E-2′ ⇒ E-2).
+    /// Whether holding `self` means holding `other` too (E-1 ⇒ E-1′ and E-1_B; E-2′ ⇒ E-2 ⇒
+    /// E-2_B).
     pub fn implies(self, other: Property) -> bool {
+        use Property::*;
         self == other
             || matches!(
                 (self, other),
-                (Property::E1, Property::E1Prime) | (Property::E2Prime, Property::E2)
+                (E1, E1Prime) | (E1, E1B) | (E2Prime, E2) | (E2Prime, E2B) | (E2, E2B)
             )
+    }
+
+    /// Whether the property speaks of Byzantine servers (E-1_B, E-2_B).
+    pub fn byzantine(self) -> bool {
+        matches!(self, Property::E1B | Property::E2B)
     }
 
     /// The name used in summaries and messages: "E-1", "E-2", "E-1'", "E-2'".
@@ -95,6 +118,8 @@ impl Property {
             Property::E2 => "E-2",
             Property::E1Prime => "E-1'",
             Property::E2Prime => "E-2'",
+            Property::E1B => "E-1_B",
+            Property::E2B => "E-2_B",
         }
     }
 }
@@ -127,6 +152,7 @@ impl ProtocolKind {
         ProtocolKind::QlockAmo,
         ProtocolKind::QlockBackoff,
         ProtocolKind::Alo2Pe,
+        ProtocolKind::BqlockAmo,
         ProtocolKind::TwoPeMinority,
         ProtocolKind::CtStaleAck,
         ProtocolKind::CtEarlyPropose,
@@ -149,6 +175,7 @@ impl ProtocolKind {
         ProtocolKind::QlockAmo,
         ProtocolKind::QlockBackoff,
         ProtocolKind::Alo2Pe,
+        ProtocolKind::BqlockAmo,
     ];
 
     /// The bug zoo: deliberately broken variants, each claiming what its correct protocol
@@ -174,6 +201,7 @@ impl ProtocolKind {
             ProtocolKind::OptMajorityFast => "opt-majority-fast",
             ProtocolKind::QlockAmo => "qlock-amo",
             ProtocolKind::QlockBackoff => "qlock-backoff",
+            ProtocolKind::BqlockAmo => "bqlock-amo",
             ProtocolKind::Alo2Pe => "alo-2pe",
             ProtocolKind::SeOar => "se-oar",
         }
@@ -219,6 +247,12 @@ impl ProtocolKind {
                 latency_delta: 2.0,
                 messages_per_ticket: 2 * (n - 1),
             },
+            // One quorum RPC of q ≤ n − b answers: the q-th remote one arrives at 2δ.
+            ProtocolKind::BqlockAmo => Theory {
+                resilience: "b < n/5".into(),
+                latency_delta: 2.0,
+                messages_per_ticket: 2 * (n - 1),
+            },
             // Four quorum RPCs (TRY, get, propose, commit), decided at the own commit; qlock.rs.
             ProtocolKind::QlockBackoff => Theory {
                 resilience: "f < n/2; E-2 w.p. 1 once stable".into(),
@@ -251,6 +285,7 @@ impl ProtocolKind {
             | ProtocolKind::OptMajorityFast
             | ProtocolKind::QlockBackoff => &[Property::E1, Property::E2],
             ProtocolKind::QlockAmo => &[Property::E1],
+            ProtocolKind::BqlockAmo => &[Property::E1B, Property::E2B],
             ProtocolKind::Alo2Pe => &[Property::E1Prime, Property::E2Prime],
             ProtocolKind::SeOar => &[Property::E1, Property::E2],
         }
@@ -260,6 +295,15 @@ impl ProtocolKind {
     /// excluded): fault campaigns then count suspicions against the fault budget.
     pub fn halts_on_suspicion(self) -> bool {
         matches!(self, ProtocolKind::Alo2Pe)
+    }
+
+    /// The most Byzantine servers the protocol tolerates at size n: bqlock-amo needs n > 5b
+    /// (masking quorums of ⌈(n+3b+1)/2⌉ ≤ n − b); the crash-tolerant protocols tolerate none.
+    pub fn byzantine_bound(self, n: u16) -> u16 {
+        match self {
+            ProtocolKind::BqlockAmo => n.saturating_sub(1) / 5,
+            _ => 0,
+        }
     }
 
     /// Whether the protocol's liveness rests on timing, not only on the order of events:
@@ -288,6 +332,8 @@ impl ProtocolKind {
             | ProtocolKind::OptMajorityFast
             | ProtocolKind::QlockAmo
             | ProtocolKind::QlockBackoff => quorum::max_minority_faults(n),
+            // With b = 0 its quorum is a majority; with b > 0 a crash is one of the b.
+            ProtocolKind::BqlockAmo => quorum::max_minority_faults(n),
             ProtocolKind::SeGb => quorum::max_third_faults(n),
             // Crashes *and* halts (an excluded server halts): Phase 1 and CT need a majority.
             ProtocolKind::Alo2Pe => quorum::max_minority_faults(n),
@@ -321,6 +367,7 @@ impl ProtocolKind {
                 ct::CtBroadcast::new(cfg).with_flaw(consensus::Flaw::EarlyPropose),
             )),
             ProtocolKind::QlockAmo => Box::new(qlock::QlockAmo::new(cfg)),
+            ProtocolKind::BqlockAmo => Box::new(qlock::QlockAmo::masking(cfg)),
             ProtocolKind::QlockBackoff => Box::new(qlock::QlockBackoff::new(cfg)),
             ProtocolKind::Alo2Pe => {
                 Box::new(twope::TwoPe::new(cfg, ct::CtBroadcast::new(cfg)).at_least_once(cfg))

@@ -535,6 +535,10 @@ pub struct NodeConfig {
     pub seed: u64,
     /// δ, the known bound on message delay (µs), for protocols that time on it (a lock's lease).
     pub delta: Time,
+    /// b, the Byzantine servers the run declares (`cluster.byzantine_max`), for protocols whose
+    /// quorums mask them (bqlock-amo); 0 in a crash-only run.
+    #[serde(default)]
+    pub byzantine: u16,
 }
 
 /// A server-side protocol: the interface both runtimes drive.

@@ -148,11 +148,12 @@ fn answer(ticket: &Ticket, attempt: u32, free: bool) -> Msg {
 // =============================================================================================
 // qlock-amo
 
-/// The first ⌈(n+1)/2⌉ answers to one TRY round.
+/// The first `quorum` answers to one TRY round.
 #[derive(Debug, Default, Hash)]
 struct Tally {
     responders: BTreeSet<ServerId>,
-    locked: bool,
+    /// LOCKED answers among them.
+    locked: u16,
 }
 
 /// `qlock-amo`: Fleet's at-most-one lock per ticket (see the module doc).
@@ -160,6 +161,8 @@ struct Tally {
 pub struct QlockAmo {
     me: ServerId,
     quorum: u16,
+    /// LOCKED answers tolerated in a quorum: 0, or b for `bqlock-amo`.
+    tolerated: u16,
     /// Tickets received from users (a resubmission is rejected at once).
     received: BTreeSet<Ticket>,
     /// τ → its first claimant, granted forever.
@@ -173,9 +176,24 @@ impl QlockAmo {
         QlockAmo {
             me: cfg.me,
             quorum: majority(cfg.n),
+            tolerated: 0,
             received: BTreeSet::new(),
             granted: BTreeMap::new(),
             open: BTreeMap::new(),
+        }
+    }
+
+    /// `bqlock-amo`: the masking-quorum lock for b = `cfg.byzantine` Byzantine servers — the
+    /// first q = ⌈(n+3b+1)/2⌉ answers (its own first), accept iff at most b are LOCKED. Two
+    /// winners' FREE sets share ≥ 2(q−b)−n ≥ b+1 servers, one of them correct, and a correct
+    /// server grants only τ's first claimant (docs/seeds/byzantine.md). With b = 0 it is
+    /// qlock-amo.
+    pub fn masking(cfg: &NodeConfig) -> Self {
+        let b = cfg.byzantine;
+        QlockAmo {
+            quorum: (cfg.n + 3 * b + 1).div_ceil(2),
+            tolerated: b,
+            ..QlockAmo::new(cfg)
         }
     }
 
@@ -191,9 +209,9 @@ impl QlockAmo {
         if !t.responders.insert(from) {
             return;
         }
-        t.locked |= !free;
+        t.locked += u16::from(!free);
         if t.responders.len() >= usize::from(self.quorum) {
-            let accept = !t.locked;
+            let accept = t.locked <= self.tolerated;
             self.open.remove(ticket);
             let outcome = if accept {
                 Outcome::Accept

@@ -302,6 +302,7 @@ mod tests {
             suspect_after: 100_000,
             seed: 1,
             delta: 10_000,
+            byzantine: 0,
         };
         TwoPe::new(&cfg, CtBroadcast::new(&cfg))
     }

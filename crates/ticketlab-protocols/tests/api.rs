@@ -95,6 +95,7 @@ fn ct_broadcast_suspects_through_its_detector_and_the_default_never_does() {
         suspect_after: 10_000,
         seed: 1,
         delta: 1_000,
+        byzantine: 0,
     };
     let mut ct = CtBroadcast::new(&cfg);
     let mut out = Out::new(1, 3);

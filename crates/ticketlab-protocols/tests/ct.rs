@@ -21,6 +21,7 @@ fn ct(me: ServerId) -> CtBroadcast {
         suspect_after: TIMEOUT,
         seed: 1,
         delta: 1_000,
+        byzantine: 0,
     })
 }
 

@@ -49,6 +49,11 @@ const ROWS: &[Row] = &[
         [1, 2, 3, 4],
     ),
     (
+        "bqlock-amo",
+        [(2.0, 4), (2.0, 8), (2.0, 12), (2.0, 16)],
+        [1, 2, 3, 4],
+    ),
+    (
         "2pe-minority",
         [(2.0, 4), (2.0, 8), (2.0, 12), (2.0, 16)],
         [1, 2, 3, 4],
@@ -130,6 +135,7 @@ fn claims_and_what_they_imply() {
     for &p in ProtocolKind::ALL {
         let want: &[Property] = match p {
             ProtocolKind::QlockAmo => &[E1],
+            ProtocolKind::BqlockAmo => &[E1B, E2B],
             ProtocolKind::Alo2Pe => &[E1Prime, E2Prime],
             _ => &[E1, E2],
         };
@@ -137,16 +143,26 @@ fn claims_and_what_they_imply() {
         assert_eq!(p.halts_on_suspicion(), p == ProtocolKind::Alo2Pe, "{p}");
         let timed = matches!(p, ProtocolKind::Alo2Pe | ProtocolKind::QlockBackoff);
         assert_eq!(p.liveness_is_timed(), timed, "{p}");
+        // Only bqlock-amo masks Byzantine servers: n > 5b.
+        for (n, b) in [(3u16, 0u16), (5, 0), (6, 1), (10, 1), (11, 2), (16, 3)] {
+            let want = if p == ProtocolKind::BqlockAmo { b } else { 0 };
+            assert_eq!(p.byzantine_bound(n), want, "{p} at n = {n}");
+        }
     }
-    // E-1 ⇒ E-1′ and E-2′ ⇒ E-2; each implies itself; nothing else.
+    // E-1 ⇒ E-1′, E-1_B; E-2′ ⇒ E-2 ⇒ E-2_B; each implies itself; nothing else.
     for &a in Property::ALL {
         for &b in Property::ALL {
-            let want = a == b || (a, b) == (E1, E1Prime) || (a, b) == (E2Prime, E2);
+            let want = a == b
+                || matches!(
+                    (a, b),
+                    (E1, E1Prime) | (E1, E1B) | (E2Prime, E2) | (E2Prime, E2B) | (E2, E2B)
+                );
             assert_eq!(a.implies(b), want, "{a} ⇒ {b}");
+            assert_eq!(a.byzantine(), matches!(a, E1B | E2B), "{a}");
         }
     }
     let names: Vec<String> = Property::ALL.iter().map(|p| p.to_string()).collect();
-    assert_eq!(names, ["E-1", "E-2", "E-1'", "E-2'"]);
+    assert_eq!(names, ["E-1", "E-2", "E-1'", "E-2'", "E-1_B", "E-2_B"]);
     assert_eq!(E2Prime.name(), "E-2'");
 }
 
@@ -160,6 +176,7 @@ fn every_protocol_builds_and_starts_its_failure_detector_or_nothing() {
             suspect_after: 10_000,
             seed: 1,
             delta: 1_000,
+            byzantine: 0,
         };
         let mut node = p.build(&cfg);
         let mut out = Out::new(2, 3);

@@ -15,6 +15,7 @@ fn node(me: ServerId, n: u16) -> Oar {
         suspect_after: 100_000,
         seed: 1,
         delta: 10_000,
+        byzantine: 0,
     });
     let mut out = Out::new(me, n);
     o.on_start(0, &mut out);

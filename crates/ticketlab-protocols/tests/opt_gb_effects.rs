@@ -19,6 +19,7 @@ fn cfg(me: ServerId, n: u16) -> NodeConfig {
         suspect_after: 100_000,
         seed: 1,
         delta: 10_000,
+        byzantine: 0,
     }
 }
 

@@ -24,6 +24,7 @@ fn cfg(me: ServerId, n: u16, seed: u64) -> NodeConfig {
         suspect_after: 100_000,
         seed,
         delta: D,
+        byzantine: 0,
     }
 }
 
@@ -118,6 +119,62 @@ fn amo_rejects_when_a_locked_is_among_the_first_quorum() {
     );
     assert_eq!(
         step(&mut s1, 1, |p, o| p.on_message(2, 2, free(0), o)),
+        vec![decide(Outcome::Reject)]
+    );
+}
+
+/// bqlock-amo at n = 6, b = 1: the first q = ⌈(6+3+1)/2⌉ = 5 answers (its own first) decide,
+/// and one LOCKED among them is masked; two are not.
+#[test]
+fn bqlock_masks_b_locked_answers_in_a_quorum_of_n_plus_3b_plus_1_over_2() {
+    let step6 = |p: &mut QlockAmo, f: &dyn Fn(&mut QlockAmo, &mut Out)| {
+        let mut out = Out::new(1, 6);
+        f(p, &mut out);
+        out.effects
+    };
+    let masking = |me| {
+        let mut c = cfg(me, 6, 1);
+        c.byzantine = 1;
+        QlockAmo::masking(&c)
+    };
+    for (answers, want) in [
+        (
+            vec![(2, true), (3, false), (4, true), (5, true)],
+            Outcome::Accept,
+        ),
+        (
+            vec![(2, false), (3, false), (4, true), (5, true)],
+            Outcome::Reject,
+        ),
+    ] {
+        let mut s1 = masking(1);
+        let sent = step6(&mut s1, &|p, o| p.on_ticket(0, t(), o));
+        assert_eq!(
+            sent.len(),
+            6,
+            "TRY to the five others, and a note: {sent:?}"
+        );
+        let (last, first) = answers.split_last().unwrap();
+        for &(from, ok) in first {
+            let m = if ok { free(0) } else { locked(0) };
+            assert_eq!(
+                step6(&mut s1, &|p, o| p.on_message(2, from, m.clone(), o)),
+                vec![]
+            );
+        }
+        let m = if last.1 { free(0) } else { locked(0) };
+        assert_eq!(
+            step6(&mut s1, &|p, o| p.on_message(2, last.0, m.clone(), o)),
+            vec![decide(want)]
+        );
+    }
+    // With b = 0 it is qlock-amo: a majority (4 of 6), no LOCKED tolerated.
+    let mut s1 = QlockAmo::masking(&cfg(1, 6, 1));
+    step6(&mut s1, &|p, o| p.on_ticket(0, t(), o));
+    step6(&mut s1, &|p, o| p.on_message(2, 2, free(0), o));
+    step6(&mut s1, &|p, o| p.on_message(2, 3, free(0), o));
+    assert_eq!(
+        step6(&mut s1, &|p, o| p.on_message(2, 4, locked(0), o)),
         vec![decide(Outcome::Reject)]
     );
 }

@@ -113,6 +113,20 @@ impl Ctx<'_> {
             ));
         }
 
+        // byzantine_max: at most n; the default (the faults' Byzantine servers) and the
+        // protocols' bounds are settled once the faults are read (`Ctx::byzantine`).
+        let byzantine_max = match raw.byzantine_max {
+            None => 0,
+            Some(b) if (0..=i64::from(servers)).contains(&b) => b as u16,
+            Some(b) => {
+                return Err(self.invalid(
+                    &c.k("byzantine_max"),
+                    b,
+                    format!("expected an integer from 0 to {servers} (the number of servers)"),
+                ))
+            }
+        };
+
         Ok(Cluster {
             servers,
             protocols,
@@ -121,6 +135,8 @@ impl Ctx<'_> {
             jitter,
             heartbeat,
             suspect_after,
+            byzantine_max,
+            allow_unsafe: raw.allow_unsafe.unwrap_or(false),
         })
     }
 }

@@ -134,6 +134,7 @@ impl Ctx<'_> {
                 f.block.is_some(),
                 f.loss.is_some(),
                 f.suspect.is_some(),
+                f.byzantine.is_some(),
             ];
             let count = actions.iter().filter(|a| **a).count();
             if count != 1 {
@@ -141,7 +142,7 @@ impl Ctx<'_> {
                     &entry,
                     format!(
                         "expected exactly one action besides at_ms/after: crash, delay, pause, \
-                         resume, partition, heal, block, loss or suspect (found {})",
+                         resume, partition, heal, block, loss, suspect or byzantine (found {})",
                         if count == 0 {
                             "none".to_string()
                         } else {
@@ -254,6 +255,11 @@ impl Ctx<'_> {
                     server,
                     duration,
                 }
+            } else if let Some(byz) = &f.byzantine {
+                let key = entry.k("byzantine");
+                let servers = self.servers(&key.k("servers"), &byz.servers, n)?;
+                let behaviour = self.behaviour(&key.k("behaviour"), &byz.behaviour)?;
+                FaultAction::Byzantine { servers, behaviour }
             } else {
                 unreachable!("exactly one action was checked above")
             };
@@ -336,7 +342,9 @@ impl Ctx<'_> {
                         }
                     }
                 }
-                FaultAction::Delay { .. } | FaultAction::Loss { .. } => {}
+                FaultAction::Delay { .. }
+                | FaultAction::Loss { .. }
+                | FaultAction::Byzantine { .. } => {}
             }
         }
         Ok(())

@@ -8,12 +8,14 @@ mod workload;
 
 use super::error::{line_col, one_line};
 use super::overrides::{display_path, lookup, path_at, Path, Seg};
-use super::raw::{RawResilience, RawScenario};
+use super::raw::{RawByzantineSweep, RawCluster, RawResilience, RawScenario};
 use super::{
-    ms_to_us, CrashPick, FaultAction, Location, Resilience, Scenario, ScenarioError,
-    MIN_POSITIVE_MS,
+    ms_to_us, ByzantineSweep, Cluster, CrashPick, Fault, FaultAction, Location, Resilience,
+    Scenario, ScenarioError, MAX_MS, MIN_POSITIVE_MS,
 };
 use crate::protocol::{ServerId, Time};
+use crate::scenario::Behaviour;
+use std::collections::BTreeSet;
 use std::fmt;
 use toml_edit::ImDocument;
 
@@ -273,11 +275,13 @@ impl Ctx<'_> {
             Some(s) => return Err(self.invalid(&root.k("seed"), s, "expected an integer >= 0")),
         };
 
-        let cluster = self.cluster(&raw.cluster)?;
+        let mut cluster = self.cluster(&raw.cluster)?;
         let n = cluster.servers;
         let workload = self.workload(&raw.workload, n)?;
         let tickets = self.tickets(&raw.ticket, n, workload.tickets)?;
         let faults = self.faults(&raw.fault, n)?;
+        let sweep = self.byzantine_sweep(&raw.byzantine, &faults, n)?;
+        cluster.byzantine_max = self.byzantine(&raw.cluster, &cluster, &faults, sweep.as_ref())?;
         let resilience = self.resilience(&raw.resilience, n)?;
         if resilience.is_some() {
             if let Some(i) = faults
@@ -312,7 +316,145 @@ impl Ctx<'_> {
             tickets,
             faults,
             resilience,
+            byzantine: sweep,
         })
+    }
+
+    /// b: `cluster.byzantine_max`, by default the number of servers the faults make Byzantine;
+    /// never fewer than those; within every protocol's bound unless `allow_unsafe`.
+    fn byzantine(
+        &self,
+        raw: &RawCluster,
+        cluster: &Cluster,
+        faults: &[Fault],
+        sweep: Option<&ByzantineSweep>,
+    ) -> Res<u16> {
+        let c = K::root().k("cluster");
+        let mut byzantine: BTreeSet<ServerId> = BTreeSet::new();
+        if let Some(sw) = sweep {
+            byzantine.extend(&sw.servers);
+        }
+        for f in faults {
+            if let FaultAction::Byzantine { servers, .. } = &f.action {
+                byzantine.extend(servers);
+            }
+        }
+        let count = byzantine.len() as u16;
+        let b = match raw.byzantine_max {
+            None => count,
+            Some(_) if cluster.byzantine_max < count => {
+                return Err(self.invalid(
+                    &c.k("byzantine_max"),
+                    cluster.byzantine_max,
+                    format!(
+                        "expected at least {count}: the faults make {count} server(s) Byzantine \
+                         ({})",
+                        byzantine
+                            .iter()
+                            .map(|s| format!("s{s}"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ))
+            }
+            Some(_) => cluster.byzantine_max,
+        };
+        if b > 0 && !cluster.allow_unsafe {
+            let n = cluster.servers;
+            if let Some(p) = cluster.protocols.iter().find(|p| p.byzantine_bound(n) < b) {
+                let bound = p.byzantine_bound(n);
+                let why = if bound == 0 {
+                    format!("{p} tolerates no Byzantine server (it is crash-tolerant only)")
+                } else {
+                    format!("{p} tolerates at most b = {bound} at n = {n} (it needs n > 5b)")
+                };
+                return Err(self.invalid(
+                    &c.k("byzantine_max"),
+                    if raw.byzantine_max.is_some() {
+                        b.to_string()
+                    } else {
+                        format!("{b} (the Byzantine servers of the faults)")
+                    },
+                    format!(
+                        "expected b within every protocol's bound: {why}; set \
+                         cluster.allow_unsafe = true to run it anyway and watch it break"
+                    ),
+                ));
+            }
+        }
+        Ok(b)
+    }
+
+    /// A Byzantine behaviour by name.
+    fn behaviour(&self, path: &K, name: &str) -> Res<Behaviour> {
+        Behaviour::from_name(name).ok_or_else(|| {
+            let names: Vec<String> = Behaviour::ALL
+                .iter()
+                .map(|b| format!("{:?}", b.name()))
+                .collect();
+            self.invalid(
+                path,
+                format!("{name:?}"),
+                format!("expected one of {}", names.join(", ")),
+            )
+        })
+    }
+
+    /// `[byzantine]`: the servers (ids in range) and behaviours (default: all five).
+    fn byzantine_sweep(
+        &self,
+        raw: &Option<RawByzantineSweep>,
+        faults: &[Fault],
+        n: u16,
+    ) -> Res<Option<ByzantineSweep>> {
+        let Some(raw) = raw else {
+            return Ok(None);
+        };
+        let key = K::root().k("byzantine");
+        if let Some(i) = faults
+            .iter()
+            .position(|f| matches!(f.action, FaultAction::Byzantine { .. }))
+        {
+            return Err(self.schema(
+                &K::root().k("fault").i(i).k("byzantine"),
+                "a [byzantine] sweep makes servers Byzantine itself, once per behaviour; remove \
+                 byzantine faults from this scenario",
+            ));
+        }
+        if raw.servers.is_empty() {
+            return Err(self.invalid(
+                &key.k("servers"),
+                "[]",
+                format!("expected a non-empty list of server ids from 1 to {n}"),
+            ));
+        }
+        let mut servers = Vec::new();
+        for (i, &s) in raw.servers.iter().enumerate() {
+            servers.push(self.server(&key.k("servers").i(i), s, n)?);
+        }
+        let behaviours = match &raw.behaviours {
+            None => Behaviour::ALL.to_vec(),
+            Some(list) => {
+                let mut out = Vec::new();
+                for (i, name) in list.iter().enumerate() {
+                    out.push(self.behaviour(&key.k("behaviours").i(i), name)?);
+                }
+                if out.is_empty() {
+                    return Err(self.invalid(
+                        &key.k("behaviours"),
+                        "[]",
+                        "expected at least one behaviour",
+                    ));
+                }
+                out
+            }
+        };
+        let at = self.ms(&key.k("at_ms"), raw.at_ms, 0.0, 0.0, MAX_MS)?;
+        Ok(Some(ByzantineSweep {
+            servers,
+            behaviours,
+            at,
+        }))
     }
 
     fn resilience(&self, raw: &Option<RawResilience>, n: u16) -> Res<Option<Resilience>> {

@@ -461,6 +461,7 @@ mod tests {
             suspect_after: 1_000_000,
             seed: 1,
             delta: 10_000,
+            byzantine: 0,
         };
         TwoPe::new(&cfg, CtBroadcast::new(&cfg)).at_least_once(&cfg)
     }
