@@ -624,26 +624,52 @@ pub fn render(r: &Report) -> String {
             v.steps
         ));
         for (i, s) in v.trace.iter().enumerate() {
-            text.push_str(&format!("\n  {:>3}. {s}", i + 1));
+            text.push_str(&wrap(&format!("  {:>3}. {s}", i + 1), "; ", 80, 20));
         }
         for d in &v.details {
-            text.push_str(&format!("\n{d}"));
+            text.push_str(&wrap(d, " ", 80, 2));
         }
         for note in &v.replay_notes {
-            text.push_str(&format!("\nreplay note: {note}"));
+            text.push_str(&wrap(&format!("replay note: {note}"), " ", 80, 2));
         }
         if let Some(f) = &v.file {
-            text.push_str(&format!(
-                "\nwritten to {f}; replay: ticketlab run {f} --sim --strict ({})",
+            let line = format!(
+                "written to {f}; replay: ticketlab run {f} --sim --strict ({})",
                 if v.replay_reproduced {
                     "checked: the simulator reproduces the violation"
                 } else {
                     "WARNING: the simulator did not reproduce it"
                 }
-            ));
+            );
+            text.push_str(&wrap(&line, " ", 80, 2));
         }
     }
     text
+}
+
+/// `line` as lines of at most `width` columns (a new line, then the text), broken at `sep`
+/// ("; " between a step's effects, " " between words) where it can be, continuation lines
+/// indented by `indent`.
+fn wrap(line: &str, sep: &str, width: usize, indent: usize) -> String {
+    let mut out = String::new();
+    let mut current = String::new();
+    for (i, part) in line.split(sep).enumerate() {
+        let len = current.chars().count() + sep.chars().count() + part.chars().count();
+        if i == 0 {
+            current.push_str(part);
+        } else if len > width && current.trim().chars().count() > 0 {
+            out.push('\n');
+            out.push_str(&current);
+            out.push_str(sep.trim_end());
+            current = format!("{}{part}", " ".repeat(indent));
+        } else {
+            current.push_str(sep);
+            current.push_str(part);
+        }
+    }
+    out.push('\n');
+    out.push_str(&current);
+    out
 }
 
 /// Where counterexamples go by default.

@@ -381,11 +381,16 @@ pub fn counterexample(
                     _ => false,
                 });
             if !together {
+                let at: Vec<String> = steps
+                    .iter()
+                    .map(|d| d.map_or("never".to_string(), |k| format!("step {k}")))
+                    .collect();
                 notes.push(format!(
                     "s{from} sent {} messages to s{to} in step {step}; the simulator delivers \
-                     them together at {:.3} ms, the path at steps {steps:?}",
+                     them together at {:.3} ms, the path at {}",
                     msgs.len(),
-                    arrive as f64 / 1000.0
+                    arrive as f64 / 1000.0,
+                    at.join(", ")
                 ));
             }
         }
