@@ -162,6 +162,52 @@ fn opt_majority_fast_delivers_on_a_majority_of_reports() {
     }
 }
 
+/// The zoo flag outlives a stage: after stage 0 ends by consensus, stage 1 still fast-delivers
+/// on a majority of reports.
+#[test]
+fn opt_majority_fast_keeps_its_rule_in_later_stages() {
+    let mut b = OptBroadcast::new(&cfg(1, 3)).with_majority_fast();
+    let (m0, m1) = (msg(2, 0, "a"), msg(2, 1, "b"));
+    feed(
+        &mut b,
+        1,
+        3,
+        2,
+        Msg::OptData {
+            k: 0,
+            m: m0.clone(),
+        },
+    );
+    let (_, d) = feed(
+        &mut b,
+        1,
+        3,
+        2,
+        Msg::Decide {
+            k: 0,
+            value: vec![m0.clone()],
+        },
+    );
+    assert_eq!(d, vec![m0]);
+    assert_eq!(b.stage(), 1);
+    feed(
+        &mut b,
+        1,
+        3,
+        2,
+        Msg::OptData {
+            k: 1,
+            m: m1.clone(),
+        },
+    );
+    let order = Msg::OptOrder {
+        k: 1,
+        pos: 0,
+        m: m1.clone(),
+    };
+    assert_eq!(feed(&mut b, 1, 3, 3, order).1, vec![m1]);
+}
+
 #[test]
 fn opt_single_node_inconsistent_order_stops_the_stage() {
     // s3 got a then b; s2 reports b first: s3 stops and tells the round-1 coordinator s1.
