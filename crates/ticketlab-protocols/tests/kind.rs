@@ -188,3 +188,36 @@ fn every_protocol_builds_and_starts_its_failure_detector_or_nothing() {
         );
     }
 }
+
+/// `state_hash` (what `ticketlab check` merges states by): equal for equal input histories,
+/// different once a ticket has been handed to the server.
+#[test]
+fn every_protocols_state_hash_follows_its_state() {
+    use std::hash::Hasher;
+    fn hash(p: &dyn ticketlab_protocols::Protocol) -> u64 {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        p.state_hash(&mut h);
+        h.finish()
+    }
+    for &p in ProtocolKind::ALL {
+        let cfg = NodeConfig {
+            me: 2,
+            n: 3,
+            heartbeat: 1_000,
+            suspect_after: 10_000,
+            seed: 1,
+            delta: 1_000,
+            byzantine: 0,
+        };
+        let (mut a, mut b) = (p.build(&cfg), p.build(&cfg));
+        let mut out = Out::new(2, 3);
+        a.on_start(0, &mut out);
+        b.on_start(0, &mut out);
+        assert_eq!(hash(&*a), hash(&*b), "{p}: same inputs, same hash");
+        let before = hash(&*a);
+        a.on_ticket(1, "t".into(), &mut out);
+        assert_ne!(hash(&*a), before, "{p}: a ticket changes the state");
+        b.on_ticket(1, "t".into(), &mut out);
+        assert_eq!(hash(&*a), hash(&*b), "{p}: same inputs, same hash");
+    }
+}
