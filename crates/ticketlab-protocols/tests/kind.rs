@@ -221,3 +221,40 @@ fn every_protocols_state_hash_follows_its_state() {
         assert_eq!(hash(&*a), hash(&*b), "{p}: same inputs, same hash");
     }
 }
+
+/// The zoo's 2pe-minority accepts in Phase 1 on ⌊n/2⌋ replies: at n = 5, its own and one more.
+#[test]
+fn two_pe_minority_decides_on_floor_n_over_2_replies() {
+    use ticketlab_protocols::{Effect, Msg, Outcome};
+    let cfg = NodeConfig {
+        me: 1,
+        n: 5,
+        heartbeat: 1_000,
+        suspect_after: 10_000,
+        seed: 1,
+        delta: 1_000,
+        byzantine: 0,
+    };
+    let mut s1 = ProtocolKind::TwoPeMinority.build(&cfg);
+    let mut out = Out::new(1, 5);
+    s1.on_start(0, &mut out);
+    s1.on_ticket(1, "t".into(), &mut out);
+    let decided = |out: &Out| {
+        out.effects.iter().any(|e| {
+            matches!(
+                e,
+                Effect::Decide {
+                    outcome: Outcome::Accept,
+                    ..
+                }
+            )
+        })
+    };
+    assert!(!decided(&out), "its own ACK alone is not ⌊5/2⌋ = 2 replies");
+    let ack = Msg::Ack {
+        owner: 1,
+        ticket: "t".into(),
+    };
+    s1.on_message(2, 2, ack, &mut out);
+    assert!(decided(&out), "two replies naming s1: accept in Phase 1");
+}
