@@ -144,3 +144,34 @@ fn a_byzantine_sweep_runs_every_behaviour_and_reports_accepts_apart() {
     assert_eq!(r.byzantine_accepts.len(), handed);
     assert!(r.byzantine_accepts.iter().all(|a| a.server == 6));
 }
+
+/// No correct protocol panics on what a Byzantine peer sends — made-up server ids, rounds,
+/// positions — even beyond its bound (`allow_unsafe`): it may fail a property, never crash.
+#[test]
+fn every_protocol_survives_a_random_byzantine_peer() {
+    for &p in ProtocolKind::ALL {
+        for (n, byz) in [(4u16, 2u16), (5, 5)] {
+            for (behaviour, seed) in [
+                ("random", 1),
+                ("random", 2),
+                ("random", 3),
+                ("equivocate", 1),
+            ] {
+                let text = format!(
+                    "name = \"r\"\nseed = {seed}\n[cluster]\nservers = {n}\nprotocols = [\"{p}\"]\n\
+                     mode = \"sim\"\njitter_ms = 3.0\nallow_unsafe = true\n[workload]\n\
+                     tickets = 20\nconcurrency = 3\nduplicates = 0.5\ndeadline_ms = 3000.0\n\
+                     [[fault]]\nat_ms = 0\n\
+                     byzantine = {{ servers = [{byz}], behaviour = \"{behaviour}\" }}\n"
+                );
+                let s = load(&text, &[]);
+                let (r, _) = run(&s, p);
+                assert_eq!(
+                    r.byzantine,
+                    vec![byz],
+                    "{p} n = {n} {behaviour} seed {seed}"
+                );
+            }
+        }
+    }
+}

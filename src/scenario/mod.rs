@@ -317,11 +317,14 @@ pub struct ByzantineSweep {
 }
 
 impl Cluster {
-    /// The b `protocol`'s quorums are sized for: the declared b, at most the protocol's bound
-    /// (beyond it, with `allow_unsafe`, more servers lie than its quorums mask).
+    /// `NodeConfig::byzantine` for `protocol`: the declared b; for a protocol that sizes its
+    /// quorums by b, at most its bound (beyond it, with `allow_unsafe`, more servers lie than its
+    /// quorums mask). A crash-tolerant protocol (bound 0) gets the declared b.
     pub fn byzantine_for(&self, protocol: ProtocolKind) -> u16 {
-        self.byzantine_max
-            .min(protocol.byzantine_bound(self.servers))
+        match protocol.byzantine_bound(self.servers) {
+            0 if protocol != ProtocolKind::BqlockAmo => self.byzantine_max,
+            bound => self.byzantine_max.min(bound),
+        }
     }
 }
 

@@ -57,13 +57,18 @@ impl FailureDetector {
         out.set_timer(Timer::FdTick, self.period);
     }
 
+    /// Whether `p` is suspected; a server id out of range (a Byzantine server's made-up
+    /// origin) is not a server, so never suspected.
     pub fn suspects(&self, p: ServerId) -> bool {
-        self.suspected[usize::from(p)]
+        self.suspected.get(usize::from(p)).copied().unwrap_or(false)
     }
 
     /// Any message from `from` arrived at `now`.
     pub fn heard_from(&mut self, now: Time, from: ServerId, out: &mut Out) -> FdChange {
         let i = usize::from(from);
+        if from == 0 || from > self.n {
+            return FdChange::default();
+        }
         self.last_heard[i] = now;
         let mut change = FdChange::default();
         if self.suspected[i] && now >= self.forced_until[i] {
@@ -198,6 +203,17 @@ mod tests {
                 hash_of(&FailureDetector::new(me, n, period, 25))
             );
         }
+    }
+
+    #[test]
+    fn server_ids_out_of_range_are_ignored() {
+        let mut out = Out::new(1, 3);
+        let mut fd = FailureDetector::new(1, 3, 10, 25);
+        assert!(!fd.suspects(0) && !fd.suspects(4) && !fd.suspects(200));
+        assert_eq!(fd.heard_from(5, 4, &mut out), FdChange::default());
+        assert_eq!(fd.heard_from(5, 0, &mut out), FdChange::default());
+        assert_eq!(fd.force(4, 50, &mut out), FdChange::default());
+        assert!(out.effects.is_empty());
     }
 
     #[test]

@@ -473,8 +473,11 @@ impl Out {
             to != self.me,
             "protocols handle messages to themselves locally"
         );
-        debug_assert!((1..=self.n).contains(&to));
-        self.effects.push(Effect::Send { to, msg });
+        // An id that names no server (made up by a Byzantine server, echoed by a correct
+        // one): the message goes nowhere.
+        if (1..=self.n).contains(&to) {
+            self.effects.push(Effect::Send { to, msg });
+        }
     }
 
     /// "Send to all" minus oneself: n−1 messages.
@@ -535,8 +538,10 @@ pub struct NodeConfig {
     pub seed: u64,
     /// δ, the known bound on message delay (µs), for protocols that time on it (a lock's lease).
     pub delta: Time,
-    /// b, the Byzantine servers the run declares (`cluster.byzantine_max`), for protocols whose
-    /// quorums mask them (bqlock-amo); 0 in a crash-only run.
+    /// b, the Byzantine servers this instance must expect: what the run declares
+    /// (`cluster.byzantine_max`), at most the protocol's bound for one that sizes quorums by it
+    /// (bqlock-amo); 0 in a crash-only run. Crash-tolerant protocols only use it to know their
+    /// internal invariants may not hold.
     #[serde(default)]
     pub byzantine: u16,
 }

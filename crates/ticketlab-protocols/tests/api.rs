@@ -128,3 +128,16 @@ fn the_backoff_stream_is_splitmix64() {
     assert!(draws.iter().all(|d| (5..=7).contains(d)));
     assert!(draws.contains(&5) && draws.contains(&7));
 }
+
+/// A send to an id that names no server (a Byzantine server's made-up origin, echoed by a
+/// correct protocol) goes nowhere.
+#[test]
+fn a_send_to_no_server_goes_nowhere() {
+    let mut out = ticketlab_protocols::Out::new(1, 3);
+    for to in [0, 4, 200] {
+        out.send(to, ticketlab_protocols::Msg::Heartbeat);
+    }
+    assert!(out.effects.is_empty());
+    out.send(2, ticketlab_protocols::Msg::Heartbeat);
+    assert_eq!(out.effects.len(), 1);
+}
