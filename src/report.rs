@@ -423,28 +423,34 @@ pub fn render_table(summary: &Summary) -> String {
         );
         for r in &summary.runs {
             // Wrapped at 80 columns, after a "; ", under the first line's text.
-            let mut line = format!("\n  {:width$}  ", r.label());
-            let indent = " ".repeat(width + 4);
-            let mut used = width + 4;
-            for (i, part) in properties_text(r).split("; ").enumerate() {
-                let piece = if i == 0 {
-                    part.to_string()
-                } else {
-                    format!("; {part}")
-                };
-                if i > 0 && used + piece.chars().count() > 80 {
-                    line.push_str(&format!(";\n{indent}"));
-                    used = width + 4;
-                    let rest = &piece[2..];
-                    line.push_str(rest);
-                    used += rest.chars().count();
-                } else {
-                    used += piece.chars().count();
-                    line.push_str(&piece);
-                }
-            }
-            text.push_str(&line);
+            let line = format!("  {:width$}  {}", r.label(), properties_text(r));
+            text.push_str(&wrap(&line, "; ", 80, width + 4));
         }
     }
     text
+}
+
+/// `line` as lines of at most `width` columns (a new line, then the text), broken at `sep`
+/// ("; " between a step's effects, " " between words) where it can be, continuation lines
+/// indented by `indent`.
+pub fn wrap(line: &str, sep: &str, width: usize, indent: usize) -> String {
+    let mut out = String::new();
+    let mut current = String::new();
+    for (i, part) in line.split(sep).enumerate() {
+        let len = current.chars().count() + sep.chars().count() + part.chars().count();
+        if i == 0 {
+            current.push_str(part);
+        } else if len > width && current.trim().chars().count() > 0 {
+            out.push('\n');
+            out.push_str(&current);
+            out.push_str(sep.trim_end());
+            current = format!("{}{part}", " ".repeat(indent));
+        } else {
+            current.push_str(sep);
+            current.push_str(part);
+        }
+    }
+    out.push('\n');
+    out.push_str(&current);
+    out
 }

@@ -50,6 +50,7 @@ pub mod replay;
 use crate::checker::{self, Violation};
 use crate::lab::Runtime;
 use crate::protocol::{NodeConfig, Property, ProtocolKind, ServerId, Ticket};
+use crate::report::wrap;
 use model::{Engine, Fp, Model, State, Step};
 use serde::Serialize;
 use std::collections::HashSet;
@@ -645,31 +646,6 @@ pub fn render(r: &Report) -> String {
         }
     }
     text
-}
-
-/// `line` as lines of at most `width` columns (a new line, then the text), broken at `sep`
-/// ("; " between a step's effects, " " between words) where it can be, continuation lines
-/// indented by `indent`.
-fn wrap(line: &str, sep: &str, width: usize, indent: usize) -> String {
-    let mut out = String::new();
-    let mut current = String::new();
-    for (i, part) in line.split(sep).enumerate() {
-        let len = current.chars().count() + sep.chars().count() + part.chars().count();
-        if i == 0 {
-            current.push_str(part);
-        } else if len > width && current.trim().chars().count() > 0 {
-            out.push('\n');
-            out.push_str(&current);
-            out.push_str(sep.trim_end());
-            current = format!("{}{part}", " ".repeat(indent));
-        } else {
-            current.push_str(sep);
-            current.push_str(part);
-        }
-    }
-    out.push('\n');
-    out.push_str(&current);
-    out
 }
 
 /// Where counterexamples go by default.

@@ -321,9 +321,11 @@ impl Cluster {
     /// quorums by b, at most its bound (beyond it, with `allow_unsafe`, more servers lie than its
     /// quorums mask). A crash-tolerant protocol (bound 0) gets the declared b.
     pub fn byzantine_for(&self, protocol: ProtocolKind) -> u16 {
-        match protocol.byzantine_bound(self.servers) {
-            0 if protocol != ProtocolKind::BqlockAmo => self.byzantine_max,
-            bound => self.byzantine_max.min(bound),
+        if protocol.masks_byzantine() {
+            self.byzantine_max
+                .min(protocol.byzantine_bound(self.servers))
+        } else {
+            self.byzantine_max
         }
     }
 }

@@ -300,10 +300,17 @@ impl ProtocolKind {
     /// The most Byzantine servers the protocol tolerates at size n: bqlock-amo needs n > 5b
     /// (masking quorums of ⌈(n+3b+1)/2⌉ ≤ n − b); the crash-tolerant protocols tolerate none.
     pub fn byzantine_bound(self, n: u16) -> u16 {
-        match self {
-            ProtocolKind::BqlockAmo => n.saturating_sub(1) / 5,
-            _ => 0,
+        if self.masks_byzantine() {
+            n.saturating_sub(1) / 5
+        } else {
+            0
         }
+    }
+
+    /// Whether the protocol sizes its quorums by b (`NodeConfig::byzantine`) to mask Byzantine
+    /// servers: bqlock-amo.
+    pub fn masks_byzantine(self) -> bool {
+        matches!(self, ProtocolKind::BqlockAmo)
     }
 
     /// Whether the protocol's liveness rests on timing, not only on the order of events:

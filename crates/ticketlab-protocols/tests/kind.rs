@@ -147,6 +147,7 @@ fn claims_and_what_they_imply() {
         for (n, b) in [(3u16, 0u16), (5, 0), (6, 1), (10, 1), (11, 2), (16, 3)] {
             let want = if p == ProtocolKind::BqlockAmo { b } else { 0 };
             assert_eq!(p.byzantine_bound(n), want, "{p} at n = {n}");
+            assert_eq!(p.masks_byzantine(), p == ProtocolKind::BqlockAmo, "{p}");
         }
     }
     // E-1 ⇒ E-1′, E-1_B; E-2′ ⇒ E-2 ⇒ E-2_B; each implies itself; nothing else.
@@ -166,18 +167,23 @@ fn claims_and_what_they_imply() {
     assert_eq!(E2Prime.name(), "E-2'");
 }
 
+/// Server `me` of `n`: δ = 1 ms, heartbeat 1 ms, suspicion after 10 ms, crash-only.
+fn node_cfg(me: u16, n: u16) -> NodeConfig {
+    NodeConfig {
+        me,
+        n,
+        heartbeat: 1_000,
+        suspect_after: 10_000,
+        seed: 1,
+        delta: 1_000,
+        byzantine: 0,
+    }
+}
+
 #[test]
 fn every_protocol_builds_and_starts_its_failure_detector_or_nothing() {
     for &p in ProtocolKind::ALL {
-        let cfg = NodeConfig {
-            me: 2,
-            n: 3,
-            heartbeat: 1_000,
-            suspect_after: 10_000,
-            seed: 1,
-            delta: 1_000,
-            byzantine: 0,
-        };
+        let cfg = node_cfg(2, 3);
         let mut node = p.build(&cfg);
         let mut out = Out::new(2, 3);
         node.on_start(0, &mut out);
@@ -200,15 +206,7 @@ fn every_protocols_state_hash_follows_its_state() {
         h.finish()
     }
     for &p in ProtocolKind::ALL {
-        let cfg = NodeConfig {
-            me: 2,
-            n: 3,
-            heartbeat: 1_000,
-            suspect_after: 10_000,
-            seed: 1,
-            delta: 1_000,
-            byzantine: 0,
-        };
+        let cfg = node_cfg(2, 3);
         let (mut a, mut b) = (p.build(&cfg), p.build(&cfg));
         let mut out = Out::new(2, 3);
         a.on_start(0, &mut out);
@@ -226,15 +224,7 @@ fn every_protocols_state_hash_follows_its_state() {
 #[test]
 fn two_pe_minority_decides_on_floor_n_over_2_replies() {
     use ticketlab_protocols::{Effect, Msg, Outcome};
-    let cfg = NodeConfig {
-        me: 1,
-        n: 5,
-        heartbeat: 1_000,
-        suspect_after: 10_000,
-        seed: 1,
-        delta: 1_000,
-        byzantine: 0,
-    };
+    let cfg = node_cfg(1, 5);
     let mut s1 = ProtocolKind::TwoPeMinority.build(&cfg);
     let mut out = Out::new(1, 5);
     s1.on_start(0, &mut out);

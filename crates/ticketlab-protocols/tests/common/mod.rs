@@ -1,6 +1,8 @@
 //! Helpers shared by the protocol crate's single-node effect tests.
 #![allow(dead_code)]
 
+pub mod qlock;
+
 use ticketlab_protocols::{AppMsg, Body, Effect, Msg, MsgId, ServerId};
 
 /// Broadcast message `seq` of `origin`, validating `ticket`.
