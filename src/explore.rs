@@ -659,6 +659,7 @@ fn first_message(protocol: ProtocolKind) -> &'static str {
         ProtocolKind::QlockAmo | ProtocolKind::QlockBackoff | ProtocolKind::BqlockAmo => "QL-TRY",
         ProtocolKind::Alo2Pe => "NEWTKT",
         ProtocolKind::SeOar => "OAR-ORDER",
+        ProtocolKind::BftFleet => "FL-INIT",
     }
 }
 

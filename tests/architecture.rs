@@ -1,9 +1,9 @@
 //! Architecture invariants, checked on the code: protocol code is a deterministic state machine
 //! with no I/O; no runtime imports another; modules import each other without cycles.
 //!
-//! The protocols live in their own crate, `crates/ticketlab-protocols`, whose only dependency is
-//! serde: the compiler keeps tokio, sockets, libc and randomness out (checked below on the real
-//! dependency tree). What the compiler cannot see — std's own clock, threads, files, environment,
+//! The protocols live in their own crate, `crates/ticketlab-protocols`, whose only dependencies
+//! are serde and the signature crates bft-fleet needs (ed25519-dalek, sha2): the compiler keeps
+//! tokio, sockets, libc and randomness out (checked below on the real dependency tree). What the compiler cannot see — std's own clock, threads, files, environment,
 //! printing and iteration-order-random maps — is checked on the sources.
 
 use std::path::Path;
@@ -27,7 +27,9 @@ const FORBIDDEN: &[&str] = &[
     "eprintln!",
 ];
 
-/// Crates the protocol crate may depend on (normal dependencies, transitively).
+/// Crates the protocol crate may depend on (normal dependencies, transitively): serde, and
+/// bft-fleet's signatures — ed25519-dalek and SHA-256, pure computation, with no randomness
+/// (keys come from the run's seed).
 const ALLOWED_DEPS: &[&str] = &[
     "ticketlab-protocols",
     "serde",
@@ -37,10 +39,25 @@ const ALLOWED_DEPS: &[&str] = &[
     "quote",
     "syn",
     "unicode-ident",
+    "ed25519-dalek",
+    "ed25519",
+    "curve25519-dalek",
+    "curve25519-dalek-derive",
+    "signature",
+    "sha2",
+    "digest",
+    "block-buffer",
+    "crypto-common",
+    "generic-array",
+    "typenum",
+    "cpufeatures",
+    "cfg-if",
+    "subtle",
+    "zeroize",
 ];
 
 #[test]
-fn protocol_crate_depends_on_serde_only() {
+fn protocol_crate_depends_on_serde_and_signatures_only() {
     let out = std::process::Command::new(env!("CARGO"))
         .args([
             "tree",
@@ -80,9 +97,20 @@ fn protocol_crate_depends_on_serde_only() {
 #[test]
 fn protocol_code_does_no_io() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/ticketlab-protocols/src");
+    let mut files = Vec::new();
+    let mut dirs = vec![dir];
+    while let Some(d) = dirs.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
     let mut checked = 0;
-    for entry in std::fs::read_dir(&dir).unwrap() {
-        let path = entry.unwrap().path();
+    for path in files {
         if path.extension().is_some_and(|e| e == "rs") {
             let text = std::fs::read_to_string(&path).unwrap();
             for (i, line) in text.lines().enumerate() {

@@ -1,5 +1,5 @@
 //! Byzantine servers: the adversary around a server's protocol, the bounds a scenario is held
-//! to, E-1_B / E-2_B, and bqlock-amo's theory row.
+//! to, E-1_B / E-2_B, and the theory rows of bqlock-amo and bft-fleet.
 
 mod common;
 
@@ -9,6 +9,7 @@ use ticketlab::protocol::{Property, ProtocolKind};
 use ticketlab::scenario;
 
 const BQLOCK: ProtocolKind = ProtocolKind::BqlockAmo;
+const FLEET: ProtocolKind = ProtocolKind::BftFleet;
 
 /// A contended workload (every ticket to two servers) with `byz` Byzantine in `behaviour`.
 fn contended(n: u16, byz: &[u16], behaviour: &str, extra: &str) -> String {
@@ -33,6 +34,27 @@ fn bqlock_keeps_e1_b_under_every_behaviour_at_its_bound() {
                 let (r, _) = run_seed(&s, BQLOCK, seed);
                 assert!(r.violations.is_empty(), "n = {n}, {b}: {:?}", r.violations);
                 assert_eq!(r.byzantine, byz);
+                assert!(r.accepted > 0, "n = {n}, {b}: nothing accepted");
+            }
+        }
+    }
+}
+
+#[test]
+fn fleet_keeps_e1_b_under_every_behaviour_at_its_bound() {
+    // n = 5: b = 1 (n > 4b); n = 9: b = 2.
+    for (n, byz) in [(5u16, vec![5u16]), (9, vec![2, 7])] {
+        for b in Behaviour::ALL {
+            let text = contended(n, &byz, b.name(), "")
+                .replace("\"bqlock-amo\"", "\"bft-fleet\"")
+                .replace("tickets = 150", "tickets = 30");
+            let s = load(&text, &[]);
+            for seed in 1..3 {
+                let (r, _) = run_seed(&s, FLEET, seed);
+                assert!(r.violations.is_empty(), "n = {n}, {b}: {:?}", r.violations);
+                // Every ticket is decided: one claimant per ticket is correct, and exactly one
+                // server (maybe the Byzantine claimant) wins each.
+                assert_eq!(r.undecided, 0, "n = {n}, {b}");
                 assert!(r.accepted > 0, "n = {n}, {b}: nothing accepted");
             }
         }
@@ -104,25 +126,27 @@ fn bad_byzantine_keys_are_clear_errors() {
     }
 }
 
-/// Uncontended, failure-free: bqlock-amo decides at 2δ with 2(n−1) messages, exactly — with and
-/// without a Byzantine bound declared (its quorum grows, but q ≤ n − b answers arrive at 2δ).
+/// Uncontended and failure-free, a protocol's theory row holds exactly in the simulator at every
+/// (n, b), with and without a Byzantine bound declared (quorums grow, but q ≤ n − b answers
+/// arrive at 2δ): bqlock-amo 2δ and 2(n−1) messages; bft-fleet rounds 0 and 1 of Fig. 5 — 24
+/// quorum RPCs, 48δ and 48(n−1) messages.
 #[test]
-fn bqlock_theory_row_is_exact_in_the_simulator() {
-    for (n, b) in [(3u16, 0u16), (5, 0), (6, 1), (7, 1), (11, 2)] {
-        let mut s = sim_scenario("row", n, &[BQLOCK], 40);
-        s.cluster.byzantine_max = b;
-        let (r, _) = run(&s, BQLOCK);
-        let th = BQLOCK.theory(n);
-        assert_eq!(r.accepted, 40, "n = {n}");
-        assert_eq!(
-            r.latency_delta.max,
-            Some(th.latency_delta),
-            "n = {n}, b = {b}"
-        );
-        assert_eq!(
-            r.messages_per_ticket, th.messages_per_ticket as f64,
-            "n = {n}"
-        );
+fn theory_rows_are_exact_in_the_simulator() {
+    let cases: [(ProtocolKind, &[(u16, u16)], u64); 2] = [
+        (BQLOCK, &[(3, 0), (5, 0), (6, 1), (7, 1), (11, 2)], 40),
+        (FLEET, &[(3, 0), (5, 0), (5, 1), (9, 2)], 10),
+    ];
+    for (p, sizes, tickets) in cases {
+        for &(n, b) in sizes {
+            let mut s = sim_scenario("row", n, &[p], tickets);
+            s.cluster.byzantine_max = b;
+            let (r, _) = run(&s, p);
+            let th = p.theory(n);
+            assert_eq!(r.accepted, tickets, "{p}, n = {n}");
+            let at = format!("{p}, n = {n}, b = {b}");
+            assert_eq!(r.latency_delta.max, Some(th.latency_delta), "{at}");
+            assert_eq!(r.messages_per_ticket, th.messages_per_ticket as f64, "{at}");
+        }
     }
 }
 

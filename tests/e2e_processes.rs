@@ -536,9 +536,9 @@ fn explore_with_real_processes_checks_every_run_and_leaves_nothing_behind() {
     assert_no_leftovers(&needle);
 }
 
-/// A Byzantine server in processes mode: the adversary runs inside the real server process
-/// (accept-all: it accepts every ticket it is handed, at once), its accepts are reported apart,
-/// the correct servers keep E-1_B, and no process is left.
+/// A Byzantine server in processes mode, under both Byzantine-tolerant protocols: the adversary
+/// runs inside the real server process (accept-all: it accepts every ticket it is handed, at
+/// once), its accepts are reported apart, the correct servers keep E-1_B, and no process is left.
 #[test]
 fn a_byzantine_server_runs_as_a_real_process_and_its_accepts_stay_apart() {
     let dir = tempfile::tempdir().unwrap();
@@ -557,7 +557,7 @@ fn a_byzantine_server_runs_as_a_real_process_and_its_accepts_stay_apart() {
             "--set",
             "cluster.jitter_ms=0",
             "--set",
-            "cluster.protocols=[\"bqlock-amo\"]",
+            "cluster.protocols=[\"bqlock-amo\", \"bft-fleet\"]",
             "--set",
             "workload.tickets=12",
             "--set",
@@ -571,12 +571,20 @@ fn a_byzantine_server_runs_as_a_real_process_and_its_accepts_stay_apart() {
     assert_no_leftovers(&id);
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["mode"], "processes");
-    let run = &v["runs"][0];
-    assert_eq!(run["protocol"], "bqlock-amo");
-    assert_eq!(run["behaviour"], "accept-all");
-    assert_eq!(run["byzantine"], serde_json::json!([6]));
-    assert_eq!(run["violations"].as_array().unwrap().len(), 0, "{run}");
-    let apart = run["byzantine_accepts"].as_array().unwrap();
-    assert!(!apart.is_empty(), "{run}");
-    assert!(apart.iter().all(|a| a["server"] == 6), "{run}");
+    for (run, protocol) in v["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(["bqlock-amo", "bft-fleet"])
+    {
+        assert_eq!(run["protocol"], protocol);
+        assert_eq!(run["behaviour"], "accept-all");
+        assert_eq!(run["byzantine"], serde_json::json!([6]));
+        assert_eq!(run["violations"].as_array().unwrap().len(), 0, "{run}");
+        let apart = run["byzantine_accepts"].as_array().unwrap();
+        assert!(!apart.is_empty(), "{run}");
+        assert!(apart.iter().all(|a| a["server"] == 6), "{run}");
+    }
+    // bft-fleet validates exactly once: every ticket is accepted by one server.
+    assert_eq!(v["runs"][1]["accepted"], 12, "{}", v["runs"][1]);
 }

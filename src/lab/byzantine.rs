@@ -9,7 +9,8 @@
 //! Behaviours:
 //! - `silent` — receives everything, sends nothing (its own decisions still happen locally);
 //! - `lie` — answers the opposite of what a correct server would: QL-FREE ↔ QL-LOCKED,
-//!   ACK ↔ NACK (2PE's Phase 1), C-ACK ↔ C-NACK; other messages pass unchanged;
+//!   ACK ↔ NACK (2PE's Phase 1), C-ACK ↔ C-NACK, bft-fleet's FL-ARRAYS emptied (nothing
+//!   appended); other messages pass unchanged;
 //! - `equivocate` — different answers to different servers for the same request: the truth to
 //!   odd-numbered servers, the lie to even-numbered ones (so a lock is granted to two claimants);
 //! - `accept-all` — accepts every ticket it is handed, at once and locally, and otherwise runs
@@ -19,7 +20,7 @@
 //!   name tickets it has seen), drawn from a stream seeded by the run seed and the server id.
 
 use crate::protocol::{
-    Control, Effect, Msg, NodeConfig, Out, Outcome, Protocol, ServerId, Ticket, Time, Timer,
+    fleet, Control, Effect, Msg, NodeConfig, Out, Outcome, Protocol, ServerId, Ticket, Time, Timer,
 };
 use crate::scenario::{FaultAction, Scenario};
 use rand::{Rng, SeedableRng};
@@ -38,6 +39,19 @@ pub fn lie(msg: &Msg) -> Option<Msg> {
         Msg::Nack { owner, ticket } => Msg::Ack { owner, ticket },
         Msg::CAck { k, r } => Msg::CNack { k, r },
         Msg::CNack { k, r } => Msg::CAck { k, r },
+        // bft-fleet: a global read answered with empty arrays ("nothing appended"). Its other
+        // answers are signed, and a changed one would only fail verification.
+        Msg::FlReply {
+            ticket,
+            rpc,
+            rep: fleet::Reply::Arrays { arrays },
+        } => Msg::FlReply {
+            ticket,
+            rpc,
+            rep: fleet::Reply::Arrays {
+                arrays: vec![Vec::new(); arrays.len()],
+            },
+        },
         _ => return None,
     })
 }

@@ -46,6 +46,11 @@ pub enum ProtocolKind {
     /// E-2_B. Not in Table 1.
     #[serde(rename = "bqlock-amo")]
     BqlockAmo,
+    /// Exactly-one validation through Fleet's consensus object per ticket (`fleet/`): timed
+    /// append-only arrays on b-masking quorums, randomized rounds, a signed flip; tolerates
+    /// b < n/4 Byzantine servers. E-1_B, E-2_B. Not in Table 1.
+    #[serde(rename = "bft-fleet")]
+    BftFleet,
     /// CMR backoff mutex + ordering protocol per ticket (`qlock.rs`). Not in Table 1.
     #[serde(rename = "qlock-backoff")]
     QlockBackoff,
@@ -153,6 +158,7 @@ impl ProtocolKind {
         ProtocolKind::QlockBackoff,
         ProtocolKind::Alo2Pe,
         ProtocolKind::BqlockAmo,
+        ProtocolKind::BftFleet,
         ProtocolKind::TwoPeMinority,
         ProtocolKind::CtStaleAck,
         ProtocolKind::CtEarlyPropose,
@@ -176,6 +182,7 @@ impl ProtocolKind {
         ProtocolKind::QlockBackoff,
         ProtocolKind::Alo2Pe,
         ProtocolKind::BqlockAmo,
+        ProtocolKind::BftFleet,
     ];
 
     /// The bug zoo: deliberately broken variants, each claiming what its correct protocol
@@ -202,6 +209,7 @@ impl ProtocolKind {
             ProtocolKind::QlockAmo => "qlock-amo",
             ProtocolKind::QlockBackoff => "qlock-backoff",
             ProtocolKind::BqlockAmo => "bqlock-amo",
+            ProtocolKind::BftFleet => "bft-fleet",
             ProtocolKind::Alo2Pe => "alo-2pe",
             ProtocolKind::SeOar => "se-oar",
         }
@@ -253,6 +261,13 @@ impl ProtocolKind {
                 latency_delta: 2.0,
                 messages_per_ticket: 2 * (n - 1),
             },
+            // Rounds 0 and 1 of Fig. 5, solo: six appends of three Q-RPCs and six scans, each Q-RPC
+            // 2δ and 2(n−1) messages (fleet/mod.rs; docs/seeds/fleet.md derives it).
+            ProtocolKind::BftFleet => Theory {
+                resilience: "b < n/4".into(),
+                latency_delta: 48.0,
+                messages_per_ticket: 48 * (n - 1),
+            },
             // Four quorum RPCs (TRY, get, propose, commit), decided at the own commit; qlock.rs.
             ProtocolKind::QlockBackoff => Theory {
                 resilience: "f < n/2; E-2 w.p. 1 once stable".into(),
@@ -285,7 +300,7 @@ impl ProtocolKind {
             | ProtocolKind::OptMajorityFast
             | ProtocolKind::QlockBackoff => &[Property::E1, Property::E2],
             ProtocolKind::QlockAmo => &[Property::E1],
-            ProtocolKind::BqlockAmo => &[Property::E1B, Property::E2B],
+            ProtocolKind::BqlockAmo | ProtocolKind::BftFleet => &[Property::E1B, Property::E2B],
             ProtocolKind::Alo2Pe => &[Property::E1Prime, Property::E2Prime],
             ProtocolKind::SeOar => &[Property::E1, Property::E2],
         }
@@ -300,17 +315,28 @@ impl ProtocolKind {
     /// The most Byzantine servers the protocol tolerates at size n: bqlock-amo needs n > 5b
     /// (masking quorums of ⌈(n+3b+1)/2⌉ ≤ n − b); the crash-tolerant protocols tolerate none.
     pub fn byzantine_bound(self, n: u16) -> u16 {
-        if self.masks_byzantine() {
-            n.saturating_sub(1) / 5
-        } else {
-            0
+        match self {
+            ProtocolKind::BqlockAmo => n.saturating_sub(1) / 5,
+            // b-masking quorums of ⌈(n+2b+1)/2⌉ ≤ n − b: n > 4b.
+            ProtocolKind::BftFleet => n.saturating_sub(1) / 4,
+            _ => 0,
+        }
+    }
+
+    /// The condition on n and b behind [`Self::byzantine_bound`], as the papers state it:
+    /// "n > 5b" (bqlock-amo), "n > 4b" (bft-fleet); None for the crash-tolerant protocols.
+    pub fn byzantine_condition(self) -> Option<&'static str> {
+        match self {
+            ProtocolKind::BqlockAmo => Some("n > 5b"),
+            ProtocolKind::BftFleet => Some("n > 4b"),
+            _ => None,
         }
     }
 
     /// Whether the protocol sizes its quorums by b (`NodeConfig::byzantine`) to mask Byzantine
-    /// servers: bqlock-amo.
+    /// servers: bqlock-amo, bft-fleet.
     pub fn masks_byzantine(self) -> bool {
-        matches!(self, ProtocolKind::BqlockAmo)
+        matches!(self, ProtocolKind::BqlockAmo | ProtocolKind::BftFleet)
     }
 
     /// Whether the protocol's liveness rests on timing, not only on the order of events:
@@ -340,7 +366,7 @@ impl ProtocolKind {
             | ProtocolKind::QlockAmo
             | ProtocolKind::QlockBackoff => quorum::max_minority_faults(n),
             // With b = 0 its quorum is a majority; with b > 0 a crash is one of the b.
-            ProtocolKind::BqlockAmo => quorum::max_minority_faults(n),
+            ProtocolKind::BqlockAmo | ProtocolKind::BftFleet => quorum::max_minority_faults(n),
             ProtocolKind::SeGb => quorum::max_third_faults(n),
             // Crashes *and* halts (an excluded server halts): Phase 1 and CT need a majority.
             ProtocolKind::Alo2Pe => quorum::max_minority_faults(n),
@@ -376,6 +402,7 @@ impl ProtocolKind {
             ProtocolKind::QlockAmo => Box::new(qlock::QlockAmo::new(cfg)),
             ProtocolKind::BqlockAmo => Box::new(qlock::QlockAmo::masking(cfg)),
             ProtocolKind::QlockBackoff => Box::new(qlock::QlockBackoff::new(cfg)),
+            ProtocolKind::BftFleet => Box::new(fleet::Fleet::new(cfg)),
             ProtocolKind::Alo2Pe => {
                 Box::new(twope::TwoPe::new(cfg, ct::CtBroadcast::new(cfg)).at_least_once(cfg))
             }

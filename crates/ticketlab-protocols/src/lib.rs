@@ -23,6 +23,7 @@ pub mod consensus;
 pub mod ct;
 pub mod draw;
 pub mod fd;
+pub mod fleet;
 pub mod gb;
 mod kind;
 pub mod oar;
@@ -251,6 +252,18 @@ pub enum Msg {
         dlv: Vec<AppMsg>,
         notdlv: Vec<AppMsg>,
     },
+    /// bft-fleet (`fleet/`): a client's request of Q-RPC number `rpc` on τ's consensus object.
+    FlRequest {
+        ticket: Ticket,
+        rpc: u32,
+        req: fleet::Request,
+    },
+    /// bft-fleet: a server's answer to Q-RPC `rpc`.
+    FlReply {
+        ticket: Ticket,
+        rpc: u32,
+        rep: fleet::Reply,
+    },
 }
 
 /// Every message type name [`Msg::kind`] can return, except HEARTBEAT.
@@ -285,6 +298,16 @@ pub const MSG_KINDS: &[&str] = &[
     "OAR-VOTE",
     "OAR-PHASEII",
     "OAR-STATE",
+    "FL-INIT",
+    "FL-GATHER",
+    "FL-WRITE",
+    "FL-ECHO",
+    "FL-COMMIT",
+    "FL-DONE",
+    "FL-SCAN",
+    "FL-ARRAYS",
+    "FL-FLIP",
+    "FL-SHARE",
 ];
 
 impl Msg {
@@ -322,6 +345,8 @@ impl Msg {
             Msg::OarVote { .. } => "OAR-VOTE",
             Msg::OarPhase2 { .. } => "OAR-PHASEII",
             Msg::OarState { .. } => "OAR-STATE",
+            Msg::FlRequest { req, .. } => req.kind(),
+            Msg::FlReply { rep, .. } => rep.kind(),
         }
     }
 
@@ -366,6 +391,7 @@ impl Msg {
             Msg::OarOrder { msgs, .. } => single(msgs),
             Msg::OarVote { ticket, .. } => Some(ticket),
             Msg::OarPhase2 { .. } | Msg::OarState { .. } => None,
+            Msg::FlRequest { ticket, .. } | Msg::FlReply { ticket, .. } => Some(ticket),
         }
     }
 }

@@ -54,6 +54,11 @@ const ROWS: &[Row] = &[
         [1, 2, 3, 4],
     ),
     (
+        "bft-fleet",
+        [(48.0, 96), (48.0, 192), (48.0, 288), (48.0, 384)],
+        [1, 2, 3, 4],
+    ),
+    (
         "2pe-minority",
         [(2.0, 4), (2.0, 8), (2.0, 12), (2.0, 16)],
         [1, 2, 3, 4],
@@ -135,7 +140,7 @@ fn claims_and_what_they_imply() {
     for &p in ProtocolKind::ALL {
         let want: &[Property] = match p {
             ProtocolKind::QlockAmo => &[E1],
-            ProtocolKind::BqlockAmo => &[E1B, E2B],
+            ProtocolKind::BqlockAmo | ProtocolKind::BftFleet => &[E1B, E2B],
             ProtocolKind::Alo2Pe => &[E1Prime, E2Prime],
             _ => &[E1, E2],
         };
@@ -143,11 +148,24 @@ fn claims_and_what_they_imply() {
         assert_eq!(p.halts_on_suspicion(), p == ProtocolKind::Alo2Pe, "{p}");
         let timed = matches!(p, ProtocolKind::Alo2Pe | ProtocolKind::QlockBackoff);
         assert_eq!(p.liveness_is_timed(), timed, "{p}");
-        // Only bqlock-amo masks Byzantine servers: n > 5b.
-        for (n, b) in [(3u16, 0u16), (5, 0), (6, 1), (10, 1), (11, 2), (16, 3)] {
-            let want = if p == ProtocolKind::BqlockAmo { b } else { 0 };
+        // Only bqlock-amo (n > 5b) and bft-fleet (n > 4b) mask Byzantine servers.
+        let masks = matches!(p, ProtocolKind::BqlockAmo | ProtocolKind::BftFleet);
+        assert_eq!(p.masks_byzantine(), masks, "{p}");
+        assert_eq!(p.byzantine_condition().is_some(), masks, "{p}");
+        // (n, b for n > 5b, b for n > 4b)
+        for (n, b5, b4) in [
+            (3u16, 0u16, 0u16),
+            (4, 0, 0),
+            (5, 0, 1),
+            (6, 1, 1),
+            (9, 1, 2),
+        ] {
+            let want = match p {
+                ProtocolKind::BqlockAmo => b5,
+                ProtocolKind::BftFleet => b4,
+                _ => 0,
+            };
             assert_eq!(p.byzantine_bound(n), want, "{p} at n = {n}");
-            assert_eq!(p.masks_byzantine(), p == ProtocolKind::BqlockAmo, "{p}");
         }
     }
     // E-1 ⇒ E-1′, E-1_B; E-2′ ⇒ E-2 ⇒ E-2_B; each implies itself; nothing else.

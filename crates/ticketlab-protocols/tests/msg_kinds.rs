@@ -1,18 +1,20 @@
 //! `MSG_KINDS` is exactly the set of names `Msg::kind` returns (HEARTBEAT aside): the counters,
 //! `messages_by_type` and the history rely on the list being complete.
 
+use ticketlab_protocols::fleet::{Entry, Reply, Request, Val};
 use ticketlab_protocols::qlock::{QState, Rank, Report};
 use ticketlab_protocols::{AppMsg, Body, Msg, MsgId, MSG_KINDS};
 
-/// One message of every variant. `variant` below has no wildcard, so a new variant does not
-/// compile until it has an index there, and the test fails until it has an example here.
+/// One message of every variant (bft-fleet's: of every request and reply). `variant` below has
+/// no wildcard, so a new variant does not compile until it has an index there, and the test
+/// fails until it has an example here.
 fn one_of_each() -> Vec<Msg> {
     let m = AppMsg {
         id: MsgId { origin: 1, seq: 0 },
         body: Body::Validate { ticket: "t".into() },
     };
     let t = || "t".into();
-    vec![
+    let mut msgs = vec![
         Msg::Heartbeat,
         Msg::NewTkt { ticket: t() },
         Msg::Ack {
@@ -117,7 +119,53 @@ fn one_of_each() -> Vec<Msg> {
             rank: Rank::default(),
             max: Rank::default(),
         },
-    ]
+    ];
+    // bft-fleet: one Msg variant each for requests and replies, a type name per inner variant.
+    let entry = || Entry {
+        round: 0,
+        val: Val::Id(1),
+        ts: vec![0, 0, 0],
+    };
+    let requests = [
+        Request::Init {
+            index: 1,
+            ts: vec![0, 0, 0],
+            certs: vec![],
+        },
+        Request::Write {
+            index: 1,
+            entry: entry(),
+            gathers: vec![],
+        },
+        Request::Commit {
+            index: 1,
+            entry: entry(),
+            echoes: vec![],
+        },
+        Request::Scan,
+        Request::Flip { round: 1 },
+    ];
+    let replies = [
+        Reply::Gather {
+            d: vec![0, 0, 0],
+            sig: vec![],
+        },
+        Reply::Echo { sig: vec![] },
+        Reply::Done { sig: vec![] },
+        Reply::Arrays { arrays: vec![] },
+        Reply::Share { sig: vec![] },
+    ];
+    msgs.extend(requests.into_iter().map(|req| Msg::FlRequest {
+        ticket: t(),
+        rpc: 1,
+        req,
+    }));
+    msgs.extend(replies.into_iter().map(|rep| Msg::FlReply {
+        ticket: t(),
+        rpc: 1,
+        rep,
+    }));
+    msgs
 }
 
 /// The variant's index; exhaustive on purpose (no `_` arm).
@@ -154,9 +202,23 @@ fn variant(msg: &Msg) -> usize {
         Msg::QlCommit { .. } => 28,
         Msg::QlCommitted { .. } => 29,
         Msg::QlRankEx { .. } => 30,
+        Msg::FlRequest { req, .. } => match req {
+            Request::Init { .. } => 31,
+            Request::Write { .. } => 32,
+            Request::Commit { .. } => 33,
+            Request::Scan => 34,
+            Request::Flip { .. } => 35,
+        },
+        Msg::FlReply { rep, .. } => match rep {
+            Reply::Gather { .. } => 36,
+            Reply::Echo { .. } => 37,
+            Reply::Done { .. } => 38,
+            Reply::Arrays { .. } => 39,
+            Reply::Share { .. } => 40,
+        },
     }
 }
-const VARIANTS: usize = 31;
+const VARIANTS: usize = 41;
 
 #[test]
 fn the_examples_cover_every_variant_once() {

@@ -363,10 +363,13 @@ impl Ctx<'_> {
             let n = cluster.servers;
             if let Some(p) = cluster.protocols.iter().find(|p| p.byzantine_bound(n) < b) {
                 let bound = p.byzantine_bound(n);
-                let why = if bound == 0 {
-                    format!("{p} tolerates no Byzantine server (it is crash-tolerant only)")
-                } else {
-                    format!("{p} tolerates at most b = {bound} at n = {n} (it needs n > 5b)")
+                let why = match p.byzantine_condition() {
+                    None => {
+                        format!("{p} tolerates no Byzantine server (it is crash-tolerant only)")
+                    }
+                    Some(needs) => {
+                        format!("{p} tolerates at most b = {bound} at n = {n} (it needs {needs})")
+                    }
                 };
                 return Err(self.invalid(
                     &c.k("byzantine_max"),
