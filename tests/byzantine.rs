@@ -132,7 +132,9 @@ fn bad_byzantine_keys_are_clear_errors() {
 /// quorum RPCs, 48δ and 48(n−1) messages.
 #[test]
 fn theory_rows_are_exact_in_the_simulator() {
-    let cases: [(ProtocolKind, &[(u16, u16)], u64); 2] = [
+    // (protocol, the (n, b) to run, tickets)
+    type Case = (ProtocolKind, &'static [(u16, u16)], u64);
+    let cases: [Case; 2] = [
         (BQLOCK, &[(3, 0), (5, 0), (6, 1), (7, 1), (11, 2)], 40),
         (FLEET, &[(3, 0), (5, 0), (5, 1), (9, 2)], 10),
     ];
