@@ -2,9 +2,10 @@
 //! "Fleet", §3.2(3), §4–5), tolerating b < n/4 Byzantine servers.
 //!
 //! Every server plays both of Fleet's roles. As a *server* it stores, per ticket τ, one timed
-//! append-only array (TAOA) per server ([`server`]). As a *client* — only for the tickets users
-//! handed to it, its claims — it runs the randomized consensus protocol of Fig. 5 on those arrays,
-//! proposing its own id, and accepts τ iff the object decides its id ([`client`], [`rules`]).
+//! append-only array (TAOA) per server (`server.rs`, [`Arrays`]). As a *client* — only for the
+//! tickets users handed to it, its claims — it runs the randomized consensus protocol of Fig. 5 on those arrays,
+//! proposing its own id, and accepts τ iff the object decides its id (`client.rs`; Fig. 5 itself
+//! is [`step`], judged on others by [`Justifier`], in `rules.rs`).
 //!
 //! Every client operation is a quorum RPC (Q-RPC): the request goes to the n−1 others (the
 //! client's own server answers locally), and the first q = ⌈(n+2b+1)/2⌉ answers (b-masking
@@ -20,7 +21,7 @@
 //! paper's, but two clients that gathered different signers get different flips — that costs
 //! rounds, never agreement, which needs nothing of the coin but that it returns a proposed value.
 //!
-//! Two deviations from the paper's text, both [reconstructed] and argued in docs/seeds/fleet.md:
+//! Two deviations from the paper's text, both \[reconstructed\] and argued in docs/seeds/fleet.md:
 //! the initial append ⟨0, pref⟩ is line 2 of a full round 0 (no decision in round 0), because
 //! deciding in round 1 right after a lone ⟨0, pref⟩ append (the paper's "four append and three
 //! Last") lets a late proposer that never read the decider pick its own value by coin; and
@@ -53,7 +54,7 @@ pub struct Entry {
     pub ts: Vec<u32>,
 }
 
-/// An element as a server stores it, with that server's signature on "τ_j[i] = entry".
+/// An element as a server stores it, with that server's signature on "element i of τ_j is entry".
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Stamped {
     pub entry: Entry,
@@ -105,7 +106,7 @@ pub enum Reply {
     Echo { sig: Sig },
     /// The element is stored; `sig` is the server's signature on it (a certificate share).
     Done { sig: Sig },
-    /// The server's arrays: `arrays[k−1][i−1]` is its τ_k[i], if it has it.
+    /// The server's arrays: `arrays[k−1][i−1]` is its element i of τ_k, if it has it.
     Arrays { arrays: Vec<Vec<Option<Stamped>>> },
     /// A share of the round's flip.
     Share { sig: Sig },

@@ -90,7 +90,7 @@ pub enum Action {
     Coin { round: u32 },
 }
 
-/// Fig. 5 after a `Last` that returned `obs`, at `st`. [reconstructed] Round 0 is a full round
+/// Fig. 5 after a `Last` that returned `obs`, at `st`. \[reconstructed\] Round 0 is a full round
 /// whose line 2 is the initial ⟨0, pref⟩, and no client decides in it (docs/seeds/fleet.md).
 pub fn step(st: St, obs: &Obs) -> Action {
     let St {
@@ -209,7 +209,7 @@ impl Justifier {
         Some(view)
     }
 
-    /// Whether τ_k[i] is justified: None while some element it depends on is unknown.
+    /// Whether element i of τ_k is justified: None while some element it depends on is unknown.
     ///
     /// Replays p_k's Fig. 5 over its own elements 1..=i: element 1 must be ⟨0, k⟩ (a claimant
     /// proposes itself); element m+1 must be what a correct client at one of the states element

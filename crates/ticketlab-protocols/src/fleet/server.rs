@@ -35,7 +35,7 @@ impl Arrays {
         }
     }
 
-    /// τ_{k,u}[i], if u holds it.
+    /// Element i of τ_k at u, if u holds it.
     pub fn get(&self, k: ServerId, i: u32) -> Option<&Stamped> {
         at(&self.arr, k, i)
     }
