@@ -34,8 +34,8 @@ fn seeds_every_protocol_measures_its_theory_row_exactly() {
     let s = load("seeds", &[]);
     assert_eq!(
         s.cluster.protocols.len(),
-        9,
-        "Table 1's four and the seeds' five"
+        10,
+        "Table 1's four and the seeds' six"
     );
     for (p, r) in rows(&s) {
         assert!(r.violations.is_empty(), "{p}: {:?}", r.violations);
