@@ -308,6 +308,7 @@ pub fn check(history: &[Event]) -> Checked {
                 server,
                 outcome,
                 phase,
+                ..
             } => {
                 c.tickets
                     .entry(ticket.clone())
@@ -326,7 +327,11 @@ pub fn check(history: &[Event]) -> Checked {
             Event::Byzantine { server, .. } => {
                 c.byzantine.insert(*server);
             }
-            Event::Send { .. } => {}
+            Event::Send { .. }
+            | Event::Deliver { .. }
+            | Event::Fault { .. }
+            | Event::Suspect { .. }
+            | Event::Trust { .. } => {}
         }
     }
     for (ticket, facts) in &c.tickets {
@@ -438,6 +443,7 @@ mod tests {
             server,
             outcome,
             phase: Some(1),
+            why: None,
         }
     }
 

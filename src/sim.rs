@@ -19,7 +19,7 @@
 //!   from the same step are lost with it; a forced suspicion goes to the server's failure
 //!   detector as a [`Control`](crate::protocol::Control) input.
 
-use crate::history::Event;
+use crate::history::{detector_event, Event};
 use crate::lab::byzantine;
 use crate::lab::driver::{Action, Command, Driver};
 use crate::lab::netmodel::LinkModel;
@@ -65,6 +65,8 @@ enum Ev {
         from: ServerId,
         to: ServerId,
         msg: Msg,
+        /// The sender's number for it (the history's `seq`).
+        seq: u64,
     },
     Timer {
         node: ServerId,
@@ -108,8 +110,10 @@ struct Sim<'a> {
     timer_gen: BTreeMap<(ServerId, Timer), u64>,
     links: LinkModel,
     link_last: BTreeMap<(ServerId, ServerId), Time>,
-    /// Messages waiting on a cut link, per link, in send order.
-    held: BTreeMap<(ServerId, ServerId), Vec<Msg>>,
+    /// Messages waiting on a cut link, per link, in send order, with their `seq`.
+    held: BTreeMap<(ServerId, ServerId), Vec<(Msg, u64)>>,
+    /// Each server's next message number (index 0 unused).
+    sent: Vec<u64>,
     /// Inputs of paused servers, in arrival order.
     paused: BTreeMap<ServerId, Vec<Ev>>,
     triggers: Triggers,
@@ -147,6 +151,7 @@ pub fn run(scenario: &Scenario, protocol: ProtocolKind, seed: u64) -> RunOutput 
         links: LinkModel::new(scenario.cluster.delta, scenario.cluster.jitter),
         link_last: BTreeMap::new(),
         held: BTreeMap::new(),
+        sent: vec![0; usize::from(n) + 1],
         paused: BTreeMap::new(),
         triggers: Triggers::new(Trigger::of(&scenario.faults, None)),
         rng: ChaCha8Rng::seed_from_u64(seed),
@@ -237,11 +242,21 @@ impl Sim<'_> {
                 });
                 self.with_node(server, |p, now, out| p.on_ticket(now, ticket, out));
             }
-            Ev::Deliver { from, to, msg } => {
-                if !matches!(msg, Msg::Heartbeat) {
+            Ev::Deliver { from, to, msg, seq } => {
+                let counted = !matches!(msg, Msg::Heartbeat);
+                if counted {
                     self.in_flight -= 1;
                 }
                 if self.alive(to) && self.alive(from) {
+                    if counted {
+                        self.driver.record(Event::Deliver {
+                            t_us: now,
+                            from,
+                            to,
+                            msg: msg.kind().to_string(),
+                            seq,
+                        });
+                    }
                     self.with_node(to, |p, now, out| p.on_message(now, from, msg, out));
                 }
             }
@@ -293,8 +308,8 @@ impl Sim<'_> {
     fn release_held(&mut self) {
         let held = std::mem::take(&mut self.held);
         for ((from, to), msgs) in held {
-            for msg in msgs {
-                self.transmit(from, to, msg);
+            for (msg, seq) in msgs {
+                self.transmit(from, to, msg, seq);
             }
         }
     }
@@ -328,19 +343,24 @@ impl Sim<'_> {
         match e {
             Effect::Send { to, msg } => {
                 let kind = msg.kind();
+                let mut seq = 0;
                 if matches!(msg, Msg::Heartbeat) {
                     self.out.heartbeats += 1;
                 } else {
                     self.in_flight += 1;
+                    let next = &mut self.sent[usize::from(id)];
+                    seq = *next;
+                    *next += 1;
                     self.driver.record(Event::Send {
                         t_us: now,
                         from: id,
                         to,
                         msg: kind.to_string(),
                         ticket: msg.ticket().cloned(),
+                        seq,
                     });
                 }
-                self.transmit(id, to, msg);
+                self.transmit(id, to, msg, seq);
                 if !self.triggers.is_empty() {
                     self.observe(id, Seen::Send(kind));
                 }
@@ -365,6 +385,7 @@ impl Sim<'_> {
                 ticket,
                 outcome,
                 phase,
+                why,
             } => {
                 self.driver.record(Event::Decide {
                     t_us: now,
@@ -372,6 +393,7 @@ impl Sim<'_> {
                     server: id,
                     outcome,
                     phase,
+                    why,
                 });
                 let cmds = self.driver.decided(now, &ticket, id);
                 self.exec(cmds);
@@ -380,6 +402,11 @@ impl Sim<'_> {
                 }
             }
             Effect::Note { note, by } => *self.out.notes.entry(note).or_insert(0) += by,
+            Effect::Detector { server, suspects } => {
+                let (note, event) = detector_event(now, id, server, suspects);
+                *self.out.notes.entry(note).or_insert(0) += 1;
+                self.driver.record(event);
+            }
             Effect::Halt => {
                 let cmds = self.driver.halted(id, now);
                 self.exec(cmds);
@@ -388,9 +415,9 @@ impl Sim<'_> {
     }
 
     /// Put a message on the wire, or hold it while its link is cut. FIFO per link either way.
-    fn transmit(&mut self, from: ServerId, to: ServerId, msg: Msg) {
+    fn transmit(&mut self, from: ServerId, to: ServerId, msg: Msg, seq: u64) {
         if self.links.is_cut(from, to) {
-            self.held.entry((from, to)).or_default().push(msg);
+            self.held.entry((from, to)).or_default().push((msg, seq));
             return;
         }
         let transit = self.links.transit(from, to, &mut self.rng);
@@ -398,6 +425,6 @@ impl Sim<'_> {
         let last = self.link_last.entry((from, to)).or_insert(0);
         let at = (self.now + transit.time).max(*last);
         *last = at;
-        self.push(at, Ev::Deliver { from, to, msg });
+        self.push(at, Ev::Deliver { from, to, msg, seq });
     }
 }

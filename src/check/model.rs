@@ -653,6 +653,7 @@ impl Engine {
                     ticket,
                     outcome,
                     phase,
+                    ..
                 } => {
                     let node = &mut st.nodes[idx];
                     node.decided = fp_bytes(&[
@@ -665,9 +666,10 @@ impl Engine {
                         server: s,
                         outcome: *outcome,
                         phase: *phase,
+                        why: None,
                     });
                 }
-                Effect::Note { .. } => {}
+                Effect::Note { .. } | Effect::Detector { .. } => {}
                 Effect::Halt => {
                     self.work.halts += 1;
                     self.crash(st, s);

@@ -305,7 +305,8 @@ mod tests {
             vec![&Effect::Decide {
                 ticket: "t".into(),
                 outcome: Outcome::Accept,
-                phase: None
+                phase: None,
+                why: None
             }]
         );
     }

@@ -184,7 +184,11 @@ impl<'a> Driver<'a> {
 
     fn fault(&mut self, i: usize, now: Time, trigger: Option<(ServerId, Time)>) -> Vec<Command> {
         let mut cmds = Vec::new();
-        match &self.scenario.faults[i].action {
+        let action = &self.scenario.faults[i].action;
+        if let Some(event) = fault_event(now, action) {
+            self.history.push(event);
+        }
+        match action {
             FaultAction::Crash(servers) => {
                 for &s in servers {
                     let at = match trigger {
@@ -258,6 +262,59 @@ impl Driver<'_> {
         cmds.push(Command::Crash(s));
         cmds.extend(schedule(self.client.crashed(at, s)));
     }
+}
+
+/// The history's record of an injected fault (crashes and Byzantine turns have their own).
+fn fault_event(t_us: Time, action: &FaultAction) -> Option<Event> {
+    let names = |ss: &[ServerId]| crate::protocol::servers_text(ss);
+    let links = |from: &[ServerId], to: &[ServerId]| format!("{} → {}", names(from), names(to));
+    let both = |from: &[ServerId], to: &[ServerId]| {
+        let mut all: BTreeSet<ServerId> = from.iter().copied().collect();
+        all.extend(to);
+        all.into_iter().collect::<Vec<_>>()
+    };
+    let ms = |us: Time| us as f64 / 1000.0;
+    let (fault, servers, detail) = match action {
+        FaultAction::Crash(_) | FaultAction::Byzantine { .. } => return None,
+        FaultAction::Pause(ss) => ("pause", ss.clone(), format!("{} stopped", names(ss))),
+        FaultAction::Resume(ss) => ("resume", ss.clone(), format!("{} resumed", names(ss))),
+        FaultAction::Suspect {
+            by,
+            server,
+            duration,
+        } => (
+            "suspect",
+            vec![*by, *server],
+            format!("s{by} made to suspect s{server} for {} ms", ms(*duration)),
+        ),
+        FaultAction::Delay { from, to, delay } => (
+            "delay",
+            both(from, to),
+            format!("{} take {} ms", links(from, to), ms(*delay)),
+        ),
+        FaultAction::Loss { from, to, rate } => (
+            "loss",
+            both(from, to),
+            format!("{} lose {rate} of transmissions", links(from, to)),
+        ),
+        FaultAction::Block { from, to } => (
+            "block",
+            both(from, to),
+            format!("{} cut one way", links(from, to)),
+        ),
+        FaultAction::Partition(groups) => {
+            let text: Vec<String> = groups.iter().map(|g| names(g)).collect();
+            let all = groups.iter().flatten().copied().collect();
+            ("partition", all, text.join(" | "))
+        }
+        FaultAction::Heal => ("heal", Vec::new(), "every link open".to_string()),
+    };
+    Some(Event::Fault {
+        t_us,
+        fault: fault.to_string(),
+        servers,
+        detail,
+    })
 }
 
 fn schedule(outs: Vec<ClientOut>) -> Vec<Command> {
@@ -427,9 +484,15 @@ mod tests {
             [Command::Link(FaultAction::Delay { .. })]
         ));
         assert!(d.done());
-        assert!(
-            d.into_history().is_empty(),
-            "the runtime records submit and decide"
+        // The runtime records submit and decide; the driver, the fault it injected.
+        assert_eq!(
+            d.into_history(),
+            vec![Event::Fault {
+                t_us: 1000,
+                fault: "delay".into(),
+                servers: vec![1, 2],
+                detail: "{s1} → {s2} take 5 ms".into(),
+            }]
         );
     }
 

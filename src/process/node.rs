@@ -9,6 +9,7 @@
 
 use super::clock::{mono_ns, tokio_instant, RunClock};
 use super::wire::{encode_frame, FromServer, PeerFrame, ToServer, UserResp, WireEvent};
+use crate::history::detector_event;
 use crate::lab::netmodel::LinkModel;
 use crate::lab::triggers::{Seen, Triggers};
 use crate::protocol::{Effect, Msg, Out, Protocol, ServerId, Ticket, Time, Timer};
@@ -24,6 +25,8 @@ use tracing::{info, warn};
 pub(super) enum Input {
     Peer {
         from: ServerId,
+        /// The sender's number for it (the history's `seq`).
+        seq: u64,
         msg: Msg,
     },
     UserConn {
@@ -47,7 +50,7 @@ pub(super) struct Link {
     pub(super) last_release: u64,
     /// Messages sent while the link is cut (partition or block), waiting for the heal in send
     /// order.
-    pub(super) cut: VecDeque<Msg>,
+    pub(super) cut: VecDeque<(Msg, u64)>,
 }
 
 /// The protocol's runtime inside one server process.
@@ -78,6 +81,8 @@ pub(super) struct Node {
     pub(super) retransmissions: u64,
     pub(super) sent: Vec<u64>,
     pub(super) received: Vec<u64>,
+    /// The number of this server's next protocol message (the history's `seq`).
+    pub(super) next_seq: u64,
     /// Encoding buffer shared by every outgoing frame (split off, never reallocated per message).
     pub(super) scratch: BytesMut,
 }
@@ -133,9 +138,15 @@ impl Node {
         let now_ns = mono_ns();
         let now = self.clock.time_of(now_ns);
         match input {
-            Input::Peer { from, msg } => {
+            Input::Peer { from, seq, msg } => {
                 if !matches!(msg, Msg::Heartbeat) {
                     self.received[usize::from(from)] += 1;
+                    self.report(FromServer::Event(WireEvent::Deliver {
+                        t_us: now,
+                        from,
+                        msg: Cow::Borrowed(msg.kind()),
+                        seq,
+                    }));
                 }
                 self.protocol.on_message(now, from, msg, &mut self.out);
             }
@@ -250,18 +261,22 @@ impl Node {
             };
             match e {
                 Effect::Send { to, msg } => {
+                    let mut seq = 0;
                     if matches!(msg, Msg::Heartbeat) {
                         self.heartbeats += 1;
                     } else {
                         self.sent[usize::from(to)] += 1;
+                        seq = self.next_seq;
+                        self.next_seq += 1;
                         self.report(FromServer::Event(WireEvent::Send {
                             t_us: now,
                             to,
                             msg: Cow::Borrowed(msg.kind()),
                             ticket: msg.ticket().cloned(),
+                            seq,
                         }));
                     }
-                    self.send(now_ns, to, msg);
+                    self.send(now_ns, to, msg, seq);
                 }
                 Effect::SetTimer { timer, after } => {
                     self.timers.insert(timer, now_ns + after * 1000);
@@ -273,6 +288,7 @@ impl Node {
                     ticket,
                     outcome,
                     phase,
+                    why,
                 } => {
                     if let Some(conn) = self.waiting.get_mut(&ticket).and_then(|q| q.pop_front()) {
                         if let Some(tx) = self.users.get(&conn) {
@@ -290,9 +306,19 @@ impl Node {
                         ticket,
                         outcome,
                         phase,
+                        why,
                     }));
                 }
                 Effect::Note { note, by } => self.report(FromServer::Note { note, by }),
+                Effect::Detector { server, suspects } => {
+                    let (note, _) = detector_event(now, self.me, server, suspects);
+                    self.report(FromServer::Note { note, by: 1 });
+                    self.report(FromServer::Event(WireEvent::Detector {
+                        t_us: now,
+                        server,
+                        suspects,
+                    }));
+                }
                 Effect::Halt => {
                     self.report(FromServer::Halted { t_us: now });
                     self.die();
@@ -314,21 +340,21 @@ impl Node {
     /// time (δ, + jitter, or a delay fault's override, + retransmission timeouts on a lossy link)
     /// from `now_ns`, never before the link's previous message; or, while the link is cut, keep it
     /// here until the heal.
-    fn send(&mut self, now_ns: u64, to: ServerId, msg: Msg) {
+    fn send(&mut self, now_ns: u64, to: ServerId, msg: Msg, seq: u64) {
         debug_assert!(self.me != to && to <= self.n);
         let cut = self.model.is_cut(self.me, to);
         let Some(Some(link)) = self.links.get_mut(usize::from(to)) else {
             return;
         };
         if cut {
-            link.cut.push_back(msg);
+            link.cut.push_back((msg, seq));
             return;
         }
-        self.transmit(now_ns, to, &msg);
+        self.transmit(now_ns, to, &msg, seq);
     }
 
     /// Write `msg` to `to` now, tagged with its release instant.
-    fn transmit(&mut self, now_ns: u64, to: ServerId, msg: &Msg) {
+    fn transmit(&mut self, now_ns: u64, to: ServerId, msg: &Msg, seq: u64) {
         let transit = self.model.transit(self.me, to, &mut self.rng);
         self.retransmissions += u64::from(transit.retransmissions);
         let Some(Some(link)) = self.links.get_mut(usize::from(to)) else {
@@ -337,6 +363,7 @@ impl Node {
         let release = (now_ns + transit.time * 1000).max(link.last_release);
         let frame = PeerFrame {
             release_ns: self.clock.since_epoch_ns(release),
+            seq,
             msg,
         };
         if let Err(e) = encode_frame(&frame, &mut self.scratch) {
@@ -358,11 +385,11 @@ impl Node {
                 Some(Some(link)) => std::mem::take(&mut link.cut),
                 _ => continue,
             };
-            for msg in waiting {
+            for (msg, seq) in waiting {
                 if self.model.is_cut(self.me, to) {
                     break;
                 }
-                self.transmit(now_ns, to, &msg);
+                self.transmit(now_ns, to, &msg, seq);
             }
         }
         self.report_counters();

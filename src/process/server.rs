@@ -283,6 +283,7 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
         retransmissions: 0,
         sent: vec![0; usize::from(n) + 1],
         received: vec![0; usize::from(n) + 1],
+        next_seq: 0,
         scratch: BytesMut::with_capacity(64 * 1024),
     };
     let died = node.run(in_rx).await;
@@ -420,6 +421,7 @@ async fn link_writer(peer: ServerId, mut wr: OwnedWriteHalf, mut rx: UnboundedRe
 /// A message held at its receiver until `release` (monotonic ns).
 struct Held {
     release: u64,
+    seq: u64,
     msg: Msg,
 }
 
@@ -481,7 +483,8 @@ async fn peer_link(
                 trace!(from, precise, late_ns = now - release, "release");
                 while queue.front().is_some_and(|h| h.release <= now) {
                     let h = queue.pop_front().expect("front exists");
-                    if inputs.send(Input::Peer { from, msg: h.msg }).is_err() {
+                    let (seq, msg) = (h.seq, h.msg);
+                    if inputs.send(Input::Peer { from, seq, msg }).is_err() {
                         return; // the node stopped
                     }
                 }
@@ -505,7 +508,7 @@ async fn peer_link(
                 }
             }
             frame = rd.next::<PeerFrame>() => match frame {
-                Ok(Some(PeerFrame { release_ns, msg })) => {
+                Ok(Some(PeerFrame { release_ns, seq, msg })) => {
                     let mut release = clock.mono_of_ns(release_ns);
                     if release < last_release {
                         // Senders never do this (FIFO by construction); keep the link FIFO anyway.
@@ -513,7 +516,7 @@ async fn peer_link(
                         release = last_release;
                     }
                     last_release = release;
-                    queue.push_back(Held { release, msg });
+                    queue.push_back(Held { release, seq, msg });
                 }
                 Ok(None) => return dropped(from, &queue, "end of stream"),
                 Err(e) => return dropped(from, &queue, &e.to_string()),

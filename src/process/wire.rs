@@ -204,6 +204,8 @@ pub enum Hello {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PeerFrame<M = Msg> {
     pub release_ns: u64,
+    /// The sender's number for the message (the history's `seq`; 0 for heartbeats).
+    pub seq: u64,
     pub msg: M,
 }
 
@@ -349,12 +351,27 @@ pub enum WireEvent {
         to: ServerId,
         msg: Cow<'static, str>,
         ticket: Option<Ticket>,
+        seq: u64,
+    },
+    /// Message `seq` of `from` reached this server's protocol.
+    Deliver {
+        t_us: Time,
+        from: ServerId,
+        msg: Cow<'static, str>,
+        seq: u64,
     },
     Decide {
         t_us: Time,
         ticket: Ticket,
         outcome: Outcome,
         phase: Option<u8>,
+        why: Option<String>,
+    },
+    /// This server's failure detector began (`suspects`) or stopped suspecting `server`.
+    Detector {
+        t_us: Time,
+        server: ServerId,
+        suspects: bool,
     },
 }
 
@@ -372,25 +389,46 @@ impl WireEvent {
                 to,
                 msg,
                 ticket,
+                seq,
             } => Event::Send {
                 t_us,
                 from: server,
                 to,
                 msg: msg.into_owned(),
                 ticket,
+                seq,
+            },
+            WireEvent::Deliver {
+                t_us,
+                from,
+                msg,
+                seq,
+            } => Event::Deliver {
+                t_us,
+                from,
+                to: server,
+                msg: msg.into_owned(),
+                seq,
             },
             WireEvent::Decide {
                 t_us,
                 ticket,
                 outcome,
                 phase,
+                why,
             } => Event::Decide {
                 t_us,
                 ticket,
                 server,
                 outcome,
                 phase,
+                why,
             },
+            WireEvent::Detector {
+                t_us,
+                server: other,
+                suspects,
+            } => crate::history::detector_event(t_us, server, other, suspects).1,
         }
     }
 }
@@ -470,6 +508,7 @@ mod tests {
             to: 3,
             msg: Cow::Borrowed("NEWTKT"),
             ticket: Some("t1".into()),
+            seq: 4,
         }));
         roundtrip(ToServer::Link(LinkFault::Loss {
             from: vec![1],
@@ -522,6 +561,7 @@ mod tests {
         encode_frame(
             &PeerFrame {
                 release_ns,
+                seq: 9,
                 msg: &msg,
             },
             &mut buf,
@@ -532,7 +572,14 @@ mod tests {
             .new_codec();
         let frame = codec.decode(&mut buf).unwrap().unwrap();
         let back: PeerFrame = options().deserialize(&frame).unwrap();
-        assert_eq!(back, PeerFrame { release_ns, msg });
+        assert_eq!(
+            back,
+            PeerFrame {
+                release_ns,
+                seq: 9,
+                msg
+            }
+        );
     }
 
     #[tokio::test]
@@ -549,6 +596,7 @@ mod tests {
         let mut buf = BytesMut::new();
         let frame = PeerFrame {
             release_ns: 7,
+            seq: 0,
             msg: Msg::Heartbeat,
         };
         encode_frame(&frame, &mut buf).unwrap();

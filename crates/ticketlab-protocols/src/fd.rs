@@ -6,7 +6,7 @@
 //! server is suspected: the ◇S accuracy in practice). Forced suspicions ([`FailureDetector::force`])
 //! come from the fault injector and hold until their deadline whatever the peer says.
 
-use super::{Control, Msg, Note, Out, ServerId, Time, Timer};
+use super::{Control, Msg, Out, ServerId, Time, Timer};
 
 #[derive(Debug, Clone)]
 pub struct FailureDetector {
@@ -74,7 +74,7 @@ impl FailureDetector {
         if self.suspected[i] && now >= self.forced_until[i] {
             self.suspected[i] = false;
             self.timeout[i] = self.timeout[i].saturating_mul(2);
-            out.note(Note::Unsuspected);
+            out.detector(from, false);
             change.unsuspected.push(from);
         }
         change
@@ -94,11 +94,11 @@ impl FailureDetector {
             let forced = now < self.forced_until[i];
             if !self.suspected[i] && (silent || forced) {
                 self.suspected[i] = true;
-                out.note(Note::Suspected);
+                out.detector(p, true);
                 change.suspected.push(p);
             } else if self.suspected[i] && !silent && !forced {
                 self.suspected[i] = false;
-                out.note(Note::Unsuspected);
+                out.detector(p, false);
                 change.unsuspected.push(p);
             }
         }
@@ -131,7 +131,7 @@ impl FailureDetector {
         self.forced_until[i] = self.forced_until[i].max(until);
         if !self.suspected[i] {
             self.suspected[i] = true;
-            out.note(Note::Suspected);
+            out.detector(p, true);
             change.suspected.push(p);
         }
         change

@@ -419,7 +419,8 @@ pub enum Note {
     ConsensusDecided,
     /// This server moved past round 1 of a consensus instance.
     ConsensusExtraRound,
-    /// The failure detector started suspecting a server.
+    /// The failure detector started suspecting a server (counted by the runtimes from
+    /// [`Effect::Detector`]).
     Suspected,
     /// The failure detector stopped suspecting a server (a false suspicion ended).
     Unsuspected,
@@ -457,6 +458,16 @@ pub enum Effect {
         ticket: Ticket,
         outcome: Outcome,
         phase: Option<u8>,
+        /// What the server knew when it decided, as the protocol sees it (2PE's Replies, Srvs
+        /// and the Phase-2 message its walk stopped at; SE's first delivered message …), for
+        /// the history and the explanations; None where the protocol says nothing.
+        why: Option<String>,
+    },
+    /// The failure detector began (`suspects`) or stopped suspecting `server`. The runtimes
+    /// count it as [`Note::Suspected`] / [`Note::Unsuspected`] and record it in the history.
+    Detector {
+        server: ServerId,
+        suspects: bool,
     },
     /// Count an internal event (`by` = 1) or add `by` to a total (e.g. µs of backoff).
     Note {
@@ -527,7 +538,23 @@ impl Out {
             ticket,
             outcome,
             phase,
+            why: None,
         });
+    }
+
+    /// Decide, saying why (see [`Effect::Decide`]'s `why`).
+    pub fn decide_why(&mut self, ticket: Ticket, outcome: Outcome, phase: Option<u8>, why: String) {
+        self.effects.push(Effect::Decide {
+            ticket,
+            outcome,
+            phase,
+            why: Some(why),
+        });
+    }
+
+    /// The failure detector's view of `server` changed (see [`Effect::Detector`]).
+    pub fn detector(&mut self, server: ServerId, suspects: bool) {
+        self.effects.push(Effect::Detector { server, suspects });
     }
 
     pub fn note(&mut self, note: Note) {
@@ -548,6 +575,12 @@ impl Out {
     pub fn drain(&mut self) -> std::vec::Drain<'_, Effect> {
         self.effects.drain(..)
     }
+}
+
+/// "{s1, s3}": a set of servers as the explanations print it.
+pub fn servers_text<'a>(ids: impl IntoIterator<Item = &'a ServerId>) -> String {
+    let names: Vec<String> = ids.into_iter().map(|s| format!("s{s}")).collect();
+    format!("{{{}}}", names.join(", "))
 }
 
 /// Static configuration of one server's protocol instance.

@@ -50,7 +50,11 @@ impl<A: AtomicBroadcast> Se<A> {
                 } else {
                     Outcome::Reject
                 };
-                out.decide(ticket, outcome, None);
+                let why = format!(
+                    "the first delivered message about it is s{}'s (#{} of s{})",
+                    m.id.origin, m.id.seq, m.id.origin
+                );
+                out.decide_why(ticket, outcome, None, why);
             }
         }
     }
@@ -66,7 +70,11 @@ impl<A: AtomicBroadcast + Hash> Protocol for Se<A> {
 
     fn on_ticket(&mut self, now: Time, ticket: Ticket, out: &mut Out) {
         if !self.received.insert(ticket.clone()) || self.first.contains_key(&ticket) {
-            out.decide(ticket, Outcome::Reject, None);
+            let why = match self.first.get(&ticket) {
+                Some(o) => format!("s{o}'s message about it was delivered first, already"),
+                None => "received twice by this server".to_string(),
+            };
+            out.decide_why(ticket, Outcome::Reject, None, why);
             return;
         }
         self.waiting.insert(ticket.clone());

@@ -30,8 +30,8 @@
 pub mod alo;
 
 use super::quorum::majority;
+use super::{servers_text, ServerId, Ticket, Time, Timer};
 use super::{AppMsg, AtomicBroadcast, Body, Control, Msg, NodeConfig, Out, Outcome, Protocol};
-use super::{ServerId, Ticket, Time, Timer};
 use std::collections::{BTreeMap, BTreeSet};
 use std::hash::{Hash, Hasher};
 
@@ -141,9 +141,14 @@ impl<A: AtomicBroadcast> TwoPe<A> {
             return;
         }
         if v.replies.len() == 1 && v.replies.contains(&self.me) {
+            let why = format!(
+                "Phase 1: Replies = {{s{}}} from {} — a quorum acked this server alone",
+                self.me,
+                servers_text(&v.responders)
+            );
             self.open.remove(&ticket);
             self.v_tkts.insert(ticket.clone());
-            out.decide(ticket.clone(), Outcome::Accept, Some(1));
+            out.decide_why(ticket.clone(), Outcome::Accept, Some(1), why);
             if self.alo.is_some() {
                 self.alo_accepted_in_phase1(now, &ticket, out);
             }
@@ -206,9 +211,21 @@ impl<A: AtomicBroadcast> TwoPe<A> {
                 } else {
                     Outcome::Reject
                 };
+                let stop = if *k == self.me {
+                    "its own message"
+                } else {
+                    "a message its Srvs cover"
+                };
+                let why = format!(
+                    "Phase 2: the walk stopped at (s{k}, Replies = {}), {stop}, with Srvs = {}; \
+                     own Replies = {}",
+                    servers_text(replies_k),
+                    servers_text(&srvs),
+                    servers_text(&mine)
+                );
                 self.open.remove(ticket);
                 self.v_tkts.insert(ticket.clone());
-                out.decide(ticket.clone(), outcome, Some(2));
+                out.decide_why(ticket.clone(), outcome, Some(2), why);
                 return;
             }
         }
@@ -228,7 +245,8 @@ impl<A: AtomicBroadcast + Hash> Protocol for TwoPe<A> {
             return;
         }
         if !self.r_tkts.insert(ticket.clone()) {
-            out.decide(ticket, Outcome::Reject, Some(1));
+            let why = "received twice by this server".to_string();
+            out.decide_why(ticket, Outcome::Reject, Some(1), why);
             return;
         }
         self.open.insert(ticket.clone(), Validation::default());
@@ -312,9 +330,24 @@ mod tests {
     }
 
     /// Sends and decisions only.
+    /// Sends and decisions (without their `why`, which `decisions_say_why` checks).
     fn effects(out: &mut Out) -> Vec<Effect> {
         out.drain()
-            .filter(|e| matches!(e, Effect::Send { .. } | Effect::Decide { .. }))
+            .filter_map(|e| match e {
+                Effect::Send { .. } => Some(e),
+                Effect::Decide {
+                    ticket,
+                    outcome,
+                    phase,
+                    ..
+                } => Some(Effect::Decide {
+                    ticket,
+                    outcome,
+                    phase,
+                    why: None,
+                }),
+                _ => None,
+            })
             .collect()
     }
 
@@ -360,7 +393,8 @@ mod tests {
             vec![Effect::Decide {
                 ticket: t(),
                 outcome: Outcome::Reject,
-                phase: Some(1)
+                phase: Some(1),
+                why: None
             }]
         );
     }
@@ -446,7 +480,8 @@ mod tests {
             vec![Effect::Decide {
                 ticket: t(),
                 outcome: Outcome::Accept,
-                phase: Some(1)
+                phase: Some(1),
+                why: None
             }]
         );
         s1.on_message(
@@ -572,7 +607,8 @@ mod tests {
             vec![Effect::Decide {
                 ticket: t(),
                 outcome: Outcome::Accept,
-                phase: Some(2)
+                phase: Some(2),
+                why: None
             }]
         );
     }

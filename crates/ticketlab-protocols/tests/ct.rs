@@ -82,10 +82,13 @@ fn a_peer_silent_past_the_timeout_is_suspected_not_before() {
     let mut out = Out::new(1, 3);
     b.on_timer(TIMEOUT + 1, Timer::FdTick, &mut out, &mut d);
     assert!(b.suspects(2) && b.suspects(3));
-    assert!(out.effects.contains(&Effect::Note {
-        note: Note::Suspected,
-        by: 1
-    }));
+    for server in [2, 3] {
+        let change = Effect::Detector {
+            server,
+            suspects: true,
+        };
+        assert!(out.effects.contains(&change), "{:?}", out.effects);
+    }
 }
 
 #[test]

@@ -63,6 +63,7 @@ fn decide(t: &str, accept: bool) -> Effect {
             Outcome::Reject
         },
         phase: None,
+        why: None,
     }
 }
 
@@ -415,7 +416,10 @@ fn suspecting_the_sequencer_starts_phase2() {
         },
         &mut out,
     );
-    let mut want = vec![note(Note::Suspected)];
+    let mut want = vec![Effect::Detector {
+        server: 1,
+        suspects: true,
+    }];
     want.extend(sends(&[1, 2], Msg::OarPhase2 { k: 0 }));
     want.extend(sends(&[1, 2], state(0, vec![], vec![])));
     assert_eq!(out.effects, want);
@@ -430,5 +434,9 @@ fn suspecting_the_sequencer_starts_phase2() {
         },
         &mut out,
     );
-    assert_eq!(out.effects, vec![note(Note::Suspected)]);
+    let change = Effect::Detector {
+        server: 2,
+        suspects: true,
+    };
+    assert_eq!(out.effects, vec![change]);
 }

@@ -604,7 +604,7 @@ impl Net {
                 }
                 Effect::CancelTimer { timer } => self.timers.retain(|x| *x != (me, timer)),
                 Effect::Decide { outcome, .. } => self.decisions.push((me, outcome)),
-                Effect::Note { .. } => {}
+                Effect::Note { .. } | Effect::Detector { .. } => {}
                 Effect::Halt => panic!("qlock never halts"),
             }
         }

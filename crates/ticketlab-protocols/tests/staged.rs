@@ -54,10 +54,13 @@ fn suspect<B: AtomicBroadcast>(b: &mut B, c: &NodeConfig, p: ServerId, until: Ti
 
 type Step = (Vec<Effect>, Vec<AppMsg>);
 
-const SUSPECTED: Effect = Effect::Note {
-    note: Note::Suspected,
-    by: 1,
-};
+/// The detector's change when this server starts suspecting `server`.
+fn suspected(server: ServerId) -> Effect {
+    Effect::Detector {
+        server,
+        suspects: true,
+    }
+}
 
 #[test]
 fn gb_relays_a_suspected_origins_undelivered_messages_once_and_keeps_its_fast_path() {
@@ -66,7 +69,7 @@ fn gb_relays_a_suspected_origins_undelivered_messages_once_and_keeps_its_fast_pa
     let a = m(2, 0, "a");
     let (e, _) = feed(&mut b, &c, 2, Msg::GbData(a.clone()));
     assert_eq!(e, sends(&[2, 3, 4], Msg::GbAck { k: 0, m: a.clone() }));
-    let mut want = vec![SUSPECTED];
+    let mut want = vec![suspected(2)];
     want.extend(sends(&[2, 3, 4], Msg::GbData(a.clone())));
     assert_eq!(suspect(&mut b, &c, 2, NOW + 1), (want, vec![]));
     assert!(!b.is_stopped(), "GB's fast path survives suspicions");
@@ -74,12 +77,15 @@ fn gb_relays_a_suspected_origins_undelivered_messages_once_and_keeps_its_fast_pa
     let (e, _) = feed_at(&mut b, &c, NOW + 2, 2, Msg::Heartbeat);
     assert_eq!(
         e,
-        vec![Effect::Note {
-            note: Note::Unsuspected,
-            by: 1
+        vec![Effect::Detector {
+            server: 2,
+            suspects: false
         }]
     );
-    assert_eq!(suspect(&mut b, &c, 2, NOW + 5), (vec![SUSPECTED], vec![]));
+    assert_eq!(
+        suspect(&mut b, &c, 2, NOW + 5),
+        (vec![suspected(2)], vec![])
+    );
 }
 
 #[test]
@@ -87,7 +93,10 @@ fn opt_stops_on_a_suspicion_only_with_something_undelivered() {
     // Nothing undelivered: a suspicion costs nothing.
     let c = cfg(2, 3);
     let mut b = OptBroadcast::new(&c);
-    assert_eq!(suspect(&mut b, &c, 3, u64::MAX), (vec![SUSPECTED], vec![]));
+    assert_eq!(
+        suspect(&mut b, &c, 3, u64::MAX),
+        (vec![suspected(3)], vec![])
+    );
     assert!(!b.is_stopped());
     // A message arriving while someone is suspected: no ORDER, stop at once and tell s1.
     let (e, _) = feed(
@@ -112,7 +121,7 @@ fn opt_stops_on_a_suspicion_only_with_something_undelivered() {
         m: a.clone(),
     };
     assert_eq!(e, sends(&[1, 3], order));
-    let mut want = vec![SUSPECTED];
+    let mut want = vec![suspected(3)];
     want.extend(sends(&[1, 3], Msg::OptData { k: 0, m: a }));
     want.push(send(1, Msg::OptStop { k: 0 }));
     assert_eq!(suspect(&mut b, &c, 3, u64::MAX), (want, vec![]));

@@ -470,13 +470,26 @@ mod tests {
         Ticket::from("tau")
     }
 
-    /// Sends (but heartbeats and consensus), decisions and halts.
+    /// Sends (but heartbeats and consensus), decisions (without their `why`) and halts.
     fn effects(out: &mut Out) -> Vec<Effect> {
         out.drain()
-            .filter(|e| match e {
-                Effect::Send { msg, .. } => *msg != Msg::Heartbeat && !msg.is_consensus(),
-                Effect::Decide { .. } | Effect::Halt => true,
-                _ => false,
+            .filter_map(|e| match e {
+                Effect::Send { ref msg, .. } => {
+                    (*msg != Msg::Heartbeat && !msg.is_consensus()).then_some(e)
+                }
+                Effect::Decide {
+                    ticket,
+                    outcome,
+                    phase,
+                    ..
+                } => Some(Effect::Decide {
+                    ticket,
+                    outcome,
+                    phase,
+                    why: None,
+                }),
+                Effect::Halt => Some(e),
+                _ => None,
             })
             .collect()
     }
@@ -507,6 +520,7 @@ mod tests {
             ticket: t(),
             outcome,
             phase: Some(phase),
+            why: None,
         }
     }
 

@@ -59,6 +59,7 @@ pub fn decide(outcome: Outcome) -> Effect {
         ticket: t(),
         outcome,
         phase: None,
+        why: None,
     }
 }
 pub fn note(note: Note, by: u64) -> Effect {
