@@ -413,15 +413,7 @@ fn execute(
     seed: u64,
     out_dir: &Path,
 ) -> anyhow::Result<(Summary, Option<Stop>)> {
-    let mut summary = Summary {
-        scenario: scenario.name.clone(),
-        seed,
-        mode: runtime.mode(),
-        servers: scenario.cluster.servers,
-        delta_ms: scenario.cluster.delta as f64 / 1000.0,
-        complete: true,
-        runs: Vec::new(),
-    };
+    let mut summary = Summary::new(scenario, seed, runtime.mode());
     let mut stop = None;
     for &protocol in &scenario.cluster.protocols {
         if let Some(sig) = runtime.interrupted() {

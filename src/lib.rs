@@ -3,6 +3,7 @@
 pub mod check;
 pub mod checker;
 pub mod cli;
+pub mod explain;
 pub mod explore;
 pub mod history;
 pub mod lab;
@@ -14,4 +15,5 @@ pub mod report;
 pub mod resilience;
 pub mod scenario;
 pub mod sim;
+pub mod text;
 pub mod workload;

@@ -4,11 +4,14 @@
 //! numbers. Theory columns come from [`ProtocolKind::theory`] and are labelled as theory.
 
 use crate::checker::{self, Violation};
+use crate::explain::{self, Story};
 use crate::history::Event;
 use crate::lab::RunOutput;
 use crate::protocol::{Note, Outcome, Property, ProtocolKind, ServerId, Theory, Ticket, Time};
 use crate::scenario::{CrashPick, Mode, Scenario};
-use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, ContentArrangement, Table};
+pub use crate::text::wrap;
+use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, ColumnConstraint};
+use comfy_table::{ContentArrangement, Table, Width};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -89,6 +92,10 @@ pub struct RunSummary {
     /// The sweep behind `resilience_measured`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resilience: Option<Measured>,
+    /// What happened to each scripted ticket (`[[ticket]]`): who received and decided it, when,
+    /// in which phase, why.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub scripted_tickets: Vec<Story>,
 }
 
 /// One point of a resilience sweep (see the `resilience` module).
@@ -132,7 +139,26 @@ pub struct Summary {
     pub delta_ms: f64,
     /// False when the run stopped early (error, interrupt): the figures cover what was recorded.
     pub complete: bool,
+    /// Whether the theory columns (Table 1's rows: fault-free, uncontended runs) describe this
+    /// run: false when it has scripted tickets or faults.
+    pub theory_applies: bool,
     pub runs: Vec<RunSummary>,
+}
+
+impl Summary {
+    /// An empty summary of `scenario` (runs are added as they complete).
+    pub fn new(scenario: &Scenario, seed: u64, mode: Mode) -> Self {
+        Summary {
+            scenario: scenario.name.clone(),
+            seed,
+            mode,
+            servers: scenario.cluster.servers,
+            delta_ms: scenario.cluster.delta as f64 / 1000.0,
+            complete: true,
+            theory_applies: scenario.tickets.is_empty() && scenario.faults.is_empty(),
+            runs: Vec::new(),
+        }
+    }
 }
 
 /// Nearest-rank percentile of sorted values.
@@ -248,6 +274,7 @@ pub fn summarize(scenario: &Scenario, protocol: ProtocolKind, run: &RunOutput) -
         resilience_measured: None,
         resilience: None,
         behaviour: None,
+        scripted_tickets: explain::stories(scenario, &run.history),
     }
 }
 
@@ -268,7 +295,11 @@ fn fmt_num(v: Option<f64>) -> String {
     match v {
         None => "—".into(),
         Some(v) if (v - v.round()).abs() < 1e-9 => format!("{v:.0}"),
-        Some(v) => format!("{v:.3}"),
+        // Two decimals (summary.json has every digit): 2.017 → "2.02", 14.4 → "14.4".
+        Some(v) => {
+            let s = format!("{v:.2}");
+            s.trim_end_matches('0').trim_end_matches('.').to_string()
+        }
     }
 }
 
@@ -332,35 +363,75 @@ pub struct ByzantineAccept {
 pub fn render_table(summary: &Summary) -> String {
     let mut t = Table::new();
     t.load_preset(UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Dynamic);
-    t.set_header(vec![
-        "protocol",
-        "resilience\n(theory)",
-        "δ max\nmeasured\n(theory)",
-        "δ p50\nmeasured",
-        "msgs per\nticket\nmeasured\n(theory)",
-        "accepted\nrejected\nundecided",
-        "viola-\ntions",
-    ]);
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_width(80);
+    let theory = "(theory)";
+    let header = vec![
+        "protocol".to_string(),
+        format!("tolerates\n{theory}"),
+        format!("δ max\n{theory}"),
+        "δ p50".to_string(),
+        format!("msgs per\nticket\n{theory}"),
+        "accepted\nrejected\nundecided".to_string(),
+        "violated".to_string(),
+    ];
+    let mut longest: Vec<usize> = header.iter().map(|h| longest_word(h)).collect();
+    t.set_header(header);
+    let mut rows: Vec<[String; 7]> = Vec::new();
     for r in &summary.runs {
-        let right = |s: String| Cell::new(s).set_alignment(CellAlignment::Right);
-        t.add_row(vec![
-            Cell::new(r.label().replace(" / ", "\n")),
-            Cell::new(&r.theory.resilience),
-            right(format!(
+        let cells = [
+            r.label().replace(" / ", "\n"),
+            r.theory.resilience.clone(),
+            format!(
                 "{} ({})",
                 fmt_num(r.latency_delta.max),
                 fmt_num(Some(r.theory.latency_delta))
-            )),
-            right(fmt_num(r.latency_delta.p50)),
-            right(format!(
+            ),
+            fmt_num(r.latency_delta.p50),
+            format!(
                 "{} ({})",
                 fmt_num(Some(r.messages_per_ticket)),
                 r.theory.messages_per_ticket
-            )),
-            right(format!("{}/{}/{}", r.accepted, r.rejected, r.undecided)),
-            right(r.violations.len().to_string()),
-        ]);
+            ),
+            format!("{}/{}/{}", r.accepted, r.rejected, r.undecided),
+            r.violations.len().to_string(),
+        ];
+        rows.push(cells);
+    }
+    // Words are never broken: each column is at least as wide as its longest word. When that
+    // is wider than 80 columns, protocol names break after a hyphen ("qlock-" / "backoff").
+    let need = |rows: &[[String; 7]], longest: &mut Vec<usize>| {
+        for cells in rows {
+            for (l, c) in longest.iter_mut().zip(cells) {
+                *l = (*l).max(longest_word(c));
+            }
+        }
+        longest.iter().sum::<usize>() + 3 * longest.len() + 1
+    };
+    if need(&rows, &mut longest.clone()) > 80 {
+        for cells in &mut rows {
+            cells[0] = cells[0]
+                .lines()
+                .map(|l| l.replacen('-', "-\n", 1))
+                .collect::<Vec<_>>()
+                .join("\n");
+        }
+    }
+    need(&rows, &mut longest);
+    for cells in rows {
+        t.add_row(cells.into_iter().enumerate().map(|(i, c)| {
+            let align = if i < 2 {
+                CellAlignment::Left
+            } else {
+                CellAlignment::Right
+            };
+            Cell::new(c).set_alignment(align)
+        }));
+    }
+    for (i, w) in longest.iter().enumerate() {
+        if let Some(c) = t.column_mut(i) {
+            c.set_constraint(ColumnConstraint::LowerBoundary(Width::Fixed(*w as u16 + 2)));
+        }
     }
     let mode = match summary.mode {
         Mode::Sim => "simulator",
@@ -384,6 +455,13 @@ pub fn render_table(summary: &Summary) -> String {
         .map(|r| r.label().chars().count())
         .max()
         .unwrap_or(0);
+    text.push_str("\nmeasured figures; the paper's theory in parentheses.");
+    if !summary.theory_applies {
+        text.push_str(
+            "\nTheory is for fault-free, uncontended runs (Table 1); this run has scripted\n\
+             tickets or faults, so measured figures may differ from it.",
+        );
+    }
     if let Some(m) = summary.runs.iter().find_map(|r| r.resilience.as_ref()) {
         let who = match m.crash {
             CrashPick::First => "s1..sf crashed at the start (s1: the consensus coordinator)",
@@ -427,30 +505,19 @@ pub fn render_table(summary: &Summary) -> String {
             text.push_str(&wrap(&line, "; ", 80, width + 4));
         }
     }
+    if summary.runs.iter().any(|r| !r.scripted_tickets.is_empty()) {
+        text.push_str("\nscripted tickets (who received and decided them, when, and why):");
+        for r in &summary.runs {
+            text.push_str(&explain::render(&r.label(), &r.scripted_tickets));
+        }
+    }
     text
 }
 
-/// `line` as lines of at most `width` columns (a new line, then the text), broken at `sep`
-/// ("; " between a step's effects, " " between words) where it can be, continuation lines
-/// indented by `indent`.
-pub fn wrap(line: &str, sep: &str, width: usize, indent: usize) -> String {
-    let mut out = String::new();
-    let mut current = String::new();
-    for (i, part) in line.split(sep).enumerate() {
-        let len = current.chars().count() + sep.chars().count() + part.chars().count();
-        if i == 0 {
-            current.push_str(part);
-        } else if len > width && current.trim().chars().count() > 0 {
-            out.push('\n');
-            out.push_str(&current);
-            out.push_str(sep.trim_end());
-            current = format!("{}{part}", " ".repeat(indent));
-        } else {
-            current.push_str(sep);
-            current.push_str(part);
-        }
-    }
-    out.push('\n');
-    out.push_str(&current);
-    out
+/// The length of the longest whitespace-separated word of `s`, in characters.
+fn longest_word(s: &str) -> usize {
+    s.split_whitespace()
+        .map(|w| w.chars().count())
+        .max()
+        .unwrap_or(0)
 }

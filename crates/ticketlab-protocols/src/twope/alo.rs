@@ -86,6 +86,7 @@
 //! exposes none never suspects, and `alo-2pe` would then wait for every crashed blocker forever.
 
 use super::TwoPe;
+use crate::servers_text;
 use crate::{
     AppMsg, AtomicBroadcast, Body, NodeConfig, Note, Out, Outcome, ServerId, Ticket, Time,
 };
@@ -283,7 +284,8 @@ impl<A: AtomicBroadcast> TwoPe<A> {
         if closed {
             self.open.remove(ticket);
             self.v_tkts.insert(ticket.clone());
-            out.decide(ticket.clone(), Outcome::Reject, Some(2));
+            let why = "Phase 2: a DONE had already closed it".to_string();
+            out.decide_why(ticket.clone(), Outcome::Reject, Some(2), why);
         }
         closed
     }
@@ -328,19 +330,25 @@ impl<A: AtomicBroadcast> TwoPe<A> {
         if self.open.get(ticket).is_none_or(|v| v.phase2.is_none()) {
             return;
         }
+        let me = self.me;
         let Some(st) = self.alo_mut().streams.get(ticket) else {
             return;
         };
-        let outcome = if st.closed().is_some() {
-            Outcome::Reject
-        } else if st.winner() == Some(self.me) {
-            Outcome::Accept
+        let (outcome, why) = if let Some(c) = st.closed() {
+            (Outcome::Reject, format!("Phase 2: s{c}'s DONE closed it"))
+        } else if st.winner() == Some(me) {
+            let why = format!(
+                "Phase 2: winner of the delivered sequence, with Srvs = {}, Excl = {}",
+                servers_text(&st.srvs),
+                servers_text(st.excluded())
+            );
+            (Outcome::Accept, why)
         } else {
             return;
         };
         self.open.remove(ticket);
         self.v_tkts.insert(ticket.clone());
-        out.decide(ticket.clone(), outcome, Some(2));
+        out.decide_why(ticket.clone(), outcome, Some(2), why);
         if outcome == Outcome::Accept {
             self.alo_done(now, ticket, out);
         }
