@@ -13,5 +13,6 @@ pub use ticketlab_protocols as protocol;
 pub mod report;
 pub mod resilience;
 pub mod scenario;
+pub mod shrink;
 pub mod sim;
 pub mod workload;
