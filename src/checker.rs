@@ -280,6 +280,31 @@ impl Checked {
         t.dedup();
         t
     }
+
+    /// The claimed properties this history fails — refuted, or in danger for an undecided ticket
+    /// ([`Self::stalled_for`]'s reading) — safety first: E-1, E-1′, E-1_B, then E-2, E-2′,
+    /// E-2_B. What `explore` counts as a failed run, by property.
+    pub fn failed_properties(&self, claims: &[Property]) -> Vec<Property> {
+        use Property::*;
+        let refuted: BTreeSet<Property> = self
+            .claimed(claims)
+            .iter()
+            .map(Violation::property)
+            .collect();
+        let stalled = |p: Property, t: &[Ticket]| claims.contains(&p) && !t.is_empty();
+        [E1, E1Prime, E1B, E2, E2Prime, E2B]
+            .into_iter()
+            .filter(|&p| {
+                refuted.contains(&p)
+                    || match p {
+                        E2 => stalled(E2, &self.stalled),
+                        E2Prime => stalled(E2Prime, &self.stalled_prime),
+                        E2B => stalled(E2B, &self.stalled_b),
+                        _ => false,
+                    }
+            })
+            .collect()
+    }
 }
 
 pub fn check(history: &[Event]) -> Checked {

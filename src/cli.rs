@@ -7,6 +7,8 @@
 //! by the orchestrator) and `ticketlab bench` (Table 1 in processes mode at δ = 10 ms and 1 ms,
 //! measured latency / theory per protocol).
 
+mod explore;
+
 use crate::history;
 use crate::lab::byzantine::Behaviour;
 use crate::lab::{RunOutput, Runtime, Stop};
@@ -215,7 +217,7 @@ pub fn main() -> ExitCode {
     init_tracing();
     let result = match cli.cmd {
         Cmd::Run(args) => run(args),
-        Cmd::Explore(args) => explore(args),
+        Cmd::Explore(args) => explore::explore(args),
         Cmd::Check(args) => check(args),
         Cmd::Server(args) => return process::server::main(args),
         Cmd::Bench(args) => bench(args),
@@ -490,103 +492,6 @@ fn run_protocol(
         row.resilience = Some(measured);
     }
     Ok((row, swept.stop))
-}
-
-fn explore(args: ExploreArgs) -> anyhow::Result<ExitCode> {
-    let mut protocols: Vec<ProtocolKind> = Vec::new();
-    let names: Vec<&str> = if args.protocols.is_empty() {
-        vec!["table1"]
-    } else {
-        args.protocols.iter().map(String::as_str).collect()
-    };
-    for name in names {
-        let group: &[ProtocolKind] = match name {
-            "table1" => ProtocolKind::TABLE1,
-            "seeds" => ProtocolKind::SEEDS,
-            "zoo" => ProtocolKind::ZOO,
-            "all" => ProtocolKind::ALL,
-            _ => match ProtocolKind::ALL.iter().find(|p| p.name() == name) {
-                Some(p) => std::slice::from_ref(p),
-                None => {
-                    let known: Vec<&str> = ProtocolKind::ALL.iter().map(|p| p.name()).collect();
-                    anyhow::bail!(
-                        "--protocols: unknown protocol {name:?}, expected one of {} \
-                         (or a group: table1, seeds, zoo, all)",
-                        known.join(", ")
-                    )
-                }
-            },
-        };
-        for &p in group {
-            if !protocols.contains(&p) {
-                protocols.push(p);
-            }
-        }
-    }
-    if let Some(&bad) = args.servers.iter().find(|&&n| !(2..=64).contains(&n)) {
-        anyhow::bail!("--servers: {bad} is not a cluster size from 2 to 64");
-    }
-    if args.servers.is_empty() {
-        anyhow::bail!("--servers: expected at least one cluster size");
-    }
-    let out_dir = args
-        .out
-        .clone()
-        .unwrap_or_else(|| Path::new("results").join("explore"));
-    std::fs::create_dir_all(&out_dir)
-        .with_context(|| format!("cannot create output folder {}", out_dir.display()))?;
-    eprintln!(
-        "ticketlab explore: seeds {}..{}, protocols [{}], sizes {:?}, {} faults, {}, out {}",
-        args.start_seed,
-        args.start_seed + args.seeds,
-        protocols
-            .iter()
-            .map(|p| p.name())
-            .collect::<Vec<_>>()
-            .join(", "),
-        args.servers,
-        args.nemesis
-            .to_possible_value()
-            .map_or(String::new(), |v| v.get_name().to_string()),
-        if args.processes {
-            "real processes"
-        } else {
-            "simulator"
-        },
-        out_dir.display()
-    );
-    let progress = args.format == Format::Table && show_progress();
-    let seeds = args.start_seed..args.start_seed + args.seeds;
-    let mode = if args.processes {
-        Mode::Processes
-    } else {
-        Mode::Sim
-    };
-    let mut procs = None;
-    // One bar for the campaign; none per run.
-    let run_id = format!("tl{}-explore", std::process::id());
-    let runtime = runtime_for(mode, &mut procs, run_id, false)?;
-    let report = crate::explore::campaign(
-        &protocols,
-        seeds,
-        &args.servers,
-        &out_dir,
-        progress,
-        args.nemesis.schedules(),
-        runtime,
-    )?;
-    let json = serde_json::to_string_pretty(&report)?;
-    std::fs::write(out_dir.join("explore.json"), format!("{json}\n"))
-        .with_context(|| format!("cannot write {}", out_dir.join("explore.json").display()))?;
-    match args.format {
-        Format::Json => println!("{json}"),
-        Format::Table => println!("{}", crate::explore::render(&report)),
-    }
-    Ok(if report.violations > 0 {
-        ExitCode::from(EXIT_VIOLATION)
-    } else {
-        ExitCode::SUCCESS
-    })
 }
 
 fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {

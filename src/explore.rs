@@ -9,11 +9,19 @@
 //!
 //! Every failure is written as a scenario file that reproduces it:
 //! `ticketlab run <file> --sim --strict` (strict: undecided tickets whose σ(τ) all stayed up fail).
+//! The first [`SHRINK_PER_PROTOCOL`] failures of each protocol are also shrunk
+//! ([`crate::shrink`]) and written beside their file as `<name>.shrunk.toml`. SIGINT/SIGTERM
+//! (seen through [`crate::lab::Runtime::interrupted`]) stop a campaign at the next run boundary;
+//! what finished is reported (the driver is `runner.rs`).
+
+mod runner;
+
+pub use runner::{campaign, Campaign, SHRINK_PER_PROTOCOL};
 
 use crate::checker::{self, Violation};
 use crate::lab::byzantine::Behaviour;
-use crate::lab::{RunOutput, Runtime};
-use crate::nemesis::{self, Nemesis, Schedules};
+use crate::lab::RunOutput;
+use crate::nemesis::Nemesis;
 use crate::protocol::{Property, ProtocolKind, ServerId};
 use crate::scenario::{
     ms_to_us, After, Cluster, EventKind, Fault, FaultAction, Mode, Scenario, SubmitTo, Workload,
@@ -150,13 +158,26 @@ pub struct Report {
     pub violations: u64,
     /// Reproducing scenario files, one per failed run.
     pub failures: Vec<String>,
+    /// The shrunk scenario file of each failure, index by index with `failures`; null when it
+    /// was not shrunk (beyond the first [`SHRINK_PER_PROTOCOL`] of its protocol, not reproduced
+    /// by the simulator, or the campaign was interrupted).
+    pub shrunk: Vec<Option<String>>,
     pub protocols: Vec<ProtocolTotals>,
     pub mode: Mode,
+    /// False when SIGINT/SIGTERM stopped the campaign: everything above covers the runs that
+    /// finished.
+    pub complete: bool,
+    /// The signal that stopped the campaign.
+    #[serde(skip)]
+    pub interrupted: Option<&'static str>,
+    /// Lines the table prints under each failure (how it shrank, the commands to replay and
+    /// draw the shrunk scenario), index by index with `failures`.
+    #[serde(skip)]
+    pub shrink_notes: Vec<Vec<String>>,
 }
 
 /// One finished run, reduced to what the report needs (histories are not kept).
 struct Done {
-    index: usize,
     scenario: Scenario,
     finding: Finding,
     tickets: u64,
@@ -164,7 +185,6 @@ struct Done {
 }
 
 fn reduce(
-    index: usize,
     seed: u64,
     nemesis: Nemesis,
     p: ProtocolKind,
@@ -183,166 +203,11 @@ fn reduce(
         })
         .count() as u64;
     Done {
-        index,
         scenario,
         finding,
         tickets: checked.tickets.len() as u64,
         accepted,
     }
-}
-
-/// Run the campaign over `seeds` for each protocol; every failed run is written to
-/// `<out>/failures/<protocol>-seed<k>.toml`.
-pub fn campaign(
-    protocols: &[ProtocolKind],
-    seeds: std::ops::Range<u64>,
-    sizes: &[u16],
-    out: &std::path::Path,
-    progress: bool,
-    schedules: Schedules,
-    runtime: &dyn Runtime,
-) -> anyhow::Result<Report> {
-    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-    let jobs: Vec<(u64, ProtocolKind)> = seeds
-        .clone()
-        .flat_map(|s| protocols.iter().map(move |&p| (s, p)))
-        .collect();
-    let bar = crate::progress::bar(jobs.len() as u64, "explore", progress);
-    let mode = runtime.mode();
-    // One job: a pure function of its seed in the simulator, so the result does not depend on
-    // which worker runs it.
-    let job = |i: usize| -> anyhow::Result<Done> {
-        let (seed, p) = jobs[i];
-        let nemesis = schedules.pick(seed);
-        let mut scenario = generate(seed, p, sizes);
-        if nemesis != Nemesis::Random {
-            scenario = nemesis::aim(scenario, nemesis, p, first_message(p), seed);
-        }
-        scenario.cluster.mode = mode;
-        let run = runtime
-            .run(&scenario, p, seed)
-            .completed()
-            .map_err(|e| e.context(format!("seed {seed}, {p}: the run failed")))?;
-        bar.inc(1);
-        Ok(reduce(i, seed, nemesis, p, scenario, &run))
-    };
-    let workers = runtime.parallelism().min(jobs.len()).max(1);
-    let mut results: Vec<Done> = if workers == 1 {
-        // On the calling thread (real processes: the thread that spawns servers must outlive
-        // them).
-        (0..jobs.len()).map(job).collect::<anyhow::Result<_>>()?
-    } else {
-        let next = AtomicUsize::new(0);
-        let failed = AtomicBool::new(false);
-        let per_worker: Vec<anyhow::Result<Vec<Done>>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..workers)
-                .map(|_| {
-                    scope.spawn(|| {
-                        let mut mine = Vec::new();
-                        while !failed.load(Ordering::Relaxed) {
-                            let i = next.fetch_add(1, Ordering::Relaxed);
-                            if i >= jobs.len() {
-                                break;
-                            }
-                            match job(i) {
-                                Ok(done) => mine.push(done),
-                                Err(e) => {
-                                    failed.store(true, Ordering::Relaxed);
-                                    return Err(e);
-                                }
-                            }
-                        }
-                        Ok(mine)
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().expect("explore worker"))
-                .collect()
-        });
-        let mut all = Vec::new();
-        for r in per_worker {
-            all.extend(r?);
-        }
-        all
-    };
-    bar.finish_and_clear();
-    results.sort_by_key(|r| r.index);
-    let mut totals: Vec<ProtocolTotals> =
-        protocols.iter().map(|&p| ProtocolTotals::new(p)).collect();
-    let mut failures = Vec::new();
-    let fail_dir = out.join("failures");
-    for Done {
-        scenario,
-        finding,
-        tickets,
-        accepted,
-        ..
-    } in &results
-    {
-        let t = totals
-            .iter_mut()
-            .find(|t| t.protocol == finding.protocol)
-            .expect("known protocol");
-        t.runs += 1;
-        t.e1 += finding.e1 as u64;
-        t.e2 += finding.e2 as u64;
-        t.e2_undecided += finding.e2_undecided as u64;
-        t.unclaimed += finding.unclaimed as u64;
-        for f in &scenario.faults {
-            match &f.action {
-                FaultAction::Crash(v) if f.after.is_some() => t.crashes_on_event += v.len() as u64,
-                FaultAction::Crash(v) => t.crashes += v.len() as u64,
-                FaultAction::Partition(_) => t.partitions += 1,
-                FaultAction::Pause(_) => t.pauses += 1,
-                FaultAction::Suspect { .. } => t.suspicions += 1,
-                FaultAction::Loss { .. } => t.lossy_runs += 1,
-                FaultAction::Byzantine { servers, .. } => t.byzantine += servers.len() as u64,
-                _ => {}
-            }
-        }
-        t.tickets += tickets;
-        t.accepted += accepted;
-        if finding.failed() {
-            t.failures += 1;
-            *t.found_by.entry(finding.nemesis).or_insert(0) += 1;
-            std::fs::create_dir_all(&fail_dir)?;
-            let path = fail_dir.join(format!("{}-seed{}.toml", finding.protocol, finding.seed));
-            let replay = if mode == Mode::Sim {
-                format!("Reproduce: ticketlab run {} --sim --strict", path.display())
-            } else {
-                format!(
-                    "Found with real processes (timing is not reproducible there). Replay: \
-                     ticketlab run {} --strict, or deterministically with --sim",
-                    path.display()
-                )
-            };
-            let header = format!(
-                "Found by `ticketlab explore` (seed {}, protocol {}, {} faults, {mode}).\n{}\n{replay}",
-                finding.seed,
-                finding.protocol,
-                finding.nemesis,
-                finding
-                    .details
-                    .iter()
-                    .take(5)
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join("\n"),
-            );
-            std::fs::write(&path, crate::scenario::to_toml(scenario, &header))?;
-            failures.push(path.display().to_string());
-        }
-    }
-    Ok(Report {
-        seeds: seeds.end - seeds.start,
-        runs: results.len() as u64,
-        violations: failures.len() as u64,
-        failures,
-        protocols: totals,
-        mode,
-    })
 }
 
 /// The campaign table.
@@ -382,8 +247,13 @@ pub fn render(r: &Report) -> String {
             p.failures.to_string(),
         ]);
     }
+    let stopped = match r.interrupted {
+        Some(sig) if !r.complete => format!(", interrupted by {sig}: partial"),
+        _ if !r.complete => ", interrupted: partial".to_string(),
+        _ => String::new(),
+    };
     let mut text = format!(
-        "explore: {} seeds, {} runs ({})\n{t}",
+        "explore: {} seeds, {} runs ({}{stopped})\n{t}",
         r.seeds, r.runs, r.mode
     );
     if r.failures.is_empty() {
@@ -393,8 +263,11 @@ pub fn render(r: &Report) -> String {
             "\n{} failed run(s); reproduce with `ticketlab run FILE --sim --strict`:",
             r.failures.len()
         ));
-        for f in r.failures.iter().take(10) {
+        for (i, f) in r.failures.iter().enumerate().take(10) {
             text.push_str(&format!("\n  {f}"));
+            for note in r.shrink_notes.get(i).into_iter().flatten() {
+                text.push_str(&format!("\n    {note}"));
+            }
         }
         if r.failures.len() > 10 {
             text.push_str(&format!("\n  … and {} more", r.failures.len() - 10));

@@ -14,6 +14,7 @@ pub use ticketlab_protocols as protocol;
 pub mod report;
 pub mod resilience;
 pub mod scenario;
+pub mod shrink;
 pub mod sim;
 pub mod text;
 pub mod workload;

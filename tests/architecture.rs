@@ -193,6 +193,7 @@ fn no_runtime_imports_another_runtime() {
         "report",
         "resilience",
         "explore",
+        "shrink",
         "checker",
         "scenario",
         "workload",
