@@ -13,6 +13,7 @@ use crate::history;
 use crate::lab::byzantine::Behaviour;
 use crate::lab::{RunOutput, Runtime, Stop};
 use crate::nemesis::{Nemesis, Schedules};
+use crate::outputs;
 use crate::process::{self, Processes};
 use crate::protocol::ProtocolKind;
 use crate::report::{self, RunSummary, Summary};
@@ -45,6 +46,8 @@ enum Cmd {
     /// Systematic search: every interleaving of a small configuration (deliveries, crashes,
     /// suspicions), the protocol's claimed properties checked at every state.
     Check(CheckArgs),
+    /// Two runs side by side (run folders or summary.json files), with ratios B / A.
+    Compare(CompareArgs),
     /// One server of a processes-mode run (started by `ticketlab run`, not by hand).
     #[command(hide = true)]
     Server(process::server::ServerArgs),
@@ -176,8 +179,8 @@ struct RunArgs {
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
     /// What to print on stdout.
-    #[arg(long, value_enum, default_value_t = Format::Table)]
-    format: Format,
+    #[arg(long, value_enum, default_value_t = RunFormat::Table)]
+    format: RunFormat,
     /// Also fail (exit 1) when a ticket is undecided at the deadline although no server that
     /// received it crashed (E-2 as a finite run can check it).
     #[arg(long)]
@@ -206,6 +209,27 @@ enum Format {
     Json,
 }
 
+/// What `run` prints on stdout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum RunFormat {
+    /// The terminal table (80 columns).
+    Table,
+    /// summary.json.
+    Json,
+    /// One CSV line per protocol run: every numeric figure, theory beside measured.
+    Csv,
+    /// The table as Markdown, to paste into a report.
+    Markdown,
+}
+
+#[derive(clap::Args, Debug)]
+struct CompareArgs {
+    /// The first run: a run folder (results/<name>/) or its summary.json.
+    a: PathBuf,
+    /// The second run.
+    b: PathBuf,
+}
+
 /// Exit codes (documented in the README).
 pub const EXIT_VIOLATION: u8 = 1;
 pub const EXIT_BAD_INPUT: u8 = 2;
@@ -219,6 +243,7 @@ pub fn main() -> ExitCode {
         Cmd::Run(args) => run(args),
         Cmd::Explore(args) => explore::explore(args),
         Cmd::Check(args) => check(args),
+        Cmd::Compare(args) => compare(args),
         Cmd::Server(args) => return process::server::main(args),
         Cmd::Bench(args) => bench(args),
     };
@@ -268,9 +293,19 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         .out
         .clone()
         .unwrap_or_else(|| Path::new("results").join(&scenario.name));
-    std::fs::create_dir_all(&out_dir)
-        .with_context(|| format!("cannot create output folder {}", out_dir.display()))?;
     let mode = scenario.cluster.mode;
+    let config = outputs::Config {
+        scenario_toml: report::effective_toml(&scenario),
+        seed,
+        mode: mode.to_string(),
+    };
+    if let Some(kept) = outputs::prepare(&out_dir, args.out.is_none(), &config)? {
+        eprintln!(
+            "ticketlab: {} held a run of another configuration; kept it as {}",
+            out_dir.display(),
+            kept.display()
+        );
+    }
     eprintln!(
         "ticketlab: scenario {}, n = {}, mode {mode}, seed {}, protocols [{}], out {}",
         scenario.name,
@@ -288,7 +323,7 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     if mode == Mode::Processes {
         warn_if_overloaded(&scenario);
     }
-    let progress = args.format == Format::Table && show_progress();
+    let progress = args.format == RunFormat::Table && show_progress();
     let run_id = args
         .run_id
         .clone()
@@ -301,8 +336,10 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     std::fs::write(&summary_path, format!("{json}\n"))
         .with_context(|| format!("cannot write {}", summary_path.display()))?;
     match args.format {
-        Format::Json => println!("{json}"),
-        Format::Table => println!("{}", report::render_table(&summary)),
+        RunFormat::Json => println!("{json}"),
+        RunFormat::Table => println!("{}", report::render_table(&summary)),
+        RunFormat::Csv => print!("{}", crate::formats::csv(&summary)),
+        RunFormat::Markdown => print!("{}", crate::formats::markdown(&summary)),
     }
     let mut violated = false;
     // The first few violations of each row; summary.json has them all.
@@ -416,6 +453,7 @@ fn execute(
     out_dir: &Path,
 ) -> anyhow::Result<(Summary, Option<Stop>)> {
     let mut summary = Summary::new(scenario, seed, runtime.mode());
+    summary.command = std::env::args().collect();
     let mut stop = None;
     for &protocol in &scenario.cluster.protocols {
         if let Some(sig) = runtime.interrupted() {
@@ -475,7 +513,10 @@ fn run_protocol(
             .with_context(|| format!("cannot create {}", dir.display()))?;
         let path = dir.join("history.jsonl");
         history::write_jsonl(&path, &output.history)
-            .with_context(|| format!("cannot write {}", path.display()))
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        let path = dir.join("latency.hgrm");
+        let hgrm = report::latencies(&output.history).hgrm(1000.0);
+        std::fs::write(&path, hgrm).with_context(|| format!("cannot write {}", path.display()))
     };
     let Some(res) = &scenario.resilience else {
         let run = runtime.run(scenario, protocol, seed);
@@ -492,6 +533,13 @@ fn run_protocol(
         row.resilience = Some(measured);
     }
     Ok((row, swept.stop))
+}
+
+fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
+    let a = crate::compare::load(&args.a)?;
+    let b = crate::compare::load(&args.b)?;
+    println!("{}", crate::compare::render(&a, &b));
+    Ok(ExitCode::SUCCESS)
 }
 
 fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {

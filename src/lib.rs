@@ -3,11 +3,15 @@
 pub mod check;
 pub mod checker;
 pub mod cli;
+pub mod compare;
 pub mod explain;
 pub mod explore;
+pub mod formats;
 pub mod history;
 pub mod lab;
+pub mod latency;
 pub mod nemesis;
+pub mod outputs;
 pub mod process;
 pub mod progress;
 pub use ticketlab_protocols as protocol;

@@ -7,6 +7,7 @@ use crate::checker::{self, Violation};
 use crate::explain::{self, Story};
 use crate::history::Event;
 use crate::lab::RunOutput;
+use crate::latency::Latencies;
 use crate::protocol::{Note, Outcome, Property, ProtocolKind, ServerId, Theory, Ticket, Time};
 use crate::scenario::{CrashPick, Mode, Scenario};
 pub use crate::text::wrap;
@@ -15,12 +16,15 @@ use comfy_table::{ContentArrangement, Table, Width};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
-/// Latency percentiles (nearest rank, over the exact sorted latencies — not a histogram, whose
-/// buckets would blur the exact 2δ/4δ the simulator must show). `null` when nothing was decided.
+/// Latency percentiles, from the run's HDR histogram (`latency::Latencies`: exact below
+/// 262 ms, 5 significant digits above), and the exact maximum. `null` when nothing was decided.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Stats {
     pub p50: Option<f64>,
+    pub p90: Option<f64>,
     pub p99: Option<f64>,
+    /// The 99.9th percentile.
+    pub p999: Option<f64>,
     pub max: Option<f64>,
 }
 
@@ -142,6 +146,13 @@ pub struct Summary {
     /// Whether the theory columns (Table 1's rows: fault-free, uncontended runs) describe this
     /// run: false when it has scripted tickets or faults.
     pub theory_applies: bool,
+    /// What wrote this summary: "ticketlab <version>".
+    pub tool: String,
+    /// The command line that made the run (how to re-run it).
+    pub command: Vec<String>,
+    /// The effective scenario, after `--set` and `--sim`, as TOML: `ticketlab run` on this text
+    /// (with `seed`) re-runs it.
+    pub scenario_toml: String,
     pub runs: Vec<RunSummary>,
 }
 
@@ -156,27 +167,41 @@ impl Summary {
             delta_ms: scenario.cluster.delta as f64 / 1000.0,
             complete: true,
             theory_applies: scenario.tickets.is_empty() && scenario.faults.is_empty(),
+            tool: format!("ticketlab {}", env!("CARGO_PKG_VERSION")),
+            command: Vec::new(),
+            scenario_toml: effective_toml(scenario),
             runs: Vec::new(),
         }
     }
 }
 
-/// Nearest-rank percentile of sorted values.
-fn percentile(sorted: &[Time], p: f64) -> Option<Time> {
-    if sorted.is_empty() {
-        return None;
-    }
-    let rank = ((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
-    Some(sorted[rank - 1])
+/// The effective scenario as TOML (the text `summary.json` keeps and `outputs` compares).
+pub fn effective_toml(scenario: &Scenario) -> String {
+    crate::scenario::to_toml(scenario, "the effective scenario of this run (after --set)")
 }
 
-fn stats(sorted: &[Time], unit: f64) -> Stats {
-    let f = |v: Option<Time>| v.map(|v| v as f64 / unit);
+fn stats(lat: &Latencies, unit: f64) -> Stats {
+    let f = |q: f64| lat.quantile(q).map(|v| v as f64 / unit);
     Stats {
-        p50: f(percentile(sorted, 0.50)),
-        p99: f(percentile(sorted, 0.99)),
-        max: f(sorted.last().copied()),
+        p50: f(0.50),
+        p90: f(0.90),
+        p99: f(0.99),
+        p999: f(0.999),
+        max: lat.max().map(|v| v as f64 / unit),
     }
+}
+
+/// Every latency of a run (a server's receipt of a ticket → its decision) in a histogram.
+pub fn latencies(history: &[Event]) -> Latencies {
+    latencies_of(&checker::check(history))
+}
+
+fn latencies_of(checked: &checker::Checked) -> Latencies {
+    let mut lat = Latencies::default();
+    for v in checked.tickets.values().flat_map(|f| f.latencies()) {
+        lat.record(v);
+    }
+    lat
 }
 
 pub fn summarize(scenario: &Scenario, protocol: ProtocolKind, run: &RunOutput) -> RunSummary {
@@ -216,12 +241,7 @@ pub fn summarize(scenario: &Scenario, protocol: ProtocolKind, run: &RunOutput) -
     }
     let messages: u64 = by_type.values().sum();
     let tickets = checked.tickets.len() as u64;
-    let mut lat: Vec<Time> = checked
-        .tickets
-        .values()
-        .flat_map(|f| f.latencies())
-        .collect();
-    lat.sort_unstable();
+    let lat = latencies_of(&checked);
     let delta = scenario.cluster.delta as f64;
     RunSummary {
         protocol,
