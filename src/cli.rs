@@ -21,7 +21,7 @@ use crate::resilience;
 use crate::scenario::{self, Mode, Scenario};
 use crate::sim::Simulator;
 use anyhow::Context;
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -236,8 +236,28 @@ pub const EXIT_BAD_INPUT: u8 = 2;
 /// Stopped by SIGINT (Ctrl-C) or SIGTERM; partial results were written (`"complete": false`).
 pub const EXIT_INTERRUPTED: u8 = 130;
 
+/// The top-level help's epilogue: every protocol name, the groups, where the rest is.
+fn protocols_help() -> String {
+    let names = |ps: &[ProtocolKind]| {
+        ps.iter()
+            .map(|p| p.name())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    format!(
+        "Protocols (cluster.protocols in a scenario, --protocols for explore, --protocol for check):\n  \
+         Table 1:  {}\n  seeds:    {}\n  bug zoo:  {}\n\
+         Groups for explore: table1, seeds, zoo, all.\n\
+         Each protocol, its messages and choices: docs/PROTOCOLS.md and docs/seeds/ (README).",
+        names(ProtocolKind::TABLE1),
+        names(ProtocolKind::SEEDS),
+        names(ProtocolKind::ZOO)
+    )
+}
+
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().after_help(protocols_help()).get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     init_tracing();
     let result = match cli.cmd {
         Cmd::Run(args) => run(args),
