@@ -238,12 +238,7 @@ pub const EXIT_INTERRUPTED: u8 = 130;
 
 /// The top-level help's epilogue: every protocol name, the groups, where the rest is.
 fn protocols_help() -> String {
-    let names = |ps: &[ProtocolKind]| {
-        ps.iter()
-            .map(|p| p.name())
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
+    let names = |ps: &[ProtocolKind]| ps.iter().map(|p| p.name()).collect::<Vec<_>>().join(", ");
     format!(
         "Protocols (cluster.protocols in a scenario, --protocols for explore, --protocol for check):\n  \
          Table 1:  {}\n  seeds:    {}\n  bug zoo:  {}\n\

@@ -503,6 +503,39 @@ pause = [3]
     // ticket takes 2δ = 4 ms, so a maximum of at least 5× that spans a cut or a pause, however
     // the run's timing fell on a loaded machine.
     assert!(run["latency_ms"]["max"].as_f64().unwrap() >= 20.0, "{run}");
+    // The history of real processes is complete too: every delivery matches a send (from, seq)
+    // and comes after it; nothing crosses the partition before the heal; every fault is there.
+    let h = history(dir.path(), "2pe");
+    let key = |e: &Value| (e["from"].as_u64().unwrap(), e["seq"].as_u64().unwrap());
+    let sends: std::collections::BTreeMap<_, _> = h
+        .iter()
+        .filter(|e| e["kind"] == "send")
+        .map(|e| (key(e), e))
+        .collect();
+    let delivers: Vec<&Value> = h.iter().filter(|e| e["kind"] == "deliver").collect();
+    assert!(!delivers.is_empty());
+    for d in &delivers {
+        let s = sends
+            .get(&key(d))
+            .unwrap_or_else(|| panic!("no send for {d}"));
+        assert_eq!((&s["to"], &s["msg"]), (&d["to"], &d["msg"]), "{d}");
+        let (ts, td) = (s["t_us"].as_u64().unwrap(), d["t_us"].as_u64().unwrap());
+        assert!(td >= ts, "{d}");
+        // Sent well inside the cut (servers apply it a moment after it fires at 10 ms).
+        let across = (d["from"] == 1) != (d["to"] == 1);
+        if across && (25_000..55_000).contains(&ts) {
+            assert!(
+                td >= 60_000,
+                "crossed the partition before the heal: {s} → {d}"
+            );
+        }
+    }
+    let faults: Vec<&str> = h
+        .iter()
+        .filter(|e| e["kind"] == "fault")
+        .map(|e| e["fault"].as_str().unwrap())
+        .collect();
+    assert_eq!(faults, ["partition", "heal", "pause", "resume", "pause"]);
 }
 
 #[test]
