@@ -66,12 +66,23 @@ impl Axis {
             .collect();
         points.sort_unstable();
         points.dedup();
+        // The union of the flights, as sorted disjoint intervals.
+        let mut flights: Vec<(Time, Time)> = busy.iter().copied().filter(|(s, d)| s < d).collect();
+        flights.sort_unstable();
+        let mut union: Vec<(Time, Time)> = Vec::new();
+        for (s, d) in flights {
+            match union.last_mut() {
+                Some(last) if s <= last.1 => last.1 = last.1.max(d),
+                _ => union.push((s, d)),
+            }
+        }
         // Each stretch between consecutive points, and whether nothing drawn is in flight.
         let stretches: Vec<(Time, Time, bool)> = points
             .windows(2)
             .map(|w| {
                 let (a, b) = (w[0], w[1]);
-                let idle = !busy.iter().any(|&(s, d)| s < b && d > a);
+                let i = union.partition_point(|&(_, d)| d <= a);
+                let idle = union.get(i).is_none_or(|&(s, _)| s >= b);
                 (a, b, idle)
             })
             .collect();

@@ -97,7 +97,19 @@ pub fn render(model: &Model) -> String {
         f
     };
     let width = notes_x + NOTES_W;
-    let height = bottom + 40.0 + 18.0 * footer.len() as f64 + 66.0;
+    // Notes beside the picture, at their time or just below the previous one.
+    let mut by_time: Vec<_> = model.marks.iter().collect();
+    by_time.sort_by_key(|m| (m.t, std::cmp::Reverse(priority(m.kind))));
+    let mut next_y = f64::MIN;
+    let notes: Vec<(&super::Mark, f64)> = by_time
+        .into_iter()
+        .map(|m| {
+            let ny = y(m.t).max(next_y);
+            next_y = ny + 13.0;
+            (m, ny)
+        })
+        .collect();
+    let height = (bottom + 40.0 + 18.0 * footer.len() as f64 + 66.0).max(next_y + 20.0);
     let mut s = String::new();
     let _ = writeln!(
         s,
@@ -347,13 +359,8 @@ pub fn render(model: &Model) -> String {
         }
         s.push_str("</g>\n");
     }
-    let mut next_y = f64::MIN;
-    let mut by_time: Vec<_> = model.marks.iter().collect();
-    by_time.sort_by_key(|m| (m.t, std::cmp::Reverse(priority(m.kind))));
-    for m in by_time {
+    for &(m, ny) in &notes {
         let my = y(m.t);
-        let ny = my.max(next_y);
-        next_y = ny + 13.0;
         let from_x = m.servers.iter().map(|&sv| x(sv)).fold(LEFT, f64::max);
         let c = mark_color(m.kind);
         let _ = writeln!(
