@@ -4,7 +4,6 @@
 //! history) gives the scenario's name, n and the protocols' order.
 
 use crate::protocol::ServerId;
-use anyhow::Context;
 use std::path::{Path, PathBuf};
 
 /// The history to draw and what surrounds it.
@@ -102,8 +101,12 @@ fn histories(dir: &Path) -> Vec<PathBuf> {
 
 /// Find the history `path` (and `--protocol`) name. Errors name the path.
 pub fn locate(path: &Path, protocol: Option<&str>) -> anyhow::Result<Source> {
-    let md = std::fs::metadata(path)
-        .with_context(|| format!("{}: no such file or folder", path.display()))?;
+    let md = std::fs::metadata(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => {
+            anyhow::anyhow!("{}: no such file or folder", path.display())
+        }
+        _ => anyhow::anyhow!("{}: {e}", path.display()),
+    })?;
     if md.is_file() {
         if let Some(p) = protocol {
             anyhow::bail!(
