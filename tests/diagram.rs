@@ -344,7 +344,11 @@ fn ticket_filter_keeps_that_tickets_messages_and_every_decision() {
 #[test]
 fn several_protocols_draw_the_first_and_name_the_others() {
     let dir = tempfile::tempdir().unwrap();
-    run(dir.path(), "figure1.toml", &[]);
+    run(
+        dir.path(),
+        "figure1.toml",
+        &["--set", "cluster.protocols=[\"2pe\",\"se-ct\"]"],
+    );
     let o = ticketlab(&["diagram", "out", "--width", "100"], dir.path());
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).starts_with("figure1 · 2pe"), "{}", stdout(&o));
