@@ -48,6 +48,9 @@ enum Cmd {
     Check(CheckArgs),
     /// Two runs side by side (run folders or summary.json files), with ratios B / A.
     Compare(CompareArgs),
+    /// Draw a run's space-time diagram from its history: one line per server, time downwards,
+    /// messages as arrows, decisions and faults marked (terminal; --svg FILE for SVG).
+    Diagram(crate::diagram::DiagramArgs),
     /// One server of a processes-mode run (started by `ticketlab run`, not by hand).
     #[command(hide = true)]
     Server(process::server::ServerArgs),
@@ -185,6 +188,9 @@ struct RunArgs {
     /// received it crashed (E-2 as a finite run can check it).
     #[arg(long)]
     strict: bool,
+    /// Also draw each history as `<protocol>/diagram.svg` (runs of at most 2,000 messages).
+    #[arg(long)]
+    diagram: bool,
     /// Name for this run's server processes (`ticketlab server --run-id ID-<protocol>`).
     #[arg(long, hide = true)]
     run_id: Option<String>,
@@ -259,6 +265,7 @@ pub fn main() -> ExitCode {
         Cmd::Explore(args) => explore::explore(args),
         Cmd::Check(args) => check(args),
         Cmd::Compare(args) => compare(args),
+        Cmd::Diagram(args) => crate::diagram::command(args),
         Cmd::Server(args) => return process::server::main(args),
         Cmd::Bench(args) => bench(args),
     };
@@ -403,6 +410,9 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         "ticketlab: wrote {} and <protocol>/history.jsonl",
         summary_path.display()
     );
+    if args.diagram {
+        crate::diagram::draw_run(&out_dir, &summary);
+    }
     match stop {
         Some(Stop::Interrupted(sig)) => {
             eprintln!("ticketlab: interrupted by {sig}: cluster stopped, partial results written");

@@ -4,6 +4,7 @@ pub mod check;
 pub mod checker;
 pub mod cli;
 pub mod compare;
+pub mod diagram;
 pub mod explain;
 pub mod explore;
 pub mod formats;

@@ -146,7 +146,7 @@ pub struct Summary {
     /// Whether the theory columns (Table 1's rows: fault-free, uncontended runs) describe this
     /// run: false when it has scripted tickets or faults.
     pub theory_applies: bool,
-    /// What wrote this summary: "ticketlab <version>".
+    /// What wrote this summary: `"ticketlab <version>"`.
     pub tool: String,
     /// The command line that made the run (how to re-run it).
     pub command: Vec<String>,
