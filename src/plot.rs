@@ -2,9 +2,11 @@
 //! `latency.svg` (latency in δ, max and p50, against the first swept key), `messages.svg`
 //! (messages per ticket against it) and, when a load key is swept (`sweep::LOAD_KEYS`),
 //! `throughput.svg` (latency in ms against tickets decided per second). Measured figures are
-//! points on lines, one colour per series; the paper's theory is a wide pale line of the same
-//! colour, so a measurement on theory runs inside its band. With several swept keys a series is
-//! one (protocol, values of the other keys).
+//! points on lines, one colour per run label (protocol, or protocol / behaviour); the paper's
+//! theory is a wide pale line of the same colour, so a measurement on theory runs inside its
+//! band. With several swept keys, one panel per values of the other keys (small multiples, at
+//! most three a row, sharing their axes; latency vs throughput: each its own scales), each with
+//! one series per run label.
 
 use crate::report::{RunSummary, Summary};
 use crate::sweep::{self, display_value, numeric_value, SweepReport};
@@ -66,6 +68,9 @@ enum Ticks {
     Names(Vec<String>),
 }
 
+/// (label, colour, look): one entry per run label and way of drawing it.
+type Legend = Vec<(String, RGBColor, Look)>;
+
 struct Figure {
     title: String,
     note: String,
@@ -73,8 +78,7 @@ struct Figure {
     y_desc: String,
     ticks: Ticks,
     panels: Vec<Panel>,
-    /// (label, colour, look), one per run label and way of drawing it.
-    legend: Vec<(String, RGBColor, Look)>,
+    legend: Legend,
 }
 
 /// A series: one run label (protocol, or protocol / behaviour) in one panel, with its rows in
@@ -138,7 +142,7 @@ impl Grouped<'_> {
     }
 
     /// A legend entry per run label and measure.
-    fn legend(&self, measures: &[(Look, &str)]) -> Vec<(String, RGBColor, Look)> {
+    fn legend(&self, measures: &[(Look, &str)]) -> Legend {
         self.labels
             .iter()
             .flat_map(|l| {
@@ -250,8 +254,6 @@ fn by_first_key(report: &SweepReport, measures: &[Measure]) -> (Vec<Panel>, Lege
     let names: Vec<(Look, &str)> = measures.iter().map(|(l, n, _)| (*l, *n)).collect();
     (panels, g.legend(&names), ticks)
 }
-
-type Legend = Vec<(String, RGBColor, Look)>;
 
 fn theory_note(report: &SweepReport) -> String {
     format!(
@@ -406,12 +408,12 @@ fn render(fig: &Figure) -> DrawResult<String> {
     const TOP: u32 = 44;
     const NOTE: u32 = 28;
     const LEGEND_W: u32 = 330;
-    const ROW: i32 = 18;
+    const ROW: i32 = 20;
     let k = fig.panels.len().max(1) as u32;
     let cols = k.min(3);
     let rows = k.div_ceil(cols);
     let (pw, ph) = if k == 1 { (660, 560) } else { (500, 400) };
-    let legend_h = 124 + ROW as u32 * fig.legend.len() as u32;
+    let legend_h = 130 + ROW as u32 * fig.legend.len() as u32;
     let (w, h) = (
         cols * pw + LEGEND_W,
         (TOP + rows * ph + NOTE).max(TOP + legend_h),
@@ -423,7 +425,7 @@ fn render(fig: &Figure) -> DrawResult<String> {
         root.draw(&Text::new(
             fig.title.clone(),
             (20, 14),
-            (FONT, 20).into_font().color(&BLACK),
+            (FONT, 24).into_font().color(&BLACK),
         ))?;
         let (_, body) = root.split_vertically(TOP);
         let (charts, legend) = body.split_horizontally(cols * pw);
@@ -440,7 +442,7 @@ fn render(fig: &Figure) -> DrawResult<String> {
         note.draw(&Text::new(
             fig.note.clone(),
             (20, 6),
-            (FONT, 12).into_font().color(&RGBColor(90, 90, 90)),
+            (FONT, 14).into_font().color(&RGBColor(90, 90, 90)),
         ))?;
         draw_legend(fig, &legend, ROW)?;
         root.present()?;
@@ -483,7 +485,7 @@ fn draw_chart(fig: &Figure, panel: &Panel, area: &Area<'_>, ymax: f64) -> DrawRe
         .x_label_area_size(56)
         .y_label_area_size(72);
     if let Some(title) = &panel.title {
-        builder.caption(title, (FONT, 15));
+        builder.caption(title, (FONT, 18));
     }
     let mut chart = builder.build_cartesian_2d(
         KeyAxis {
@@ -500,8 +502,8 @@ fn draw_chart(fig: &Figure, panel: &Panel, area: &Area<'_>, ymax: f64) -> DrawRe
         .configure_mesh()
         .x_desc(&fig.x_desc)
         .y_desc(&fig.y_desc)
-        .axis_desc_style((FONT, 15))
-        .label_style((FONT, 13))
+        .axis_desc_style((FONT, 17))
+        .label_style((FONT, 15))
         .x_label_formatter(&label_x)
         .y_label_formatter(&|y: &f64| tick(*y))
         .light_line_style(TRANSPARENT)
@@ -604,20 +606,20 @@ fn draw_legend(fig: &Figure, area: &Area<'_>, row: i32) -> DrawResult<()> {
     area.draw(&Text::new(
         "legend",
         (8, 24),
-        (FONT, 14).into_font().color(&BLACK),
+        (FONT, 17).into_font().color(&BLACK),
     ))?;
     area.draw(&Text::new(
         "measured: points on lines (side by side where they",
         (8, 44),
-        grey(12),
+        grey(14),
     ))?;
     area.draw(&Text::new(
         "coincide); theory: pale bands",
-        (8, 58),
-        grey(12),
+        (8, 61),
+        grey(14),
     ))?;
     for (i, (label, colour, look)) in fig.legend.iter().enumerate() {
-        let y = 86 + row * i as i32;
+        let y = 92 + row * i as i32;
         let sample = vec![(8, y), (44, y)];
         let style = style(*colour, *look);
         match look {
@@ -641,7 +643,7 @@ fn draw_legend(fig: &Figure, area: &Area<'_>, row: i32) -> DrawResult<()> {
         area.draw(&Text::new(
             label,
             (52, y - 7),
-            (FONT, 13).into_font().color(&BLACK),
+            (FONT, 15).into_font().color(&BLACK),
         ))?;
     }
     Ok(())

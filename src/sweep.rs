@@ -356,7 +356,6 @@ pub fn render_table(report: &SweepReport) -> String {
         .iter()
         .map(|k| short_key(k).to_string())
         .collect();
-    let nkeys = header.len();
     header.extend(
         [
             "protocol",
@@ -441,7 +440,6 @@ pub fn render_table(report: &SweepReport) -> String {
     let renamed: Vec<String> = report
         .keys
         .iter()
-        .take(nkeys)
         .filter(|k| short_key(k) != k.as_str())
         .map(|k| format!("{} = {k}", short_key(k)))
         .collect();
