@@ -5,7 +5,9 @@
 
 use crate::report::{RunSummary, Summary};
 use crate::scenario::{Mode, SweepAxis};
-use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, ContentArrangement, Table};
+use crate::text::wrap;
+use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, ColumnConstraint};
+use comfy_table::{ContentArrangement, Table, Width};
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
@@ -344,18 +346,21 @@ fn short_key(key: &str) -> &str {
     key.rsplit('.').next().unwrap_or(key)
 }
 
-/// The terminal table of a sweep, 80 columns wide: one row per point × run row, the point's
-/// values on its first row only; measured figures with theory in parentheses.
+/// The terminal table of a sweep, 80 columns wide, no word broken: one row per point × run row,
+/// the point's values on its first row only; measured figures with theory in parentheses.
 pub fn render_table(report: &SweepReport) -> String {
     let mut t = Table::new();
     t.load_preset(UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Dynamic)
         .set_width(80);
-    let mut header: Vec<String> = report
-        .keys
-        .iter()
-        .map(|k| short_key(k).to_string())
-        .collect();
+    // One key: its values in a column named after it. Several: one "point" column, a
+    // key=value line per key, so the table stays within 80 columns.
+    let one_key = report.keys.len() == 1;
+    let mut header = vec![if one_key {
+        short_key(&report.keys[0]).to_string()
+    } else {
+        "point".to_string()
+    }];
     header.extend(
         [
             "protocol",
@@ -367,22 +372,22 @@ pub fn render_table(report: &SweepReport) -> String {
         ]
         .map(String::from),
     );
-    t.set_header(header);
+    let mut rows: Vec<Vec<String>> = Vec::new();
     for p in &report.points {
-        for (i, r) in p.summary.runs.iter().enumerate() {
-            let mut cells: Vec<Cell> = p
-                .point
+        let point = if one_key {
+            display_value(&p.point.values[0].1)
+        } else {
+            p.point
                 .values
                 .iter()
-                .map(|(_, v)| {
-                    Cell::new(if i == 0 {
-                        display_value(v)
-                    } else {
-                        String::new()
-                    })
-                })
-                .collect();
-            let figures = [
+                .map(|(k, v)| format!("{}={}", short_key(k), display_value(v)))
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        for (i, r) in p.summary.runs.iter().enumerate() {
+            rows.push(vec![
+                if i == 0 { point.clone() } else { String::new() },
+                r.label(),
                 format!(
                     "{} ({})",
                     short(r.latency_delta.max),
@@ -396,14 +401,39 @@ pub fn render_table(report: &SweepReport) -> String {
                 ),
                 format!("{}/{}/{}", r.accepted, r.rejected, r.undecided),
                 r.violations.len().to_string(),
-            ];
-            cells.push(Cell::new(r.label()));
-            cells.extend(
-                figures
-                    .into_iter()
-                    .map(|f| Cell::new(f).set_alignment(CellAlignment::Right)),
-            );
-            t.add_row(cells);
+            ]);
+        }
+    }
+    // Words are never broken: each column is at least as wide as its longest word.
+    let longest_word = |s: &str| {
+        s.split_whitespace()
+            .map(|w| w.chars().count())
+            .max()
+            .unwrap_or(0)
+    };
+    let widths: Vec<usize> = (0..header.len())
+        .map(|c| {
+            rows.iter()
+                .map(|r| longest_word(&r[c]))
+                .chain([longest_word(&header[c])])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    t.set_header(header);
+    for row in rows {
+        t.add_row(row.into_iter().enumerate().map(|(c, text)| {
+            let cell = Cell::new(text);
+            if c < 2 {
+                cell
+            } else {
+                cell.set_alignment(CellAlignment::Right)
+            }
+        }));
+    }
+    for (c, w) in widths.iter().enumerate() {
+        if let Some(col) = t.column_mut(c) {
+            col.set_constraint(ColumnConstraint::LowerBoundary(Width::Fixed(*w as u16 + 2)));
         }
     }
     let modes: Vec<Mode> =
@@ -425,8 +455,8 @@ pub fn render_table(report: &SweepReport) -> String {
         })
         .collect::<Vec<_>>()
         .join(" and ");
-    let mut text = format!(
-        "{}: sweep over {}, {} of {} point(s), {mode}{}\n{t}\n",
+    let title = format!(
+        "{}: sweep over {}, {} of {} point(s), {mode}{}",
         report.scenario,
         report.keys.join(" × "),
         report.points.len(),
@@ -443,10 +473,15 @@ pub fn render_table(report: &SweepReport) -> String {
         .filter(|k| short_key(k) != k.as_str())
         .map(|k| format!("{} = {k}", short_key(k)))
         .collect();
-    text.push_str("measured figures; the paper's theory (fault-free, uncontended) in parentheses");
+    let mut foot =
+        "measured figures; the paper's theory (fault-free, uncontended) in parentheses".to_string();
     if !renamed.is_empty() {
-        text.push_str(&format!(";\ncolumns: {}", renamed.join(", ")));
+        foot.push_str(&format!("; columns: {}", renamed.join(", ")));
     }
+    // Lines of at most 80 columns, words whole.
+    let mut text = wrap(&title, " ", 80, 2).trim_start().to_string();
+    text.push_str(&format!("\n{t}"));
+    text.push_str(&wrap(&foot, " ", 80, 0));
     text
 }
 

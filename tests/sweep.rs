@@ -358,6 +358,13 @@ fn a_sweep_table_in_the_scenario_works_like_the_flag() {
     assert!(flags.status.success(), "{}", stderr(&flags));
     let table = ticketlab(&["run", "table.toml", "--out", "table"], dir.path());
     assert!(table.status.success(), "{}", stderr(&table));
+    // Two keys: one "point" column, a key=value line per key; still 80 columns.
+    let printed = String::from_utf8(table.stdout.clone()).unwrap();
+    for line in printed.lines() {
+        assert!(line.chars().count() <= 80, "{line}");
+    }
+    assert!(printed.contains("servers=5"), "{printed}");
+    assert!(printed.contains("concurrency=4"), "{printed}");
     let csv = |d: &str| std::fs::read_to_string(dir.path().join(d).join("sweep.csv")).unwrap();
     assert_eq!(csv("flags"), csv("table"));
     let (header, rows) = read_csv(&dir.path().join("table/sweep.csv"));
