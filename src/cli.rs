@@ -8,6 +8,7 @@
 //! measured latency / theory per protocol).
 
 mod explore;
+mod sweep;
 
 use crate::history;
 use crate::lab::byzantine::Behaviour;
@@ -178,6 +179,11 @@ struct RunArgs {
     /// Override a scenario key, e.g. --set cluster.servers=7 or --set 'cluster.protocols=["2pe"]'.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     set: Vec<String>,
+    /// Sweep a scenario key over values, e.g. --sweep cluster.servers=3,5,7 (repeatable: the
+    /// full grid; replaces or extends the scenario's [sweep]). Each point's outputs go to
+    /// DIR/points/<key=value,…>/; DIR/sweep.csv, sweep.json and SVG plots at the top.
+    #[arg(long = "sweep", value_name = "KEY=V1,V2,…")]
+    sweep: Vec<String>,
     /// Output folder (default: results/<scenario name>/).
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
@@ -289,8 +295,10 @@ fn init_tracing() {
         .try_init();
 }
 
-fn load_scenario(args: &RunArgs) -> anyhow::Result<Scenario> {
-    let (file, text) = match &args.scenario {
+/// The scenario's text and its name as shown in errors (the built-in Table 1 scenario without
+/// a file).
+fn scenario_text(args: &RunArgs) -> anyhow::Result<(String, String)> {
+    Ok(match &args.scenario {
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("cannot read scenario file {}", path.display()))?;
@@ -300,8 +308,18 @@ fn load_scenario(args: &RunArgs) -> anyhow::Result<Scenario> {
             "scenarios/table1.toml (built-in)".to_string(),
             scenario::BUILTIN_TABLE1.to_string(),
         ),
-    };
-    let mut scenario = scenario::load(&file, &text, &args.set)?;
+    })
+}
+
+/// The scenario with `--set`, then `extra` overrides (a sweep point's keys), and `--sim`.
+fn load_scenario(
+    args: &RunArgs,
+    file: &str,
+    text: &str,
+    extra: &[String],
+) -> Result<Scenario, scenario::ScenarioError> {
+    let sets: Vec<String> = args.set.iter().chain(extra).cloned().collect();
+    let mut scenario = scenario::load(file, text, &sets)?;
     if args.sim {
         scenario.cluster.mode = Mode::Sim;
     }
@@ -309,7 +327,12 @@ fn load_scenario(args: &RunArgs) -> anyhow::Result<Scenario> {
 }
 
 fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
-    let scenario = load_scenario(&args)?;
+    let (file, text) = scenario_text(&args)?;
+    let axes = sweep::axes(&args, &file, &text)?;
+    if !axes.is_empty() {
+        return sweep::sweep(&args, &file, &text, axes);
+    }
+    let scenario = load_scenario(&args, &file, &text, &[])?;
     let seed = args.seed.or(scenario.seed).unwrap_or_else(rand::random);
     let out_dir = args
         .out
@@ -363,49 +386,7 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         RunFormat::Csv => print!("{}", crate::formats::csv(&summary)),
         RunFormat::Markdown => print!("{}", crate::formats::markdown(&summary)),
     }
-    let mut violated = false;
-    // The first few violations of each row; summary.json has them all.
-    const SHOWN: usize = 5;
-    for r in &summary.runs {
-        violated |= !r.violations.is_empty();
-        for v in r.violations.iter().take(SHOWN) {
-            eprintln!("ticketlab: {}: {v}", r.label());
-        }
-        if r.violations.len() > SHOWN {
-            eprintln!(
-                "ticketlab: {}: … and {} more violation(s) (all in summary.json)",
-                r.label(),
-                r.violations.len() - SHOWN
-            );
-        }
-        if args.strict {
-            for t in &r.stalled {
-                violated = true;
-                eprintln!(
-                    "ticketlab: {}: E-2 (strict): ticket {t} undecided at the deadline although no server that received it crashed",
-                    r.label()
-                );
-            }
-        }
-        if r.undecided > 0 {
-            eprintln!(
-                "ticketlab: {}: {} ticket(s) undecided {}: {}",
-                r.label(),
-                r.undecided,
-                if summary.complete {
-                    "at the deadline"
-                } else {
-                    "when the run stopped"
-                },
-                r.pending
-                    .iter()
-                    .take(10)
-                    .map(|t| t.to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
-        }
-    }
+    let violated = report_rows(&summary, args.strict, "");
     eprintln!(
         "ticketlab: wrote {} and <protocol>/history.jsonl",
         summary_path.display()
@@ -428,6 +409,56 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// Prints each row's violations, strict E-2 failures and undecided tickets on stderr, each line
+/// after `ticketlab: {prefix}`; whether the run failed (a violation, or a stalled ticket when
+/// `strict`).
+fn report_rows(summary: &Summary, strict: bool, prefix: &str) -> bool {
+    let mut violated = false;
+    // The first few violations of each row; summary.json has them all.
+    const SHOWN: usize = 5;
+    for r in &summary.runs {
+        violated |= !r.violations.is_empty();
+        for v in r.violations.iter().take(SHOWN) {
+            eprintln!("ticketlab: {prefix}{}: {v}", r.label());
+        }
+        if r.violations.len() > SHOWN {
+            eprintln!(
+                "ticketlab: {prefix}{}: … and {} more violation(s) (all in summary.json)",
+                r.label(),
+                r.violations.len() - SHOWN
+            );
+        }
+        if strict {
+            for t in &r.stalled {
+                violated = true;
+                eprintln!(
+                    "ticketlab: {prefix}{}: E-2 (strict): ticket {t} undecided at the deadline although no server that received it crashed",
+                    r.label()
+                );
+            }
+        }
+        if r.undecided > 0 {
+            eprintln!(
+                "ticketlab: {prefix}{}: {} ticket(s) undecided {}: {}",
+                r.label(),
+                r.undecided,
+                if summary.complete {
+                    "at the deadline"
+                } else {
+                    "when the run stopped"
+                },
+                r.pending
+                    .iter()
+                    .take(10)
+                    .map(|t| t.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+    }
+    violated
+}
+
 /// Progress bars are for a person watching: never in CI (and `progress::bar` shows them only
 /// on a terminal).
 fn show_progress() -> bool {
@@ -435,18 +466,21 @@ fn show_progress() -> bool {
 }
 
 /// Real processes share this machine's cores: past a point the heartbeats alone queue for the
-/// CPU and every latency figure measures that queue. Say so before the run, not after.
-fn warn_if_overloaded(scenario: &Scenario) {
+/// CPU and every latency figure measures that queue. Say so before the run, not after; whether
+/// it did.
+fn warn_if_overloaded(scenario: &Scenario) -> bool {
     let n = u64::from(scenario.cluster.servers);
     let per_sec = n * (n - 1) * 1_000_000 / scenario.cluster.heartbeat.max(1);
     let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
-    if n > 4 * cores as u64 || per_sec > 20_000 {
+    let overloaded = n > 4 * cores as u64 || per_sec > 20_000;
+    if overloaded {
         eprintln!(
             "ticketlab: warning: {n} server processes on {cores} core(s), {per_sec} heartbeats/s: \
              latency will include CPU queueing (a larger heartbeat_ms, fewer servers or --sim \
              measure the protocol, not the machine)"
         );
     }
+    overloaded
 }
 
 /// The runtime for `mode`. Real processes need one tokio runtime and signal watch per

@@ -29,6 +29,7 @@ pub struct Config {
 const OURS: &[&str] = &[
     "summary.json",
     "sweep.csv",
+    "sweep.json",
     "latency.svg",
     "messages.svg",
     "throughput.svg",
@@ -73,8 +74,14 @@ pub fn prepare(dir: &Path, default: bool, config: &Config) -> anyhow::Result<Opt
 }
 
 /// The configuration of the ticketlab run in `dir`: None when `dir` holds no summary of ours;
-/// Some(None) for one too old to say (no `scenario_toml`).
+/// Some(None) for one too old to say (no `scenario_toml`) or a sweep (`sweep.json`).
 fn earlier_run(dir: &Path) -> Option<Option<Config>> {
+    let sweep = std::fs::read_to_string(dir.join("sweep.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok());
+    if sweep.is_some_and(|v| v.get("points").is_some_and(|p| p.is_array())) {
+        return Some(None);
+    }
     let text = std::fs::read_to_string(dir.join("summary.json")).ok()?;
     let v: serde_json::Value = serde_json::from_str(&text).ok()?;
     if !(v.get("scenario").is_some() && v.get("runs").is_some_and(|r| r.is_array())) {

@@ -197,6 +197,8 @@ fn no_runtime_imports_another_runtime() {
         "checker",
         "scenario",
         "workload",
+        "sweep",
+        "plot",
     ] {
         let uses = &graph[core];
         assert!(

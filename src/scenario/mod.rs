@@ -17,17 +17,20 @@
 //! One job per file: this one holds the validated model and [`load`]; `error.rs` the errors and
 //! their locations; `overrides.rs` key paths on the `toml_edit` document and `--set`; `raw.rs`
 //! the raw serde structs; `validate/` the rules (`cluster.rs`, `workload.rs` with `[[ticket]]`,
-//! `faults.rs`); `write.rs` the way back, [`to_toml`] (explore's replay files).
+//! `faults.rs`); `write.rs` the way back, [`to_toml`] (explore's replay files); `sweep.rs` the
+//! `[sweep]` table ([`sweep_table`]), which `load` leaves to the sweep driver.
 
 mod error;
 mod overrides;
 mod raw;
+mod sweep;
 #[cfg(test)]
 mod testkit;
 mod validate;
 mod write;
 
 pub use error::{Location, ScenarioError};
+pub use sweep::{sweep_table, SweepAxis};
 pub use write::to_toml;
 
 use crate::protocol::{ProtocolKind, ServerId, Time};

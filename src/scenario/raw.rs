@@ -18,6 +18,9 @@ pub(super) struct RawScenario {
     pub(super) fault: Vec<RawFault>,
     pub(super) resilience: Option<RawResilience>,
     pub(super) byzantine: Option<RawByzantineSweep>,
+    /// `[sweep]`: read in file order by [`super::sweep_table`]; one scenario is one point.
+    #[allow(dead_code)]
+    pub(super) sweep: Option<serde::de::IgnoredAny>,
 }
 
 #[derive(Deserialize)]
