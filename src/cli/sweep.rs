@@ -4,8 +4,8 @@
 //! then `DIR/sweep.csv`, `DIR/sweep.json` and the SVG figures, and the sweep's table.
 
 use super::{
-    execute, load_scenario, report_rows, runtime_for, show_progress, warn_if_overloaded, RunFormat,
-    RunArgs, EXIT_INTERRUPTED, EXIT_VIOLATION,
+    execute, load_scenario, report_rows, runtime_for, show_progress, warn_if_overloaded, RunArgs,
+    RunFormat, EXIT_INTERRUPTED, EXIT_VIOLATION,
 };
 use crate::lab::Stop;
 use crate::plot;
@@ -215,7 +215,11 @@ pub(super) fn sweep(
         RunFormat::Csv => print!("{}", sweep::csv(&report)),
         RunFormat::Markdown => {
             for r in &report.points {
-                println!("### {}\n\n{}", r.point.label(), crate::formats::markdown(&r.summary));
+                println!(
+                    "### {}\n\n{}",
+                    r.point.label(),
+                    crate::formats::markdown(&r.summary)
+                );
             }
         }
     }
