@@ -573,9 +573,16 @@ fn run_protocol(
         let path = dir.join("history.jsonl");
         history::write_jsonl(&path, &output.history)
             .with_context(|| format!("cannot write {}", path.display()))?;
+        let lat = report::latencies(&output.history);
         let path = dir.join("latency.hgrm");
-        let hgrm = report::latencies(&output.history).hgrm(1000.0);
-        std::fs::write(&path, hgrm).with_context(|| format!("cannot write {}", path.display()))
+        std::fs::write(&path, lat.hgrm(1000.0))
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        let path = dir.join("latency-cdf.svg");
+        let title = format!("{} · {}", scenario.name, protocol.name());
+        let delta_ms = scenario.cluster.delta as f64 / 1000.0;
+        let theory = protocol.theory(scenario.cluster.servers).latency_delta;
+        let svg = crate::cdf::svg(&lat, &title, delta_ms, theory)?;
+        std::fs::write(&path, svg).with_context(|| format!("cannot write {}", path.display()))
     };
     let Some(res) = &scenario.resilience else {
         let run = runtime.run(scenario, protocol, seed);

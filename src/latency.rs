@@ -57,6 +57,19 @@ impl Latencies {
         self.max
     }
 
+    /// Every distinct recorded value (µs, its bucket's highest equivalent, never above the
+    /// exact max) with its count, ascending.
+    pub fn recorded(&self) -> Vec<(Time, u64)> {
+        let max = self.max.unwrap_or(0);
+        self.hist
+            .iter_recorded()
+            .map(|v| {
+                let value = self.hist.highest_equivalent(v.value_iterated_to()).min(max);
+                (value, v.count_at_value())
+            })
+            .collect()
+    }
+
     /// HdrHistogram's percentile distribution (the `.hgrm` its plotter reads): a header, rows of
     /// Value (in units of `unit_us` µs, e.g. 1000 for ms), Percentile, TotalCount and
     /// 1/(1−Percentile), five ticks per half-distance, ending with the exact maximum at

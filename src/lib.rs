@@ -1,5 +1,6 @@
 //! ticketlab: a cluster lab for e-ticket validation protocols. See ARCHITECTURE.md for the map.
 
+pub mod cdf;
 pub mod check;
 pub mod checker;
 pub mod cli;

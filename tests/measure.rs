@@ -84,6 +84,17 @@ fn hgrm_is_the_four_column_format_and_ends_at_the_summary_max() {
                 "{w:?}"
             );
         }
+        // The CDF beside it: a well-formed SVG naming the run and the theory line.
+        let svg = std::fs::read_to_string(dir.path().join("out").join(p).join("latency-cdf.svg"))
+            .unwrap();
+        let doc = roxmltree::Document::parse(&svg).unwrap_or_else(|e| panic!("{p}: {e}"));
+        let text: String = doc
+            .descendants()
+            .filter(|n| n.is_text())
+            .map(|n| n.text().unwrap_or(""))
+            .collect();
+        assert!(text.contains(&format!("table1 · {p}")), "{p}: {text}");
+        assert!(text.contains("theory: "), "{p}: {text}");
         let lat = &run["latency_ms"];
         let q = |k: &str| lat[k].as_f64().unwrap();
         assert!(q("p50") <= q("p90") && q("p90") <= q("p99") && q("p99") <= q("p999"));
