@@ -1,6 +1,6 @@
 # ticketlab — common tasks. `make` builds, `make test` runs the tests, `make table1` reproduces
 # Table 1 of the paper.
-.PHONY: all build test table1 table1-sim bench mutants lint ci clean
+.PHONY: all build test table1 table1-sim bench reference mutants lint ci clean
 
 all: build
 
@@ -23,6 +23,28 @@ table1-sim: build
 # results/bench/delta-<δ>ms/.
 bench: build
 	./target/release/ticketlab bench
+
+# Reference results kept in the repository (results/reference/, README): Table 1 with real
+# processes and in the simulator (summary.json, the table as text, the machine it ran on), the
+# paper's figures as diagrams, a sweep over n with its plots. Regenerate after changing what
+# they show; the figures and the simulator are deterministic, the real-process table is not.
+REF := results/reference
+TL := ./target/release/ticketlab
+reference: build
+	mkdir -p $(REF)
+	{ echo "date: $$(date -u +%Y-%m-%dT%H:%MZ)"; echo "kernel: $$(uname -srm)"; \
+	  echo "cpu: $$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //') × $$(nproc)"; \
+	  echo "memory: $$(free -g | awk '/Mem:/ {print $$2}') GiB"; echo "rustc: $$(rustc -V)"; \
+	  echo "ticketlab: $$($(TL) --version)"; } > $(REF)/machine.txt
+	NO_COLOR=1 $(TL) run --out $(REF)/table1-processes > $(REF)/table1-processes.txt || true
+	NO_COLOR=1 $(TL) run --sim --out $(REF)/table1-sim > $(REF)/table1-sim.txt
+	for f in figure1 figure2 figure5 figure6; do \
+	  NO_COLOR=1 $(TL) run scenarios/$$f.toml --sim --diagram --out $(REF)/$$f > $(REF)/$$f.txt \
+	  && NO_COLOR=1 $(TL) diagram $(REF)/$$f --width 80 > $(REF)/$$f.diagram.txt || exit 1; done
+	NO_COLOR=1 $(TL) run --sim --sweep cluster.servers=3,5,7,9 --out $(REF)/sweep-n > $(REF)/sweep-n.txt
+	# Histories of the big runs stay out of the repository (the figures' stay: they are drawn).
+	rm -f $(REF)/table1-*/*/history.jsonl $(REF)/sweep-n/points/*/*/history.jsonl \
+	  $(REF)/sweep-n/points/*/*/latency-cdf.svg
 
 # Not a test: mutation testing of the protocol crate with its own tests (needs
 # `cargo install cargo-mutants`; about 800 mutants, ~30 min on 2 cores). Writes

@@ -315,11 +315,9 @@ fn fmt_num(v: Option<f64>) -> String {
     match v {
         None => "—".into(),
         Some(v) if (v - v.round()).abs() < 1e-9 => format!("{v:.0}"),
-        // Two decimals (summary.json has every digit): 2.017 → "2.02", 14.4 → "14.4".
-        Some(v) => {
-            let s = format!("{v:.2}");
-            s.trim_end_matches('0').trim_end_matches('.').to_string()
-        }
+        // Two decimals (summary.json has every digit), kept even when zero: a measured 2.004
+        // shows as "2.00", never as the exact "2" of the simulator.
+        Some(v) => format!("{v:.2}"),
     }
 }
 
