@@ -394,6 +394,12 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     if args.diagram {
         crate::diagram::draw_run(&out_dir, &summary);
     }
+    exit_code(stop, violated)
+}
+
+/// A run's exit: 130 when a signal stopped it (partial results written), its error when it
+/// failed, else 1 when a property was violated, 0 otherwise.
+fn exit_code(stop: Option<Stop>, violated: bool) -> anyhow::Result<ExitCode> {
     match stop {
         Some(Stop::Interrupted(sig)) => {
             eprintln!("ticketlab: interrupted by {sig}: cluster stopped, partial results written");

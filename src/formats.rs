@@ -39,7 +39,7 @@ pub const CSV_COLUMNS: &[&str] = &[
 ];
 
 /// One CSV field: quoted when it holds a comma, a quote or a line break.
-fn field(s: &str) -> String {
+pub fn csv_field(s: &str) -> String {
     if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
@@ -93,7 +93,10 @@ pub fn csv(summary: &Summary) -> String {
     let mut out = CSV_COLUMNS.join(",");
     out.push('\n');
     for r in &summary.runs {
-        let line: Vec<String> = csv_fields(summary, r).iter().map(|s| field(s)).collect();
+        let line: Vec<String> = csv_fields(summary, r)
+            .iter()
+            .map(|s| csv_field(s))
+            .collect();
         out.push_str(&line.join(","));
         out.push('\n');
     }
@@ -161,8 +164,12 @@ pub fn markdown(summary: &Summary) -> String {
 mod tests {
     #[test]
     fn fields_with_commas_or_quotes_are_quoted() {
-        assert_eq!(super::field("f < n/2"), "f < n/2");
-        assert_eq!(super::field("f < n/2; E-2, once"), "\"f < n/2; E-2, once\"");
-        assert_eq!(super::field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(super::csv_field("f < n/2"), "f < n/2");
+        assert_eq!(
+            super::csv_field("f < n/2; E-2, once"),
+            "\"f < n/2; E-2, once\""
+        );
+        assert_eq!(super::csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(super::csv_field("[1, 2]"), "\"[1, 2]\"");
     }
 }

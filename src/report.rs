@@ -397,22 +397,15 @@ pub fn render_table(summary: &Summary) -> String {
     t.set_header(header);
     let mut rows: Vec<[String; 7]> = Vec::new();
     for r in &summary.runs {
+        let [max, p50, msgs, decided, violated] = measured_cells(r);
         let cells = [
             r.label().replace(" / ", "\n"),
             r.theory.resilience.clone(),
-            format!(
-                "{} ({})",
-                fmt_num(r.latency_delta.max),
-                fmt_num(Some(r.theory.latency_delta))
-            ),
-            fmt_num(r.latency_delta.p50),
-            format!(
-                "{} ({})",
-                fmt_num(Some(r.messages_per_ticket)),
-                r.theory.messages_per_ticket
-            ),
-            format!("{}/{}/{}", r.accepted, r.rejected, r.undecided),
-            r.violations.len().to_string(),
+            max,
+            p50,
+            msgs,
+            decided,
+            violated,
         ];
         rows.push(cells);
     }
@@ -530,6 +523,26 @@ pub fn render_table(summary: &Summary) -> String {
         }
     }
     text
+}
+
+/// A run's measured cells, as every table prints them: δ max (theory), δ p50, messages per
+/// ticket (theory), accepted/rejected/undecided, violations.
+pub fn measured_cells(r: &RunSummary) -> [String; 5] {
+    [
+        format!(
+            "{} ({})",
+            fmt_num(r.latency_delta.max),
+            fmt_num(Some(r.theory.latency_delta))
+        ),
+        fmt_num(r.latency_delta.p50),
+        format!(
+            "{} ({})",
+            fmt_num(Some(r.messages_per_ticket)),
+            r.theory.messages_per_ticket
+        ),
+        format!("{}/{}/{}", r.accepted, r.rejected, r.undecided),
+        r.violations.len().to_string(),
+    ]
 }
 
 /// The length of the longest whitespace-separated word of `s`, in characters.

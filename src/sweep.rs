@@ -277,15 +277,6 @@ const COLUMNS: &[Column] = &[
     }),
 ];
 
-/// A CSV field, quoted when it holds a comma, a quote or a line break (RFC 4180).
-fn field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
-}
-
 /// Whether any row is one behaviour of a `[byzantine]` sweep.
 fn has_behaviours(report: &SweepReport) -> bool {
     report
@@ -305,7 +296,7 @@ pub fn csv(report: &SweepReport) -> String {
     header.extend(COLUMNS.iter().map(|(name, _)| name.to_string()));
     let mut out = header
         .iter()
-        .map(|h| field(h))
+        .map(|h| crate::formats::csv_field(h))
         .collect::<Vec<_>>()
         .join(",");
     out.push('\n');
@@ -322,23 +313,16 @@ pub fn csv(report: &SweepReport) -> String {
                 row.push(r.behaviour.map_or(String::new(), |b| b.name().to_string()));
             }
             row.extend(COLUMNS.iter().map(|(_, f)| f(&p.summary, r)));
-            out.push_str(&row.iter().map(|c| field(c)).collect::<Vec<_>>().join(","));
+            out.push_str(
+                &row.iter()
+                    .map(|c| crate::formats::csv_field(c))
+                    .collect::<Vec<_>>()
+                    .join(","),
+            );
             out.push('\n');
         }
     }
     out
-}
-
-/// A figure for the table: two decimals at most, "—" for none.
-fn short(v: Option<f64>) -> String {
-    match v {
-        None => "—".into(),
-        Some(v) if (v - v.round()).abs() < 1e-9 => format!("{v:.0}"),
-        Some(v) => {
-            let s = format!("{v:.2}");
-            s.trim_end_matches('0').trim_end_matches('.').to_string()
-        }
-    }
 }
 
 /// The last segment of a key, for a narrow column header (`cluster.servers` → `servers`).
@@ -385,23 +369,12 @@ pub fn render_table(report: &SweepReport) -> String {
                 .join("\n")
         };
         for (i, r) in p.summary.runs.iter().enumerate() {
-            rows.push(vec![
+            let mut row = vec![
                 if i == 0 { point.clone() } else { String::new() },
                 r.label(),
-                format!(
-                    "{} ({})",
-                    short(r.latency_delta.max),
-                    short(Some(r.theory.latency_delta))
-                ),
-                short(r.latency_delta.p50),
-                format!(
-                    "{} ({})",
-                    short(Some(r.messages_per_ticket)),
-                    r.theory.messages_per_ticket
-                ),
-                format!("{}/{}/{}", r.accepted, r.rejected, r.undecided),
-                r.violations.len().to_string(),
-            ]);
+            ];
+            row.extend(crate::report::measured_cells(r));
+            rows.push(row);
         }
     }
     // Words are never broken: each column is at least as wide as its longest word.
@@ -534,12 +507,5 @@ mod tests {
         assert_eq!(points[1].sets(), vec!["a=1", "b=[1, 2]"]);
         let json = serde_json::to_string(&points[1]).unwrap();
         assert_eq!(json, r#"{"a":1,"b":[1,2]}"#);
-    }
-
-    #[test]
-    fn csv_fields_are_quoted_when_needed() {
-        assert_eq!(field("2pe"), "2pe");
-        assert_eq!(field("[1, 2]"), "\"[1, 2]\"");
-        assert_eq!(field("a\"b"), "\"a\"\"b\"");
     }
 }

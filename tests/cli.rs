@@ -1,19 +1,8 @@
 //! End-to-end tests of the `ticketlab` binary in simulator mode: outputs, exit codes, errors.
 
-use std::path::Path;
-use std::process::{Command, Output};
-
-fn ticketlab(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ticketlab"))
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+mod common;
+use common::bin::stderr;
+use common::bin::ticketlab;
 
 #[test]
 fn builtin_table1_in_json_matches_theory_and_the_history_recounts() {

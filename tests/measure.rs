@@ -2,17 +2,12 @@
 //! p99.9), CSV and Markdown tables, `compare`, and results that can be trusted later (the
 //! effective scenario and command line in summary.json; output folders never mix two runs).
 
+mod common;
+use common::bin::ticketlab;
+
 use serde_json::Value;
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn ticketlab(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ticketlab"))
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .unwrap()
-}
+use std::process::Output;
 
 fn ok(o: &Output) -> String {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));

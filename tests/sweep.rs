@@ -1,21 +1,12 @@
 //! Sweeps end to end (the binary, simulator mode): `--sweep` and `[sweep]`, `sweep.csv` against
 //! the theory columns, the SVG figures, bad keys and values refused before anything runs.
 
+mod common;
+use common::bin::stderr;
+use common::bin::ticketlab;
+
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn ticketlab(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ticketlab"))
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 /// `sweep.csv` as (header, rows of column → value).
 fn read_csv(path: &Path) -> (Vec<String>, Vec<BTreeMap<String, String>>) {

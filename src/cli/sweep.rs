@@ -4,10 +4,9 @@
 //! then `DIR/sweep.csv`, `DIR/sweep.json` and the SVG figures, and the sweep's table.
 
 use super::{
-    execute, load_scenario, report_rows, runtime_for, show_progress, warn_if_overloaded, RunArgs,
-    RunFormat, EXIT_INTERRUPTED, EXIT_VIOLATION,
+    execute, exit_code, load_scenario, report_rows, runtime_for, show_progress, warn_if_overloaded,
+    RunArgs, RunFormat,
 };
-use crate::lab::Stop;
 use crate::plot;
 use crate::scenario::{self, Scenario, ScenarioError, SweepAxis};
 use crate::sweep::{self, Point, PointRun, SweepReport};
@@ -239,19 +238,7 @@ pub(super) fn sweep(
         out_dir.display(),
         out_dir.join("points").display()
     );
-    match stop {
-        Some(Stop::Interrupted(sig)) => {
-            eprintln!("ticketlab: interrupted by {sig}: cluster stopped, partial results written");
-            return Ok(ExitCode::from(EXIT_INTERRUPTED));
-        }
-        Some(Stop::Failed(e)) => return Err(e),
-        None => {}
-    }
-    Ok(if violated {
-        ExitCode::from(EXIT_VIOLATION)
-    } else {
-        ExitCode::SUCCESS
-    })
+    exit_code(stop, violated)
 }
 
 #[cfg(test)]

@@ -1,6 +1,8 @@
 //! Shared helpers for the integration tests: load a TOML scenario, run it in the simulator.
 #![allow(dead_code)]
 
+pub mod bin;
+
 use ticketlab::history::Event;
 use ticketlab::lab::RunOutput;
 use ticketlab::protocol::{Outcome, ProtocolKind, ServerId};
