@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use ticketlab_protocols::fleet::{
     step, Action, Entry, Fleet, Justifier, Obs, Pos, Reply, Request, St, Val,
 };
-use ticketlab_protocols::{Effect, Msg, NodeConfig, Out, Outcome, Protocol, ServerId};
+use ticketlab_protocols::{Effect, Msg, NodeConfig, Out, Outcome, Protocol, ServerId, Ticket};
 
 fn obs(last: &[Option<(u32, Val)>]) -> Obs {
     Obs {
@@ -444,4 +444,169 @@ fn servers_check_signatures_echo_once_and_bound_timestamps() {
         },
     };
     assert_eq!(answer(&mut net, 4, 1, ghost), None);
+}
+
+/// s1's effects on one message.
+fn feed(net: &mut Net, to: ServerId, from: ServerId, msg: Msg) -> Vec<Effect> {
+    let mut out = Out::new(to, 4);
+    net.nodes[usize::from(to) - 1].on_message(0, from, msg, &mut out);
+    out.effects
+}
+
+fn request(m: &Msg) -> Option<(u32, &Request)> {
+    match m {
+        Msg::FlRequest { rpc, req, .. } => Some((*rpc, req)),
+        _ => None,
+    }
+}
+
+#[test]
+fn signed_statements_bind_their_content() {
+    let (mut net, write) = first_write();
+    let Some((
+        rpc,
+        Request::Write {
+            index,
+            entry,
+            gathers,
+        },
+    )) = request(&write).map(|(r, q)| (r, q.clone()))
+    else {
+        unreachable!()
+    };
+    let ticket = "t".into();
+    let msg = |req| Msg::FlRequest {
+        ticket: Ticket::clone(&ticket),
+        rpc,
+        req,
+    };
+    // The gathers were signed for this timestamp: another one does not pass with them.
+    let mut other_ts = entry.clone();
+    other_ts.ts[1] += 1;
+    let bad = msg(Request::Write {
+        index,
+        entry: other_ts,
+        gathers: gathers.clone(),
+    });
+    assert_eq!(answer(&mut net, 4, 1, bad), None);
+    // Echoes of s2, s3 and s4 for the entry: a quorum for it, and for no other value.
+    let mut echoes = Vec::new();
+    for s in [2, 3, 4] {
+        let w = msg(Request::Write {
+            index,
+            entry: entry.clone(),
+            gathers: gathers.clone(),
+        });
+        match answer(&mut net, s, 1, w) {
+            Some(Reply::Echo { sig }) => echoes.push((s, sig)),
+            other => panic!("s{s}: {other:?}"),
+        }
+    }
+    let forged = Entry {
+        val: Val::Id(2),
+        ..entry.clone()
+    };
+    let commit = |entry: Entry| {
+        msg(Request::Commit {
+            index,
+            entry,
+            echoes: echoes.clone(),
+        })
+    };
+    assert_eq!(answer(&mut net, 4, 1, commit(forged)), None);
+    assert!(matches!(
+        answer(&mut net, 4, 1, commit(entry.clone())),
+        Some(Reply::Done { .. })
+    ));
+}
+
+#[test]
+fn masking_quorums_are_n_plus_2b_plus_1_over_2() {
+    for (n, b, q) in [
+        (1, 0, 1),
+        (3, 0, 2),
+        (4, 0, 3),
+        (5, 1, 4),
+        (6, 1, 5),
+        (9, 2, 7),
+    ] {
+        assert_eq!(
+            ticketlab_protocols::fleet::quorum(n, b),
+            q,
+            "n = {n}, b = {b}"
+        );
+    }
+}
+
+#[test]
+fn an_answer_to_another_rpc_does_not_count() {
+    let (mut net, write) = first_write();
+    let Some((rpc, _)) = request(&write) else {
+        unreachable!()
+    };
+    // s4's echo, relabelled as the answer to another Q-RPC: ignored.
+    let Some(Reply::Echo { sig }) = answer(&mut net, 4, 1, write.clone()) else {
+        panic!("s4 echoes")
+    };
+    let echo = |rpc| Msg::FlReply {
+        ticket: "t".into(),
+        rpc,
+        rep: Reply::Echo { sig: sig.clone() },
+    };
+    let commits = |effects: &[Effect]| {
+        effects
+            .iter()
+            .filter(|e| {
+                matches!(
+                    e,
+                    Effect::Send {
+                        msg: Msg::FlRequest {
+                            req: Request::Commit { .. },
+                            ..
+                        },
+                        ..
+                    }
+                )
+            })
+            .count()
+    };
+    assert_eq!(commits(&feed(&mut net, 1, 4, echo(rpc + 7))), 0);
+    // s2's genuine echo makes two with s1's own: below the quorum of 3.
+    let to_s2 = net
+        .flight
+        .iter()
+        .position(|(_, to, m)| *to == 2 && matches!(request(m), Some((_, Request::Write { .. }))))
+        .expect("the write to s2");
+    let (_, _, w2) = net.flight.remove(to_s2);
+    let Some(Reply::Echo { sig: sig2 }) = answer(&mut net, 2, 1, w2) else {
+        panic!("s2 echoes")
+    };
+    let genuine2 = Msg::FlReply {
+        ticket: "t".into(),
+        rpc,
+        rep: Reply::Echo { sig: sig2 },
+    };
+    assert_eq!(commits(&feed(&mut net, 1, 2, genuine2)), 0);
+    // s4's echo under the right number completes it.
+    assert_eq!(commits(&feed(&mut net, 1, 4, echo(rpc))), 3);
+}
+
+#[test]
+fn each_quorum_rpc_has_a_new_number() {
+    let mut net = Net::new(3, 0, 0);
+    net.submit(1);
+    let mut seen: Vec<u32> = Vec::new();
+    while !net.flight.is_empty() {
+        let (from, to, msg) = net.flight.remove(0);
+        if from == 1 && to == 2 {
+            if let Some((rpc, _)) = request(&msg) {
+                seen.push(rpc);
+            }
+        }
+        let mut out = Out::new(to, 3);
+        net.nodes[usize::from(to) - 1].on_message(0, from, msg, &mut out);
+        net.take(to, out);
+    }
+    // 24 Q-RPCs, numbered 1, 2, …, 24.
+    assert_eq!(seen, (1..=24).collect::<Vec<u32>>());
 }
