@@ -539,7 +539,7 @@ fn masking_quorums_are_n_plus_2b_plus_1_over_2() {
 }
 
 #[test]
-fn an_answer_to_another_rpc_does_not_count() {
+fn an_answer_to_another_rpc_or_with_a_bad_signature_does_not_count() {
     let (mut net, write) = first_write();
     let Some((rpc, _)) = request(&write) else {
         unreachable!()
@@ -587,7 +587,16 @@ fn an_answer_to_another_rpc_does_not_count() {
         rep: Reply::Echo { sig: sig2 },
     };
     assert_eq!(commits(&feed(&mut net, 1, 2, genuine2)), 0);
-    // s4's echo under the right number completes it.
+    // A garbled signature under the right number does not count either …
+    let mut garbled = sig.clone();
+    garbled[7] ^= 0x40;
+    let bad = Msg::FlReply {
+        ticket: "t".into(),
+        rpc,
+        rep: Reply::Echo { sig: garbled },
+    };
+    assert_eq!(commits(&feed(&mut net, 1, 4, bad)), 0);
+    // … and s4's echo under the right number completes it.
     assert_eq!(commits(&feed(&mut net, 1, 4, echo(rpc))), 3);
 }
 
