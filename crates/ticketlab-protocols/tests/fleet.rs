@@ -55,6 +55,12 @@ fn fig5_rules_after_a_global_read() {
         }
     );
     assert_eq!(
+        step(st(1, 2, Pos::Agree2), &agree),
+        Action::Rescan {
+            then: st(1, 2, Pos::Main)
+        }
+    );
+    assert_eq!(
         step(st(1, 1, Pos::Disagree2), &agree),
         Action::Rescan {
             then: st(1, 1, Pos::Main)
