@@ -4,6 +4,7 @@
 //! statistics read nothing else. One event per line in `<protocol>/history.jsonl` (a user
 //! contract: keep names).
 
+use crate::lab::tickets::Rejection;
 use crate::protocol::{Note, Outcome, ServerId, Ticket, Time};
 use serde::{Deserialize, Serialize};
 use std::io::Write;
@@ -18,11 +19,15 @@ pub enum Event {
         ticket: Ticket,
         server: ServerId,
     },
-    /// A user could not reach `server` (it had crashed): the server never received the ticket.
+    /// A user could not reach `server` (it had crashed: no `reason`), or `server` rejected the
+    /// ticket's credential when it took it in (`reason`: forged, tampered, expired): either way
+    /// the server's protocol never received the ticket.
     Refused {
         t_us: Time,
         ticket: Ticket,
         server: ServerId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<Rejection>,
     },
     /// A server→server protocol message, counted at the sender. Heartbeats are not recorded.
     /// `seq` numbers the sender's messages (0, 1, …): (`from`, `seq`) names the message, and its
