@@ -17,7 +17,7 @@
 //!   otherwise.
 
 use crate::history::Event;
-use crate::lab::tickets::Rejection;
+use crate::history::Rejection;
 use crate::protocol::{Outcome, Property, ServerId, Ticket, Time};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};

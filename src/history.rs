@@ -4,7 +4,6 @@
 //! statistics read nothing else. One event per line in `<protocol>/history.jsonl` (a user
 //! contract: keep names).
 
-use crate::lab::tickets::Rejection;
 use crate::protocol::{Note, Outcome, ServerId, Ticket, Time};
 use serde::{Deserialize, Serialize};
 use std::io::Write;
@@ -164,4 +163,24 @@ pub fn read_jsonl(path: &Path) -> anyhow::Result<Vec<Event>> {
                 .map_err(|e| anyhow::anyhow!("{}:{}: {e}", path.display(), i + 1))
         })
         .collect()
+}
+
+/// Why a server rejected a ticket's credential (the `reason` of a `refused` event; see
+/// `lab::tickets`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Rejection {
+    Forged,
+    Tampered,
+    Expired,
+}
+
+impl Rejection {
+    pub fn name(self) -> &'static str {
+        match self {
+            Rejection::Forged => "forged",
+            Rejection::Tampered => "tampered",
+            Rejection::Expired => "expired",
+        }
+    }
 }

@@ -6,7 +6,7 @@
 use crate::checker::{self, Violation};
 use crate::explain::{self, Story};
 use crate::history::Event;
-use crate::lab::tickets::Rejection;
+use crate::history::Rejection;
 use crate::lab::RunOutput;
 use crate::latency::Latencies;
 use crate::protocol::{Note, Outcome, Property, ProtocolKind, ServerId, Theory, Ticket, Time};

@@ -25,28 +25,10 @@
 
 use crate::protocol::{Ticket, Time};
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier as _, VerifyingKey};
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::fmt::Write as _;
 
-/// Why a server rejected a ticket (the `reason` of a `refused` event).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Rejection {
-    Forged,
-    Tampered,
-    Expired,
-}
-
-impl Rejection {
-    pub fn name(self) -> &'static str {
-        match self {
-            Rejection::Forged => "forged",
-            Rejection::Tampered => "tampered",
-            Rejection::Expired => "expired",
-        }
-    }
-}
+pub use crate::history::Rejection;
 
 /// A generated ticket's fare (the signed `value`), cents.
 pub const FARE: u64 = 250;

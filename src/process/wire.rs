@@ -19,7 +19,7 @@
 //! decode, so history events travel as [`WireEvent`] and become `Event`s at the orchestrator.
 
 use crate::history::Event;
-use crate::lab::tickets::Rejection;
+use crate::history::Rejection;
 use crate::lab::triggers::Trigger;
 use crate::protocol::{
     Control, Msg, NodeConfig, Note, Outcome, ProtocolKind, ServerId, Ticket, Time,
