@@ -41,7 +41,7 @@ pub enum Command {
         action: Action,
     },
     /// `server` receives `ticket` now, as the user holds it: `signed`, its issuer-signed text
-    /// ([`tickets::SignedTicket`]). The server verifies it with [`Driver::verifier`] when it takes
+    /// ([`super::tickets::SignedTicket`]). The server verifies it with [`Driver::verifier`] when it takes
     /// it in: a genuine ticket goes to its protocol (recorded as `submit`), a bad one is rejected
     /// at once (recorded as `refused` with its reason; the runtime then calls
     /// [`Driver::rejected`]).
