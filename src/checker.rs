@@ -17,6 +17,7 @@
 //!   otherwise.
 
 use crate::history::Event;
+use crate::history::Rejection;
 use crate::protocol::{Outcome, Property, ServerId, Ticket, Time};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -220,6 +221,12 @@ pub struct Checked {
     pub byzantine: BTreeSet<ServerId>,
     /// Accepts by Byzantine servers: (ticket, server, time), reported apart, never counted.
     pub byzantine_accepts: Vec<(Ticket, ServerId, Time)>,
+    /// Tickets some server rejected as forged or tampered, with the reason: a ticket's credential
+    /// is the same at every submission, so the ticket is bad everywhere.
+    pub bad: BTreeMap<Ticket, Rejection>,
+    /// A violation of ticket verification: a bad ticket (see `bad`) that a server took in anyway
+    /// (a `submit`, so its protocol saw it): (ticket, server, time, reason).
+    pub bad_admitted: Vec<(Ticket, ServerId, Time, Rejection)>,
 }
 
 impl Checked {
@@ -324,8 +331,11 @@ pub fn check(history: &[Event]) -> Checked {
                     .or_default()
                     .push(*t_us);
             }
-            Event::Refused { ticket, .. } => {
+            Event::Refused { ticket, reason, .. } => {
                 c.tickets.entry(ticket.clone()).or_default();
+                if let Some(r @ (Rejection::Forged | Rejection::Tampered)) = reason {
+                    c.bad.entry(ticket.clone()).or_insert(*r);
+                }
             }
             Event::Decide {
                 t_us,
@@ -357,6 +367,13 @@ pub fn check(history: &[Event]) -> Checked {
             | Event::Fault { .. }
             | Event::Suspect { .. }
             | Event::Trust { .. } => {}
+        }
+    }
+    for (ticket, &reason) in &c.bad {
+        for (server, times) in &c.tickets[ticket].sigma {
+            for &t in times {
+                c.bad_admitted.push((ticket.clone(), *server, t, reason));
+            }
         }
     }
     for (ticket, facts) in &c.tickets {
@@ -710,6 +727,32 @@ mod tests {
         assert_eq!(
             c.stalled_for(MASKING),
             vec![crate::protocol::Ticket::from("a")]
+        );
+    }
+
+    #[test]
+    fn a_bad_ticket_taken_in_anyway_is_a_violation_of_verification() {
+        let refused = |server, reason| Event::Refused {
+            t_us: 0,
+            ticket: "t1".into(),
+            server,
+            reason: Some(reason),
+        };
+        let c = check(&[refused(1, Rejection::Forged), refused(2, Rejection::Forged)]);
+        assert!(c.bad_admitted.is_empty() && c.violations.is_empty());
+        assert!(
+            c.pending.is_empty(),
+            "no server took it in: nothing to decide"
+        );
+        let c = check(&[refused(1, Rejection::Tampered), submit(5, "t1", 2)]);
+        assert_eq!(
+            c.bad_admitted,
+            vec![("t1".into(), 2, 5, Rejection::Tampered)]
+        );
+        let c = check(&[refused(1, Rejection::Expired), submit(5, "t1", 2)]);
+        assert!(
+            c.bad_admitted.is_empty(),
+            "expired at one time, valid before"
         );
     }
 }

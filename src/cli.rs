@@ -423,7 +423,17 @@ fn report_rows(summary: &Summary, strict: bool, prefix: &str) -> bool {
     // The first few violations of each row; summary.json has them all.
     const SHOWN: usize = 5;
     for r in &summary.runs {
-        violated |= !r.violations.is_empty();
+        violated |= !r.violations.is_empty() || !r.bad_admitted.is_empty();
+        for b in r.bad_admitted.iter().take(SHOWN) {
+            eprintln!(
+                "ticketlab: {prefix}{}: s{} took in {} ticket {} at {} µs (verification failed)",
+                r.label(),
+                b.server,
+                b.reason.name(),
+                b.ticket,
+                b.t_us
+            );
+        }
         for v in r.violations.iter().take(SHOWN) {
             eprintln!("ticketlab: {prefix}{}: {v}", r.label());
         }

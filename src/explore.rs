@@ -297,6 +297,8 @@ pub fn generate(seed: u64, protocol: ProtocolKind, sizes: &[u16]) -> Scenario {
         duplicates: [0.0, 0.2, 0.5, 1.0][rng.gen_range(0..4)],
         duplicate_gap: ms_to_us(rng.gen_range(0..=3) as f64 * 10.0),
         deadline: ms_to_us(20_000.0),
+        forged: 0.0,
+        tampered: 0.0,
         stop_at_first_timeout: false,
     };
     let horizon_ms: f64 = 600.0;

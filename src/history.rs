@@ -18,11 +18,15 @@ pub enum Event {
         ticket: Ticket,
         server: ServerId,
     },
-    /// A user could not reach `server` (it had crashed): the server never received the ticket.
+    /// A user could not reach `server` (it had crashed: no `reason`), or `server` rejected the
+    /// ticket's credential when it took it in (`reason`: forged, tampered, expired): either way
+    /// the server's protocol never received the ticket.
     Refused {
         t_us: Time,
         ticket: Ticket,
         server: ServerId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<Rejection>,
     },
     /// A server→server protocol message, counted at the sender. Heartbeats are not recorded.
     /// `seq` numbers the sender's messages (0, 1, …): (`from`, `seq`) names the message, and its
@@ -159,4 +163,24 @@ pub fn read_jsonl(path: &Path) -> anyhow::Result<Vec<Event>> {
                 .map_err(|e| anyhow::anyhow!("{}:{}: {e}", path.display(), i + 1))
         })
         .collect()
+}
+
+/// Why a server rejected a ticket's credential (the `reason` of a `refused` event; see
+/// `lab::tickets`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Rejection {
+    Forged,
+    Tampered,
+    Expired,
+}
+
+impl Rejection {
+    pub fn name(self) -> &'static str {
+        match self {
+            Rejection::Forged => "forged",
+            Rejection::Tampered => "tampered",
+            Rejection::Expired => "expired",
+        }
+    }
 }

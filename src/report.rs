@@ -6,6 +6,7 @@
 use crate::checker::{self, Violation};
 use crate::explain::{self, Story};
 use crate::history::Event;
+use crate::history::Rejection;
 use crate::lab::RunOutput;
 use crate::latency::Latencies;
 use crate::protocol::{Note, Outcome, Property, ProtocolKind, ServerId, Theory, Ticket, Time};
@@ -26,6 +27,15 @@ pub struct Stats {
     /// The 99.9th percentile.
     pub p999: Option<f64>,
     pub max: Option<f64>,
+}
+
+/// A bad ticket a server took in (a violation of ticket verification).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct BadAdmitted {
+    pub ticket: Ticket,
+    pub server: ServerId,
+    pub t_us: Time,
+    pub reason: Rejection,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -73,6 +83,16 @@ pub struct RunSummary {
     pub stalled: Vec<Ticket>,
     /// Decisions at servers (a ticket submitted to two servers has two).
     pub decisions: u64,
+    /// Submissions servers rejected at once because the ticket's signature is not the issuer's
+    /// (`refused` with `reason = "forged"`; `workload.forged`).
+    pub forged_rejected: u64,
+    /// Submissions rejected because a field was changed after signing (`reason = "tampered"`).
+    pub tampered_rejected: u64,
+    /// Submissions rejected because the ticket had expired (`reason = "expired"`).
+    pub expired_rejected: u64,
+    /// Violations of ticket verification: a forged or tampered ticket that a server took in
+    /// anyway (its protocol saw it). Empty when verification works; `run` fails otherwise.
+    pub bad_admitted: Vec<BadAdmitted>,
     /// Servers that crashed during the run.
     pub crashed: Vec<ServerId>,
     /// Internal protocol events (consensus instances, suspicions, fast paths, fallbacks).
@@ -212,6 +232,15 @@ pub fn summarize(scenario: &Scenario, protocol: ProtocolKind, run: &RunOutput) -
     let mut rejected = 0;
     let mut phase = [0u64; 3];
     let mut pending: Vec<Ticket> = Vec::new();
+    // A ticket every submission of which was rejected for its credential (none was refused by a
+    // crashed server): decided, by the runtime, as rejected.
+    let mut credential_only: BTreeMap<&Ticket, bool> = BTreeMap::new();
+    for e in &run.history {
+        if let Event::Refused { ticket, reason, .. } = e {
+            *credential_only.entry(ticket).or_insert(true) &= reason.is_some();
+        }
+    }
+    let bad_only = |ticket: &Ticket| credential_only.get(ticket).copied().unwrap_or(false);
     for (ticket, facts) in &checked.tickets {
         if let Some(a) = facts
             .decisions
@@ -222,6 +251,9 @@ pub fn summarize(scenario: &Scenario, protocol: ProtocolKind, run: &RunOutput) -
             if let Some(p @ 1..=2) = a.phase {
                 phase[usize::from(p)] += 1;
             }
+        } else if facts.sigma.is_empty() && bad_only(ticket) {
+            // Every server rejected its credential: the users were told at once.
+            rejected += 1;
         } else if facts.sigma.is_empty() || checked.pending.contains(ticket) {
             // No server received it (all refused), or a live one never decided it.
             pending.push(ticket.clone());
@@ -232,10 +264,14 @@ pub fn summarize(scenario: &Scenario, protocol: ProtocolKind, run: &RunOutput) -
     let undecided = pending.len() as u64;
     let mut by_type: BTreeMap<String, u64> = BTreeMap::new();
     let mut decisions = 0;
+    let mut rejections: BTreeMap<Rejection, u64> = BTreeMap::new();
     for e in &run.history {
         match e {
             Event::Send { msg, .. } => *by_type.entry(msg.clone()).or_insert(0) += 1,
             Event::Decide { .. } => decisions += 1,
+            Event::Refused {
+                reason: Some(r), ..
+            } => *rejections.entry(*r).or_insert(0) += 1,
             _ => {}
         }
     }
@@ -278,6 +314,19 @@ pub fn summarize(scenario: &Scenario, protocol: ProtocolKind, run: &RunOutput) -
         stalled: checked.stalled_for(claims),
         pending,
         decisions,
+        forged_rejected: rejections.get(&Rejection::Forged).copied().unwrap_or(0),
+        tampered_rejected: rejections.get(&Rejection::Tampered).copied().unwrap_or(0),
+        expired_rejected: rejections.get(&Rejection::Expired).copied().unwrap_or(0),
+        bad_admitted: checked
+            .bad_admitted
+            .iter()
+            .map(|(ticket, server, t_us, reason)| BadAdmitted {
+                ticket: ticket.clone(),
+                server: *server,
+                t_us: *t_us,
+                reason: *reason,
+            })
+            .collect(),
         crashed: checked.crashed.keys().copied().collect(),
         notes: run
             .notes

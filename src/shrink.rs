@@ -309,6 +309,7 @@ fn script_generated(t: &mut Tester) {
             t_us,
             ticket,
             server,
+            ..
         } = e
         {
             if let Some(&k) = ids.get(&ticket.0) {

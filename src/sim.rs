@@ -23,6 +23,7 @@ use crate::history::{detector_event, Event};
 use crate::lab::byzantine;
 use crate::lab::driver::{Action, Command, Driver};
 use crate::lab::netmodel::LinkModel;
+use crate::lab::tickets::{Issuer, Verifier};
 use crate::lab::triggers::{Seen, Trigger, Triggers};
 use crate::lab::{RunOutput, RunResult, Runtime};
 use crate::protocol::{Effect, Msg, NodeConfig, Out, Protocol, ProtocolKind};
@@ -60,7 +61,12 @@ enum Ev {
     /// Something the users or the fault injector do (see [`Driver::fire`]).
     Action(Action),
     /// A server takes a ticket in (at once, or when it resumes).
-    Receive { ticket: Ticket, server: ServerId },
+    Receive {
+        ticket: Ticket,
+        server: ServerId,
+        /// The ticket as the user holds it: verified before the protocol sees `ticket`.
+        signed: String,
+    },
     Deliver {
         from: ServerId,
         to: ServerId,
@@ -119,6 +125,8 @@ struct Sim<'a> {
     triggers: Triggers,
     rng: ChaCha8Rng,
     driver: Driver<'a>,
+    /// The issuer's public key every server verifies tickets with.
+    verifier: Verifier,
     in_flight: u64,
     out: RunOutput,
 }
@@ -156,6 +164,7 @@ pub fn run(scenario: &Scenario, protocol: ProtocolKind, seed: u64) -> RunOutput 
         triggers: Triggers::new(Trigger::of(&scenario.faults, None)),
         rng: ChaCha8Rng::seed_from_u64(seed),
         driver: Driver::new(scenario, seed),
+        verifier: Issuer::derive(seed).verifier(),
         in_flight: 0,
         out: RunOutput::default(),
     };
@@ -234,13 +243,32 @@ impl Sim<'_> {
                 let cmds = self.driver.fire(now, action);
                 self.exec(cmds);
             }
-            Ev::Receive { ticket, server } => {
-                self.driver.record(Event::Submit {
-                    t_us: now,
-                    ticket: ticket.clone(),
-                    server,
-                });
-                self.with_node(server, |p, now, out| p.on_ticket(now, ticket, out));
+            Ev::Receive {
+                ticket,
+                server,
+                signed,
+            } => {
+                // Verification is instantaneous here: simulated time is δ-only.
+                match self.verifier.check(&signed, now) {
+                    Ok(_) => {
+                        self.driver.record(Event::Submit {
+                            t_us: now,
+                            ticket: ticket.clone(),
+                            server,
+                        });
+                        self.with_node(server, |p, now, out| p.on_ticket(now, ticket, out));
+                    }
+                    Err((_, reason)) => {
+                        self.driver.record(Event::Refused {
+                            t_us: now,
+                            ticket: ticket.clone(),
+                            server,
+                            reason: Some(reason),
+                        });
+                        let cmds = self.driver.rejected(now, &ticket, server);
+                        self.exec(cmds);
+                    }
+                }
             }
             Ev::Deliver { from, to, msg, seq } => {
                 let counted = !matches!(msg, Msg::Heartbeat);
@@ -278,7 +306,15 @@ impl Sim<'_> {
             match cmd {
                 Command::Schedule { at, action } => self.push(at, Ev::Action(action)),
                 // The server receives it now, or when it resumes if it is paused.
-                Command::Deliver { ticket, server } => self.handle(Ev::Receive { ticket, server }),
+                Command::Deliver {
+                    ticket,
+                    server,
+                    signed,
+                } => self.handle(Ev::Receive {
+                    ticket,
+                    server,
+                    signed,
+                }),
                 Command::Crash(s) => {
                     self.nodes[usize::from(s)] = None;
                     self.paused.remove(&s);

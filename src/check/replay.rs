@@ -450,6 +450,8 @@ pub fn counterexample(
             duplicates: 0.0,
             duplicate_gap: 0,
             deadline: DEADLINE_US,
+            forged: 0.0,
+            tampered: 0.0,
             stop_at_first_timeout: false,
         },
         tickets,

@@ -289,11 +289,15 @@ fn mark_of(e: &Event) -> Option<Mark> {
             t_us,
             ticket,
             server,
+            reason,
         } => (
             *t_us,
             vec![*server],
             MarkKind::Refused,
-            format!("s{server} refused {ticket}"),
+            match reason {
+                Some(r) => format!("s{server} rejected {ticket} ({})", r.name()),
+                None => format!("s{server} refused {ticket}"),
+            },
             None,
         ),
         Event::Decide {

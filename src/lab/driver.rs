@@ -13,11 +13,12 @@
 //!   carries out [`Command`]s on its cluster (an event queue or real processes and sockets),
 //!   recording the protocol events (`submit`, `send`, `decide`) where they happen.
 
+use super::tickets::{Issuer, Kind, Verifier};
 use crate::history::Event;
 use crate::protocol::{Control, ServerId, Ticket, Time};
 use crate::scenario::{FaultAction, Scenario};
 use crate::workload::{Client, ClientOut};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Something the users or the fault injector do at a given time: the runtime schedules it (from
 /// [`Command::Schedule`]) and hands it back to [`Driver::fire`] when it comes due.
@@ -39,10 +40,15 @@ pub enum Command {
         at: Time,
         action: Action,
     },
-    /// `server` receives `ticket` now (the server records the `submit` when it takes it in).
+    /// `server` receives `ticket` now, as the user holds it: `signed`, its issuer-signed text
+    /// ([`super::tickets::SignedTicket`]). The server verifies it with [`Driver::verifier`] when it takes
+    /// it in: a genuine ticket goes to its protocol (recorded as `submit`), a bad one is rejected
+    /// at once (recorded as `refused` with its reason; the runtime then calls
+    /// [`Driver::rejected`]).
     Deliver {
         ticket: Ticket,
         server: ServerId,
+        signed: String,
     },
     /// Crash-stop `server` now (already recorded in the history).
     Crash(ServerId),
@@ -68,6 +74,10 @@ pub struct Driver<'a> {
     /// Timed faults not fired yet: the run is not over while one is left.
     faults_left: usize,
     history: Vec<Event>,
+    /// The run's ticket issuer, and each ticket's credential once made.
+    issuer: Issuer,
+    credentials: BTreeMap<Ticket, String>,
+    scripted: BTreeSet<Ticket>,
 }
 
 impl<'a> Driver<'a> {
@@ -79,7 +89,37 @@ impl<'a> Driver<'a> {
             paused: BTreeSet::new(),
             faults_left: scenario.faults.iter().filter(|f| f.after.is_none()).count(),
             history: Vec::new(),
+            issuer: Issuer::derive(seed),
+            credentials: BTreeMap::new(),
+            scripted: scenario
+                .tickets
+                .iter()
+                .map(|t| Ticket(t.id.clone()))
+                .collect(),
         }
+    }
+
+    /// What the servers verify tickets with: the run's issuer's public key.
+    pub fn verifier(&self) -> Verifier {
+        self.issuer.verifier()
+    }
+
+    /// The credential the user holds for `ticket`: scripted tickets are genuine; of the generated
+    /// ones, `workload.forged` are forged and `workload.tampered` of the others tampered (drawn
+    /// per ticket from the seed).
+    fn credential(&mut self, ticket: &Ticket) -> String {
+        if let Some(c) = self.credentials.get(ticket) {
+            return c.clone();
+        }
+        let w = &self.scenario.workload;
+        let kind = if self.scripted.contains(ticket) {
+            Kind::Genuine
+        } else {
+            self.issuer.kind(ticket, w.forged, w.tampered)
+        };
+        let c = self.issuer.credential(ticket, kind).encode();
+        self.credentials.insert(ticket.clone(), c.clone());
+        c
     }
 
     /// Tickets the users will submit (generated and scripted), for progress bars.
@@ -130,11 +170,17 @@ impl<'a> Driver<'a> {
                         t_us: now,
                         ticket: ticket.clone(),
                         server,
+                        reason: None,
                     });
                 }
                 let mut cmds = schedule(self.client.submitted(now, &ticket, server, alive));
                 if alive {
-                    cmds.push(Command::Deliver { ticket, server });
+                    let signed = self.credential(&ticket);
+                    cmds.push(Command::Deliver {
+                        ticket,
+                        server,
+                        signed,
+                    });
                 }
                 cmds
             }
@@ -169,6 +215,12 @@ impl<'a> Driver<'a> {
 
     /// `server` decided `ticket` (its user is told).
     pub fn decided(&mut self, now: Time, ticket: &Ticket, server: ServerId) -> Vec<Command> {
+        schedule(self.client.decided(now, ticket, server))
+    }
+
+    /// `server` rejected `ticket`'s credential (the runtime recorded the `refused`): its user is
+    /// told "rejected", and the submission is resolved.
+    pub fn rejected(&mut self, now: Time, ticket: &Ticket, server: ServerId) -> Vec<Command> {
         schedule(self.client.decided(now, ticket, server))
     }
 
@@ -387,7 +439,8 @@ mod tests {
                 Event::Refused {
                     t_us: 5000,
                     ticket: "a".into(),
-                    server: 2
+                    server: 2,
+                    reason: None
                 }
             ]
         );
@@ -469,13 +522,15 @@ mod tests {
                 server: 1,
             },
         );
-        assert_eq!(
-            cmds.last(),
-            Some(&Command::Deliver {
-                ticket: "a".into(),
-                server: 1
-            })
-        );
+        let Some(Command::Deliver {
+            ticket,
+            server: 1,
+            signed,
+        }) = cmds.last()
+        else {
+            panic!("{cmds:?}")
+        };
+        assert_eq!(d.verifier().check(signed, 0), Ok(ticket.clone()));
         let _ = d.decided(500, &"a".into(), 1);
         assert!(!d.done(), "the delay fault has not fired");
         let link = d.fire(1000, Action::Fault(0));

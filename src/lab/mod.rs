@@ -8,6 +8,8 @@
 //!   what happened and executes the [`driver::Command`]s it answers with.
 //! - [`triggers`] — counting protocol events toward `after = {..}` faults.
 //! - [`netmodel`] — links as faults shape them (delay, partitions, blocks, loss), pure and seeded.
+//! - [`tickets`] — the run's ticket issuer (Ed25519, from the seed) and the verification every
+//!   server runs when it takes a ticket in, before its protocol sees it.
 //! - [`byzantine`] — the adversary wrapped around a Byzantine server's protocol; both runtimes
 //!   build servers through [`byzantine::build`].
 //!
@@ -18,6 +20,7 @@
 pub mod byzantine;
 pub mod driver;
 pub mod netmodel;
+pub mod tickets;
 pub mod triggers;
 
 use crate::history::Event;

@@ -11,6 +11,7 @@ use super::clock::{mono_ns, tokio_instant, RunClock};
 use super::wire::{encode_frame, FromServer, PeerFrame, ToServer, UserResp, WireEvent};
 use crate::history::detector_event;
 use crate::lab::netmodel::LinkModel;
+use crate::lab::tickets::Verifier;
 use crate::lab::triggers::{Seen, Triggers};
 use crate::protocol::{Effect, Msg, Out, Protocol, ServerId, Ticket, Time, Timer};
 use bytes::{Bytes, BytesMut};
@@ -36,6 +37,7 @@ pub(super) enum Input {
     Ticket {
         conn: u64,
         ticket: Ticket,
+        signed: String,
     },
     Control(ToServer),
     /// The control connection closed: the orchestrator is gone or done with us.
@@ -85,6 +87,8 @@ pub(super) struct Node {
     pub(super) next_seq: u64,
     /// Encoding buffer shared by every outgoing frame (split off, never reallocated per message).
     pub(super) scratch: BytesMut,
+    /// The issuer's public key: every ticket is verified with it when the node takes it in.
+    pub(super) verifier: Verifier,
 }
 
 /// What the node loop should do after an input.
@@ -153,7 +157,23 @@ impl Node {
             Input::UserConn { conn, tx } => {
                 self.users.insert(conn, tx);
             }
-            Input::Ticket { conn, ticket } => {
+            Input::Ticket {
+                conn,
+                ticket,
+                signed,
+            } => {
+                // Verify before the protocol sees it; a bad ticket is rejected here, at once.
+                if let Err((_, reason)) = self.verifier.check(&signed, now) {
+                    self.report(FromServer::Event(WireEvent::Refused {
+                        t_us: now,
+                        ticket: ticket.clone(),
+                        reason,
+                    }));
+                    if let Some(tx) = self.users.get(&conn) {
+                        let _ = tx.send(UserResp::Rejected { ticket, reason });
+                    }
+                    return Flow::Continue;
+                }
                 self.report(FromServer::Event(WireEvent::Submit {
                     t_us: now,
                     ticket: ticket.clone(),

@@ -295,6 +295,7 @@ impl Orchestrator<'_> {
                 delta: c.delta,
                 jitter: c.jitter,
                 seed: self.seed,
+                issuer: crate::lab::tickets::Issuer::derive(self.seed).public(),
                 peers: ports.clone(),
                 triggers: Trigger::of(&self.scenario.faults, Some(id)),
                 crash_self: self.crash_self(id),
@@ -334,7 +335,10 @@ impl Orchestrator<'_> {
             let inbox = self.inbox_tx.clone();
             tokio::spawn(async move {
                 let mut rd = FrameReader::new(rd);
-                while let Ok(Some(UserResp::Decided { ticket, .. })) = rd.next::<UserResp>().await {
+                while let Ok(Some(resp)) = rd.next::<UserResp>().await {
+                    // Decided or rejected at once: either way the user has its answer.
+                    let (UserResp::Decided { ticket, .. } | UserResp::Rejected { ticket, .. }) =
+                        resp;
                     if inbox.send(Report::Decided(id, ticket)).is_err() {
                         return;
                     }
@@ -433,9 +437,14 @@ impl Orchestrator<'_> {
                     self.seq += 1;
                     self.schedule.insert((at, self.seq), action);
                 }
-                Command::Deliver { ticket, server } => {
+                Command::Deliver {
+                    ticket,
+                    server,
+                    signed,
+                } => {
                     let user = self.users[usize::from(server)].as_ref();
-                    if user.is_none_or(|tx| tx.send(UserReq::Submit { ticket }).is_err()) {
+                    let req = UserReq::Submit { ticket, signed };
+                    if user.is_none_or(|tx| tx.send(req).is_err()) {
                         // Its connection is gone although it was not crashed on purpose: the
                         // closed control connection reports the death.
                         debug!(server, "a user connection is closed");

@@ -55,6 +55,7 @@ use super::wire::{
     UserReq,
 };
 use crate::lab::netmodel::LinkModel;
+use crate::lab::tickets::Verifier;
 use crate::lab::triggers::Triggers;
 use crate::protocol::{Msg, Out, ServerId};
 use anyhow::{bail, Context};
@@ -285,6 +286,7 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
         received: vec![0; usize::from(n) + 1],
         next_seq: 0,
         scratch: BytesMut::with_capacity(64 * 1024),
+        verifier: Verifier::new(cfg.issuer),
     };
     let died = node.run(in_rx).await;
     // The node dropped its event sender: the writer flushes what is left and ends.
@@ -389,8 +391,15 @@ async fn connection(
                 return;
             }
             tokio::spawn(forward_frames(wr, rx).in_current_span());
-            while let Ok(Some(UserReq::Submit { ticket })) = rd.next::<UserReq>().await {
-                if inputs.send(Input::Ticket { conn, ticket }).is_err() {
+            while let Ok(Some(UserReq::Submit { ticket, signed })) = rd.next::<UserReq>().await {
+                if inputs
+                    .send(Input::Ticket {
+                        conn,
+                        ticket,
+                        signed,
+                    })
+                    .is_err()
+                {
                     return;
                 }
             }

@@ -19,6 +19,7 @@
 //! decode, so history events travel as [`WireEvent`] and become `Event`s at the orchestrator.
 
 use crate::history::Event;
+use crate::history::Rejection;
 use crate::lab::triggers::Trigger;
 use crate::protocol::{
     Control, Msg, NodeConfig, Note, Outcome, ProtocolKind, ServerId, Ticket, Time,
@@ -212,13 +213,23 @@ pub struct PeerFrame<M = Msg> {
 /// A user's request to a server.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum UserReq {
-    Submit { ticket: Ticket },
+    /// `signed`: the ticket as the user holds it (`lab::tickets::SignedTicket`'s text), verified
+    /// by the server before its protocol sees `ticket`.
+    Submit { ticket: Ticket, signed: String },
 }
 
 /// A server's answer to a user.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum UserResp {
-    Decided { ticket: Ticket, outcome: Outcome },
+    Decided {
+        ticket: Ticket,
+        outcome: Outcome,
+    },
+    /// The server rejected the ticket's credential at once (its protocol never saw it).
+    Rejected {
+        ticket: Ticket,
+        reason: Rejection,
+    },
 }
 
 /// Everything a server needs to join a run (sent once, after its [`FromServer::Hello`]).
@@ -233,6 +244,8 @@ pub struct ServerConfig {
     /// Extra uniform transit in [0, jitter] µs per message, drawn from `seed`.
     pub jitter: Time,
     pub seed: u64,
+    /// The run's ticket issuer's Ed25519 public key: tickets are verified with it.
+    pub issuer: [u8; 32],
     /// Every server's listening port on 127.0.0.1, including this one's.
     pub peers: Vec<(ServerId, u16)>,
     /// Event-triggered faults (`after = {..}`) watched at this server. The server reports
@@ -346,6 +359,12 @@ pub enum WireEvent {
         t_us: Time,
         ticket: Ticket,
     },
+    /// The server rejected the ticket's credential when it took it in.
+    Refused {
+        t_us: Time,
+        ticket: Ticket,
+        reason: Rejection,
+    },
     Send {
         t_us: Time,
         to: ServerId,
@@ -383,6 +402,16 @@ impl WireEvent {
                 t_us,
                 ticket,
                 server,
+            },
+            WireEvent::Refused {
+                t_us,
+                ticket,
+                reason,
+            } => Event::Refused {
+                t_us,
+                ticket,
+                server,
+                reason: Some(reason),
             },
             WireEvent::Send {
                 t_us,

@@ -142,6 +142,11 @@ pub struct Workload {
     pub duplicate_gap: Time,
     /// A ticket undecided this long after its last submission is "undecided", µs.
     pub deadline: Time,
+    /// Fraction of generated tickets signed by a wrong key (a forger's): servers reject them.
+    pub forged: f64,
+    /// Fraction of the other generated tickets with a field changed after signing: servers
+    /// reject them.
+    pub tampered: f64,
     /// Stop issuing generated tickets once one is undecided at its deadline (not a scenario key:
     /// resilience sweeps set it, so a blocked point costs one deadline, not one per ticket).
     #[serde(skip)]
@@ -159,6 +164,8 @@ impl Default for Workload {
             duplicates: 0.0,
             duplicate_gap: 0,
             deadline: ms_to_us(DEFAULT_DEADLINE_MS),
+            forged: 0.0,
+            tampered: 0.0,
             stop_at_first_timeout: false,
         }
     }

@@ -66,6 +66,8 @@ pub(super) struct RawWorkload {
     pub(super) duplicates: Option<f64>,
     pub(super) duplicate_gap_ms: Option<f64>,
     pub(super) deadline_ms: Option<f64>,
+    pub(super) forged: Option<f64>,
+    pub(super) tampered: Option<f64>,
 }
 
 #[derive(Deserialize)]

@@ -74,6 +74,9 @@ pub fn to_toml(s: &Scenario, header: &str) -> String {
         "\n[workload]\ntickets = {}\nconcurrency = {}\nthink_ms = {}\nsubmit_to = {submit_to}\nduplicates = {:?}\nduplicate_gap_ms = {}\ndeadline_ms = {}",
         w.tickets, w.concurrency, ms(w.think), w.duplicates, ms(w.duplicate_gap), ms(w.deadline)
     );
+    if w.forged > 0.0 || w.tampered > 0.0 {
+        let _ = writeln!(t, "forged = {:?}\ntampered = {:?}", w.forged, w.tampered);
+    }
     for tk in &s.tickets {
         let subs: Vec<String> = tk
             .submit

@@ -76,6 +76,8 @@ pub fn sim_scenario(name: &str, n: u16, protocols: &[ProtocolKind], tickets: u64
             duplicates: 0.0,
             duplicate_gap: 0,
             deadline: 5_000_000,
+            forged: 0.0,
+            tampered: 0.0,
             stop_at_first_timeout: false,
         },
         tickets: vec![],

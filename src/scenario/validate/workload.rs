@@ -78,6 +78,16 @@ impl Ctx<'_> {
             MAX_MS,
         )?;
 
+        let fraction = |key: &str, v: Option<f64>| -> Res<f64> {
+            let v = v.unwrap_or(0.0);
+            if !(v.is_finite() && (0.0..=1.0).contains(&v)) {
+                return Err(self.invalid(&w.k(key), num(v), "expected a fraction from 0 to 1"));
+            }
+            Ok(v)
+        };
+        let forged = fraction("forged", raw.forged)?;
+        let tampered = fraction("tampered", raw.tampered)?;
+
         Ok(Workload {
             tickets,
             concurrency,
@@ -86,6 +96,8 @@ impl Ctx<'_> {
             duplicates,
             duplicate_gap,
             deadline,
+            forged,
+            tampered,
             stop_at_first_timeout: false,
         })
     }
