@@ -155,7 +155,7 @@ pub fn markdown(summary: &Summary) -> String {
     out.push_str(if summary.theory_applies {
         ".\n"
     } else {
-        " — for fault-free, uncontended runs; this run has scripted tickets or faults.\n"
+        " — for fault-free, uncontended runs; this run has scripted tickets, faults or bad tickets.\n"
     });
     out
 }

@@ -164,7 +164,8 @@ pub struct Summary {
     /// False when the run stopped early (error, interrupt): the figures cover what was recorded.
     pub complete: bool,
     /// Whether the theory columns (Table 1's rows: fault-free, uncontended runs) describe this
-    /// run: false when it has scripted tickets or faults.
+    /// run: false when it has scripted tickets, faults, or forged or tampered tickets (refused
+    /// before any message: messages per ticket counts them too).
     pub theory_applies: bool,
     /// What wrote this summary: `"ticketlab <version>"`.
     pub tool: String,
@@ -186,7 +187,10 @@ impl Summary {
             servers: scenario.cluster.servers,
             delta_ms: scenario.cluster.delta as f64 / 1000.0,
             complete: true,
-            theory_applies: scenario.tickets.is_empty() && scenario.faults.is_empty(),
+            theory_applies: scenario.tickets.is_empty()
+                && scenario.faults.is_empty()
+                && scenario.workload.forged == 0.0
+                && scenario.workload.tampered == 0.0,
             tool: format!("ticketlab {}", env!("CARGO_PKG_VERSION")),
             command: Vec::new(),
             scenario_toml: effective_toml(scenario),
@@ -519,7 +523,7 @@ pub fn render_table(summary: &Summary) -> String {
     if !summary.theory_applies {
         text.push_str(
             "\nTheory is for fault-free, uncontended runs (Table 1); this run has scripted\n\
-             tickets or faults, so measured figures may differ from it.",
+             tickets, faults or bad tickets, so measured figures may differ from it.",
         );
     }
     if let Some(m) = summary.runs.iter().find_map(|r| r.resilience.as_ref()) {
