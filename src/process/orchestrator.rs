@@ -24,11 +24,11 @@
 //! process group at once, keeps reading what the servers had already sent, and returns the
 //! partial output with the reason.
 
+use super::auth::{self, Role, Secret};
 use super::clock::{tokio_instant, unix_us, RunClock};
 use super::cluster::Cluster;
 use super::wire::{
-    forward_frames, FrameReader, FrameWriter, FromServer, Hello, LinkFault, ServerConfig, ToServer,
-    UserReq, UserResp,
+    forward_frames, FrameReader, FromServer, LinkFault, ServerConfig, ToServer, UserReq, UserResp,
 };
 use super::{Interrupt, ProcessError, RunOptions, Stop};
 use crate::history::Event;
@@ -89,6 +89,8 @@ pub(super) async fn run_protocol(
         seq: 0,
         heartbeats: vec![0; usize::from(n) + 1],
         retransmissions: vec![0; usize::from(n) + 1],
+        rejected: vec![0; usize::from(n) + 1],
+        secret: Secret::random(),
         notes: BTreeMap::new(),
         decided: BTreeSet::new(),
         bar,
@@ -173,6 +175,10 @@ struct Orchestrator<'a> {
     seq: u64,
     heartbeats: Vec<u64>,
     retransmissions: Vec<u64>,
+    /// Connections each server closed for failing the handshake.
+    rejected: Vec<u64>,
+    /// The run's secret (see [`super::auth`]): handed to the servers in their configuration only.
+    secret: Secret,
     notes: BTreeMap<Note, u64>,
     decided: BTreeSet<Ticket>,
     /// Tickets decided / total (hidden unless wanted and on a terminal).
@@ -281,6 +287,7 @@ impl Orchestrator<'_> {
             });
             let cfg = ServerConfig {
                 run_id: self.run_id.clone(),
+                secret: self.secret.clone(),
                 protocol: self.protocol,
                 node: NodeConfig {
                     me: id,
@@ -315,20 +322,19 @@ impl Orchestrator<'_> {
 
         // One user connection per server.
         for &(id, port) in &ports {
-            let stream = TcpStream::connect((Ipv4Addr::LOCALHOST, port))
+            let mut stream = TcpStream::connect((Ipv4Addr::LOCALHOST, port))
                 .await
                 .map_err(ProcessError::Io)?;
             stream.set_nodelay(true).map_err(ProcessError::Io)?;
+            let handshake = auth::connect(&mut stream, &self.secret, Role::User, &self.run_id);
+            tokio::time::timeout_at(deadline, handshake)
+                .await
+                .map_err(|_| self.setup_failure(&format!("s{id} did not answer a user's hello")))?
+                .map_err(ProcessError::Wire)?;
             let (rd, wr) = stream.into_split();
-            let mut w = FrameWriter::new(wr);
-            w.send(&Hello::User {
-                run_id: self.run_id.clone(),
-            })
-            .await
-            .map_err(ProcessError::Wire)?;
             let (tx, rx) = unbounded_channel();
             tokio::spawn(async move {
-                let _ = forward_frames(w.into_inner(), rx).await;
+                let _ = forward_frames(wr, rx).await;
             });
             self.users[usize::from(id)] = Some(tx);
             let inbox = self.inbox_tx.clone();
@@ -504,7 +510,9 @@ impl Orchestrator<'_> {
                 FromServer::Counters {
                     heartbeats,
                     retransmissions,
+                    rejected,
                 } => {
+                    self.rejected[usize::from(id)] = rejected;
                     self.heartbeats[usize::from(id)] = heartbeats;
                     self.retransmissions[usize::from(id)] = retransmissions;
                 }
@@ -717,6 +725,7 @@ impl Orchestrator<'_> {
             history,
             heartbeats: self.heartbeats.iter().sum(),
             retransmissions: self.retransmissions.iter().sum(),
+            rejected_connections: self.rejected.iter().sum(),
             notes: self.notes,
             end: self.end,
         }

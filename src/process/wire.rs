@@ -90,6 +90,12 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
         }
     }
 
+    /// Accept frames of at most `max` bytes from now on (≤ [`MAX_FRAME`]): a length prefix
+    /// above it is an error before anything is allocated for the frame.
+    pub fn set_max_frame(&mut self, max: usize) {
+        self.codec.set_max_frame_length(max.min(MAX_FRAME));
+    }
+
     /// The next value, or `None` on a clean end of stream (between frames).
     pub async fn next<T: DeserializeOwned>(&mut self) -> Result<Option<T>, WireError> {
         loop {
@@ -185,13 +191,20 @@ pub async fn forward_frames<T: Serialize, W: AsyncWrite + Unpin>(
     Ok(())
 }
 
-/// The first frame on a connection to a server's listener says who is calling.
+/// The first frame on a connection to a server's listener says who is calling, and proves it
+/// knows the run's secret (see [`super::auth`]). It answers the listener's challenge: 32 raw
+/// bytes the listener writes as soon as it accepts.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Hello {
-    /// Server `from`'s outgoing link to this server; [`PeerFrame`]s follow.
-    Peer { from: ServerId, run_id: String },
-    /// A user connection; `UserReq` frames follow.
-    User { run_id: String },
+    /// Server `from`'s outgoing link to this server; [`PeerFrame`]s follow. `mac` answers the
+    /// listener's challenge ([`super::auth::mac`] with role `Peer(from)`).
+    Peer {
+        from: ServerId,
+        run_id: String,
+        mac: Vec<u8>,
+    },
+    /// A user connection; `UserReq` frames follow. `mac`: role `User`.
+    User { run_id: String, mac: Vec<u8> },
 }
 
 /// One server→server message on a peer link. The sender writes it as soon as the protocol sends
@@ -225,6 +238,8 @@ pub enum UserResp {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServerConfig {
     pub run_id: String,
+    /// The run's secret: every connection to a server's listener proves it knows it.
+    pub secret: super::auth::Secret,
     pub protocol: ProtocolKind,
     pub node: NodeConfig,
     /// δ, µs: every server→server message reaches its receiver's protocol this long after it was
@@ -451,10 +466,12 @@ pub enum FromServer {
     Note { note: Note, by: u64 },
     /// The protocol halted this server (`Effect::Halt`) at `t_us`: the last frame; it dies now.
     Halted { t_us: Time },
-    /// Counters so far (cumulative): heartbeats sent, transmissions lost and retransmitted.
+    /// Counters so far (cumulative): heartbeats sent, transmissions lost and retransmitted,
+    /// connections that failed the authentication handshake and were closed.
     Counters {
         heartbeats: u64,
         retransmissions: u64,
+        rejected: u64,
     },
     /// A link fault ([`ToServer::Link`]) is in force.
     Applied,
