@@ -2,11 +2,14 @@
 //! server's listener must pass before any of its input reaches a protocol.
 //!
 //! - The orchestrator draws a [`Secret`] (32 bytes from the OS) per run and hands it to each
-//!   server in its [`ToServer::Config`](super::wire::ToServer::Config) frame, on the control
-//!   connection the server dialled — never on a command line, in the environment or in a file.
-//!   The run id (on every command line) only names the run.
+//!   server through the stdin pipe it spawns the server with (written once, then closed) — never
+//!   on a command line, in the environment or in a file. The run id (on every command line) only
+//!   names the run.
+//! - The servers' control connections to the orchestrator pass the same handshake (role
+//!   `Control(id)`, the orchestrator sends the challenge), so nobody else can pose as a server
+//!   and receive its configuration.
 //! - **Handshake.** The listener sends a fresh random [`Challenge`] (32 bytes, raw) the moment it
-//!   accepts; the connector answers with a [`Hello`](super::wire::Hello) frame carrying
+//!   accepts; the connector answers with a [`Hello`] frame carrying
 //!   `HMAC-SHA256(secret, DOMAIN ‖ challenge ‖ role ‖ claimed id ‖ run id)` ([`mac`]). The
 //!   listener recomputes it and compares in constant time (`hmac`'s `verify_slice`). A MAC is
 //!   bound to one challenge, so a recorded hello cannot be replayed on another connection, and to
@@ -18,7 +21,7 @@
 //! This authenticates connections, not frames: see ARCHITECTURE.md ("Authenticated links") for
 //! why that is enough on loopback and what is left.
 
-use super::wire::{encode_frame, FrameReader, Hello, WireError, MAX_FRAME};
+use super::wire::{encode_frame, FrameReader, FromServer, Hello, WireError, MAX_FRAME};
 use crate::protocol::ServerId;
 use bytes::BytesMut;
 use hmac::{Hmac, Mac};
@@ -50,6 +53,19 @@ type HmacSha256 = Hmac<Sha256>;
 pub struct Secret([u8; 32]);
 
 impl Secret {
+    /// Read the secret from `r` (a server's stdin: the orchestrator writes it into the pipe it
+    /// spawned the server with, then closes it).
+    pub fn read_from(mut r: impl std::io::Read) -> std::io::Result<Self> {
+        let mut b = [0u8; 32];
+        r.read_exact(&mut b)?;
+        Ok(Secret(b))
+    }
+
+    /// The bytes, to hand to a server through its stdin pipe.
+    pub fn bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
     /// 32 fresh bytes from the operating system.
     pub fn random() -> Self {
         let mut b = [0u8; 32];
@@ -81,6 +97,8 @@ pub enum Role {
     Peer(u16),
     /// A user connection (the orchestrator's users).
     User,
+    /// Server `id`'s control connection to the orchestrator.
+    Control(u16),
 }
 
 fn keyed(secret: &Secret, challenge: &Challenge, role: Role, run_id: &str) -> HmacSha256 {
@@ -93,6 +111,10 @@ fn keyed(secret: &Secret, challenge: &Challenge, role: Role, run_id: &str) -> Hm
             m.update(&id.to_be_bytes());
         }
         Role::User => m.update(b"U\0\0"),
+        Role::Control(id) => {
+            m.update(b"C");
+            m.update(&id.to_be_bytes());
+        }
     }
     m.update(&(run_id.len() as u64).to_be_bytes());
     m.update(run_id.as_bytes());
@@ -191,11 +213,57 @@ pub async fn connect(
             mac: tag,
         },
         Role::User => Hello::User { run_id, mac: tag },
+        Role::Control(_) => unreachable!("the control hello is a FromServer::Hello"),
     };
     let mut buf = BytesMut::new();
     encode_frame(&hello, &mut buf)?;
     stream.write_all(&buf).await?;
     Ok(())
+}
+
+/// The orchestrator's side of a server's control connection: send a challenge, read the
+/// server's [`FromServer::Hello`] (at most [`MAX_HELLO`] bytes), check its MAC. Returns the
+/// server's id, listening port, pid and the connection. The caller bounds the time.
+pub async fn control_hello(
+    mut stream: TcpStream,
+    secret: &Secret,
+    run_id: &str,
+    n: u16,
+) -> Result<
+    (
+        ServerId,
+        u16,
+        u32,
+        FrameReader<OwnedReadHalf>,
+        OwnedWriteHalf,
+    ),
+    WireError,
+> {
+    stream.set_nodelay(true)?;
+    let c = challenge();
+    stream.write_all(&c).await?;
+    let (rd, wr) = stream.into_split();
+    let mut rd = FrameReader::new(rd);
+    rd.set_max_frame(MAX_HELLO);
+    match rd.expect::<FromServer>().await? {
+        FromServer::Hello {
+            id,
+            port,
+            pid,
+            run_id: r,
+            mac,
+        } if r == run_id
+            && (1..=n).contains(&id)
+            && verify(secret, &c, Role::Control(id), run_id, &mac) =>
+        {
+            rd.set_max_frame(MAX_FRAME);
+            Ok((id, port, pid, rd, wr))
+        }
+        FromServer::Hello { id, .. } => Err(WireError::Unexpected(format!(
+            "a control hello claiming s{id} without the run's secret"
+        ))),
+        _ => Err(WireError::Unexpected("expected a hello".into())),
+    }
 }
 
 #[cfg(test)]

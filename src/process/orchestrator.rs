@@ -175,9 +175,10 @@ struct Orchestrator<'a> {
     seq: u64,
     heartbeats: Vec<u64>,
     retransmissions: Vec<u64>,
-    /// Connections each server closed for failing the handshake.
+    /// Connections each server closed for failing the handshake (index 0: the orchestrator's
+    /// control listener).
     rejected: Vec<u64>,
-    /// The run's secret (see [`super::auth`]): handed to the servers in their configuration only.
+    /// The run's secret (see [`super::auth`]): handed to the servers on their stdin only.
     secret: Secret,
     notes: BTreeMap<Note, u64>,
     decided: BTreeSet<Ticket>,
@@ -209,7 +210,7 @@ impl Orchestrator<'_> {
             .await
             .map_err(ProcessError::Io)?;
         let control = listener.local_addr().map_err(ProcessError::Io)?;
-        self.cluster = Cluster::spawn(n, control, &self.run_id)?;
+        self.cluster = Cluster::spawn(n, control, &self.run_id, &self.secret).await?;
         info!(run_id = %self.run_id, "spawned {n} servers");
 
         // Hellos: who is on which port.
@@ -228,30 +229,25 @@ impl Orchestrator<'_> {
                     continue;
                 }
             };
-            stream.set_nodelay(true).map_err(ProcessError::Io)?;
-            let (rd, wr) = stream.into_split();
-            let mut rd = FrameReader::new(rd);
-            let hello = tokio::time::timeout_at(deadline, rd.expect::<FromServer>())
-                .await
-                .map_err(|_| self.setup_failure("a server said nothing"))?
-                .map_err(ProcessError::Wire)?;
-            let FromServer::Hello {
-                id,
-                port,
-                pid,
-                run_id,
-            } = hello
-            else {
+            // Anyone local can connect here: only a server that knows the secret gets further.
+            let hello = auth::control_hello(stream, &self.secret, &self.run_id, n);
+            let (id, port, pid, mut rd, wr) =
+                match tokio::time::timeout(auth::HANDSHAKE_TIMEOUT, hello).await {
+                    Ok(Ok(hello)) => hello,
+                    Ok(Err(e)) => {
+                        self.rejected[0] += 1;
+                        warn!("rejected a control connection: {e}");
+                        continue;
+                    }
+                    Err(_) => {
+                        self.rejected[0] += 1;
+                        warn!("rejected a control connection: no hello in time");
+                        continue;
+                    }
+                };
+            if self.cluster.pid(id) != Some(pid) {
                 return Err(self
-                    .setup_failure(&format!("expected a hello, got {hello:?}"))
-                    .into());
-            };
-            if run_id != self.run_id || !(1..=n).contains(&id) || self.cluster.pid(id) != Some(pid)
-            {
-                return Err(self
-                    .setup_failure(&format!(
-                        "unexpected hello from s{id} (pid {pid}, run {run_id})"
-                    ))
+                    .setup_failure(&format!("unexpected hello from s{id} (pid {pid})"))
                     .into());
             }
             if ports.iter().any(|p| p.0 == id) {
@@ -287,7 +283,6 @@ impl Orchestrator<'_> {
             });
             let cfg = ServerConfig {
                 run_id: self.run_id.clone(),
-                secret: self.secret.clone(),
                 protocol: self.protocol,
                 node: NodeConfig {
                     me: id,

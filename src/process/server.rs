@@ -67,7 +67,7 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
@@ -98,6 +98,14 @@ pub fn main(args: ServerArgs) -> ExitCode {
         eprintln!("ticketlab server s{}: {e}, exiting", args.id);
         return ExitCode::from(2);
     }
+    // The run's secret, on stdin from the orchestrator (never on the command line).
+    let secret = match Secret::read_from(std::io::stdin().lock()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("ticketlab server s{}: no secret on stdin: {e}", args.id);
+            return ExitCode::from(2);
+        }
+    };
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -109,7 +117,7 @@ pub fn main(args: ServerArgs) -> ExitCode {
         }
     };
     let span = tracing::info_span!("node", id = args.id);
-    match rt.block_on(serve(args.clone()).instrument(span)) {
+    match rt.block_on(serve(args.clone(), secret).instrument(span)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("ticketlab server s{}: error: {e:#}", args.id);
@@ -118,15 +126,19 @@ pub fn main(args: ServerArgs) -> ExitCode {
     }
 }
 
-async fn serve(args: ServerArgs) -> anyhow::Result<()> {
+async fn serve(args: ServerArgs, secret: Secret) -> anyhow::Result<()> {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
         .await
         .context("cannot bind a listener on 127.0.0.1")?;
     let port = listener.local_addr()?.port();
-    let ctl = TcpStream::connect(args.control)
+    let mut ctl = TcpStream::connect(args.control)
         .await
         .with_context(|| format!("cannot reach the orchestrator at {}", args.control))?;
     ctl.set_nodelay(true)?;
+    let mut challenge: auth::Challenge = [0; 32];
+    ctl.read_exact(&mut challenge)
+        .await
+        .context("no challenge from the orchestrator")?;
     let (ctl_rd, ctl_wr) = ctl.into_split();
     let mut ctl_rd = FrameReader::new(ctl_rd);
     let mut ctl_wr = FrameWriter::new(ctl_wr);
@@ -136,6 +148,7 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
             port,
             pid: std::process::id(),
             run_id: args.run_id.clone(),
+            mac: auth::mac(&secret, &challenge, Role::Control(args.id), &args.run_id),
         })
         .await?;
     let cfg = match ctl_rd.expect::<ToServer>().await? {
@@ -161,7 +174,7 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
     let rejected = Arc::new(AtomicU64::new(0));
     let listen = Arc::new(Listen {
         run_id: cfg.run_id.clone(),
-        secret: cfg.secret.clone(),
+        secret: secret.clone(),
         n,
         inputs: in_tx.clone(),
         peer_up: peer_up_tx,
@@ -180,7 +193,7 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
         let mut stream = dial(peer_port)
             .await
             .with_context(|| format!("cannot connect to s{peer} at 127.0.0.1:{peer_port}"))?;
-        auth::connect(&mut stream, &cfg.secret, Role::Peer(args.id), &cfg.run_id)
+        auth::connect(&mut stream, &secret, Role::Peer(args.id), &cfg.run_id)
             .await
             .with_context(|| format!("handshake with s{peer}"))?;
         let (_rd, wr) = stream.into_split();

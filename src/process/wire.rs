@@ -238,8 +238,6 @@ pub enum UserResp {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServerConfig {
     pub run_id: String,
-    /// The run's secret: every connection to a server's listener proves it knows it.
-    pub secret: super::auth::Secret,
     pub protocol: ProtocolKind,
     pub node: NodeConfig,
     /// δ, µs: every server→server message reaches its receiver's protocol this long after it was
@@ -451,12 +449,14 @@ impl WireEvent {
 /// Server → orchestrator, on the control connection.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum FromServer {
-    /// First frame: who I am and where my listener is.
+    /// First frame: who I am and where my listener is. `mac` answers the orchestrator's
+    /// challenge ([`super::auth::mac`], role `Control(id)`).
     Hello {
         id: ServerId,
         port: u16,
         pid: u32,
         run_id: String,
+        mac: Vec<u8>,
     },
     /// Every peer link is up, both ways.
     Ready,
@@ -657,5 +657,36 @@ mod tests {
             })
         );
         assert_eq!(r.next::<Msg>().await.unwrap(), None);
+    }
+
+    /// Arbitrary bytes, framed or not, never panic the reader nor make it allocate beyond the
+    /// frame: every outcome is a value or an error.
+    #[tokio::test]
+    async fn garbage_decodes_to_errors_never_panics() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        for round in 0..3000 {
+            let len = rng.gen_range(0..200usize);
+            let mut bytes: Vec<u8> = (0..len).map(|_| rng.gen()).collect();
+            if round % 2 == 0 {
+                // A plausible length prefix, so the body reaches bincode.
+                let mut framed = (len as u32).to_be_bytes().to_vec();
+                framed.append(&mut bytes);
+                bytes = framed;
+            }
+            let _ = FrameReader::new(&bytes[..]).next::<Hello>().await;
+            let _ = FrameReader::new(&bytes[..]).next::<PeerFrame>().await;
+            let _ = FrameReader::new(&bytes[..]).next::<UserReq>().await;
+            let _ = FrameReader::new(&bytes[..]).next::<FromServer>().await;
+            let _ = FrameReader::new(&bytes[..]).next::<ToServer>().await;
+        }
+        // A body claiming a string of 2^62 bytes: an error, not an allocation.
+        let mut huge = BytesMut::new();
+        huge.put_u32(10);
+        huge.put_u8(0); // Hello::Peer
+        huge.put_u8(2); // from
+        huge.put_u8(0xFF); // varint u64 follows
+        huge.put_u64_le(1 << 62);
+        assert!(FrameReader::new(&huge[..]).next::<Hello>().await.is_err());
     }
 }
