@@ -110,6 +110,9 @@ pub struct RunSummary {
     pub duration_ms: f64,
     /// Transmissions lost on lossy links and retransmitted (links stay reliable).
     pub retransmissions: u64,
+    /// Connections to the servers that failed the authentication handshake and were closed
+    /// (processes mode; always 0 in the simulator).
+    pub rejected_connections: u64,
     /// Measured resilience: the largest f (servers crashed at the start) with every ticket
     /// decided. Only with a `[resilience]` sweep.
     pub resilience_measured: Option<u16>,
@@ -344,6 +347,7 @@ pub fn summarize(scenario: &Scenario, protocol: ProtocolKind, run: &RunOutput) -
         backoff_ms: note(Note::BackoffUs) as f64 / 1000.0,
         duration_ms: run.end as f64 / 1000.0,
         retransmissions: run.retransmissions,
+        rejected_connections: run.rejected_connections,
         resilience_measured: None,
         resilience: None,
         behaviour: None,

@@ -40,6 +40,9 @@ pub struct RunOutput {
     pub end: Time,
     /// Transmissions lost on lossy links and retransmitted (not in messages per ticket).
     pub retransmissions: u64,
+    /// Connections to servers' listeners that failed the authentication handshake and were
+    /// closed (processes mode; the simulator has no sockets: 0).
+    pub rejected_connections: u64,
 }
 
 /// Why a run stopped before its end (only real runtimes stop early; the simulator never does).

@@ -1,11 +1,13 @@
 //! The server processes of one run: spawned as one process group, signalled one by one (kill -9,
 //! SIGSTOP/SIGCONT), killed as a whole on any stop, and reaped so none is left behind.
 
+use super::auth::Secret;
 use super::ProcessError;
 use crate::protocol::ServerId;
 use std::net::SocketAddr;
 use std::process::Stdio;
 use std::time::Duration;
+use tokio::io::AsyncWriteExt;
 use tokio::process::Child;
 
 /// The server processes of one run: one process group, killed as a whole.
@@ -26,7 +28,13 @@ impl Cluster {
 
     /// Spawn `ticketlab server` n times. Must run on a thread that outlives the servers (the main
     /// thread): PR_SET_PDEATHSIG fires when the spawning *thread* exits.
-    pub(super) fn spawn(n: u16, control: SocketAddr, run_id: &str) -> Result<Self, ProcessError> {
+    /// Each gets the run's `secret` on its stdin (a pipe only it and we hold), then end of file.
+    pub(super) async fn spawn(
+        n: u16,
+        control: SocketAddr,
+        run_id: &str,
+        secret: &Secret,
+    ) -> Result<Self, ProcessError> {
         let exe =
             std::env::current_exe().map_err(|source| ProcessError::Spawn { server: 1, source })?;
         let mut c = Cluster::empty(n);
@@ -42,16 +50,23 @@ impl Cluster {
                 .arg(me.to_string())
                 .arg("--run-id")
                 .arg(run_id)
-                .stdin(Stdio::null())
+                .stdin(Stdio::piped())
                 .stdout(Stdio::null())
                 .stderr(Stdio::inherit())
                 .kill_on_drop(true)
                 // All servers in one new process group: one kill reaches them all, and the
                 // terminal's Ctrl-C reaches only the orchestrator, which decides what to do.
                 .process_group(c.pgid.unwrap_or(0));
-            let child = cmd
+            let mut child = cmd
                 .spawn()
                 .map_err(|source| ProcessError::Spawn { server: id, source })?;
+            if let Some(mut stdin) = child.stdin.take() {
+                // 32 bytes fit in any pipe buffer: this does not wait for the child.
+                stdin
+                    .write_all(secret.bytes())
+                    .await
+                    .map_err(|source| ProcessError::Spawn { server: id, source })?;
+            }
             let pid = child.id();
             if c.pgid.is_none() {
                 c.pgid = pid.map(|p| p as i32);

@@ -8,6 +8,7 @@
 //! - [`server`] (the hidden `ticketlab server` subcommand) drives one unchanged protocol state
 //!   machine; it writes each outgoing server→server message at once, tagged with its release
 //!   instant (send time + δ, jitter, faults), and holds each incoming one until that instant;
+//! - [`auth`] is the per-run secret and the handshake every connection to a server must pass;
 //! - [`wire`] is the framing and the messages of the three kinds of connection;
 //! - [`clock`] is the shared time base (µs since a run epoch handed out as UNIX time);
 //! - [`platform`] is the seam around the only Linux-specific calls (parent-death signal, the
@@ -20,6 +21,7 @@
 //! signal); SIGINT/SIGTERM to the orchestrator kill the cluster and still write partial results
 //! ([`Interrupt`]).
 
+pub mod auth;
 pub mod clock;
 mod cluster;
 mod node;

@@ -81,6 +81,8 @@ pub(super) struct Node {
     pub(super) dying: bool,
     pub(super) heartbeats: u64,
     pub(super) retransmissions: u64,
+    /// Connections that failed the handshake (counted by the listener's tasks).
+    pub(super) rejected: std::sync::Arc<std::sync::atomic::AtomicU64>,
     pub(super) sent: Vec<u64>,
     pub(super) received: Vec<u64>,
     /// The number of this server's next protocol message (the history's `seq`).
@@ -243,6 +245,7 @@ impl Node {
         self.report(FromServer::Counters {
             heartbeats: self.heartbeats,
             retransmissions: self.retransmissions,
+            rejected: self.rejected.load(std::sync::atomic::Ordering::Relaxed),
         });
     }
 

@@ -24,11 +24,11 @@
 //! process group at once, keeps reading what the servers had already sent, and returns the
 //! partial output with the reason.
 
+use super::auth::{self, Role, Secret};
 use super::clock::{tokio_instant, unix_us, RunClock};
 use super::cluster::Cluster;
 use super::wire::{
-    forward_frames, FrameReader, FrameWriter, FromServer, Hello, LinkFault, ServerConfig, ToServer,
-    UserReq, UserResp,
+    forward_frames, FrameReader, FromServer, LinkFault, ServerConfig, ToServer, UserReq, UserResp,
 };
 use super::{Interrupt, ProcessError, RunOptions, Stop};
 use crate::history::Event;
@@ -89,6 +89,8 @@ pub(super) async fn run_protocol(
         seq: 0,
         heartbeats: vec![0; usize::from(n) + 1],
         retransmissions: vec![0; usize::from(n) + 1],
+        rejected: vec![0; usize::from(n) + 1],
+        secret: Secret::random(),
         notes: BTreeMap::new(),
         decided: BTreeSet::new(),
         bar,
@@ -173,6 +175,11 @@ struct Orchestrator<'a> {
     seq: u64,
     heartbeats: Vec<u64>,
     retransmissions: Vec<u64>,
+    /// Connections each server closed for failing the handshake (index 0: the orchestrator's
+    /// control listener).
+    rejected: Vec<u64>,
+    /// The run's secret (see [`super::auth`]): handed to the servers on their stdin only.
+    secret: Secret,
     notes: BTreeMap<Note, u64>,
     decided: BTreeSet<Ticket>,
     /// Tickets decided / total (hidden unless wanted and on a terminal).
@@ -203,7 +210,7 @@ impl Orchestrator<'_> {
             .await
             .map_err(ProcessError::Io)?;
         let control = listener.local_addr().map_err(ProcessError::Io)?;
-        self.cluster = Cluster::spawn(n, control, &self.run_id)?;
+        self.cluster = Cluster::spawn(n, control, &self.run_id, &self.secret).await?;
         info!(run_id = %self.run_id, "spawned {n} servers");
 
         // Hellos: who is on which port.
@@ -222,30 +229,25 @@ impl Orchestrator<'_> {
                     continue;
                 }
             };
-            stream.set_nodelay(true).map_err(ProcessError::Io)?;
-            let (rd, wr) = stream.into_split();
-            let mut rd = FrameReader::new(rd);
-            let hello = tokio::time::timeout_at(deadline, rd.expect::<FromServer>())
-                .await
-                .map_err(|_| self.setup_failure("a server said nothing"))?
-                .map_err(ProcessError::Wire)?;
-            let FromServer::Hello {
-                id,
-                port,
-                pid,
-                run_id,
-            } = hello
-            else {
+            // Anyone local can connect here: only a server that knows the secret gets further.
+            let hello = auth::control_hello(stream, &self.secret, &self.run_id, n);
+            let (id, port, pid, mut rd, wr) =
+                match tokio::time::timeout(auth::HANDSHAKE_TIMEOUT, hello).await {
+                    Ok(Ok(hello)) => hello,
+                    Ok(Err(e)) => {
+                        self.rejected[0] += 1;
+                        warn!("rejected a control connection: {e}");
+                        continue;
+                    }
+                    Err(_) => {
+                        self.rejected[0] += 1;
+                        warn!("rejected a control connection: no hello in time");
+                        continue;
+                    }
+                };
+            if self.cluster.pid(id) != Some(pid) {
                 return Err(self
-                    .setup_failure(&format!("expected a hello, got {hello:?}"))
-                    .into());
-            };
-            if run_id != self.run_id || !(1..=n).contains(&id) || self.cluster.pid(id) != Some(pid)
-            {
-                return Err(self
-                    .setup_failure(&format!(
-                        "unexpected hello from s{id} (pid {pid}, run {run_id})"
-                    ))
+                    .setup_failure(&format!("unexpected hello from s{id} (pid {pid})"))
                     .into());
             }
             if ports.iter().any(|p| p.0 == id) {
@@ -316,20 +318,19 @@ impl Orchestrator<'_> {
 
         // One user connection per server.
         for &(id, port) in &ports {
-            let stream = TcpStream::connect((Ipv4Addr::LOCALHOST, port))
+            let mut stream = TcpStream::connect((Ipv4Addr::LOCALHOST, port))
                 .await
                 .map_err(ProcessError::Io)?;
             stream.set_nodelay(true).map_err(ProcessError::Io)?;
+            let handshake = auth::connect(&mut stream, &self.secret, Role::User, &self.run_id);
+            tokio::time::timeout_at(deadline, handshake)
+                .await
+                .map_err(|_| self.setup_failure(&format!("s{id} did not answer a user's hello")))?
+                .map_err(ProcessError::Wire)?;
             let (rd, wr) = stream.into_split();
-            let mut w = FrameWriter::new(wr);
-            w.send(&Hello::User {
-                run_id: self.run_id.clone(),
-            })
-            .await
-            .map_err(ProcessError::Wire)?;
             let (tx, rx) = unbounded_channel();
             tokio::spawn(async move {
-                let _ = forward_frames(w.into_inner(), rx).await;
+                let _ = forward_frames(wr, rx).await;
             });
             self.users[usize::from(id)] = Some(tx);
             let inbox = self.inbox_tx.clone();
@@ -513,7 +514,9 @@ impl Orchestrator<'_> {
                 FromServer::Counters {
                     heartbeats,
                     retransmissions,
+                    rejected,
                 } => {
+                    self.rejected[usize::from(id)] = rejected;
                     self.heartbeats[usize::from(id)] = heartbeats;
                     self.retransmissions[usize::from(id)] = retransmissions;
                 }
@@ -726,6 +729,7 @@ impl Orchestrator<'_> {
             history,
             heartbeats: self.heartbeats.iter().sum(),
             retransmissions: self.retransmissions.iter().sum(),
+            rejected_connections: self.rejected.iter().sum(),
             notes: self.notes,
             end: self.end,
         }

@@ -47,12 +47,12 @@
 //! closes: losing the orchestrator is the end of the run (and, without Linux's parent-death
 //! signal, how a server learns that its orchestrator died).
 
+use super::auth::{self, Role, Secret};
 use super::clock::{mono_ns, RunClock};
 use super::node::{Input, Link, Node};
 use super::platform::{self, PreciseTimer};
 use super::wire::{
-    encode_frame, forward_frames, FrameReader, FrameWriter, FromServer, Hello, PeerFrame, ToServer,
-    UserReq,
+    forward_frames, FrameReader, FrameWriter, FromServer, PeerFrame, ToServer, UserReq,
 };
 use crate::lab::netmodel::LinkModel;
 use crate::lab::tickets::Verifier;
@@ -65,12 +65,14 @@ use rand_chacha::ChaCha8Rng;
 use std::collections::{BTreeMap, VecDeque};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
-use tokio::sync::watch;
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tracing::{debug, info, trace, warn, Instrument};
 
 /// Arguments of the hidden `ticketlab server` subcommand (set by the orchestrator).
@@ -97,6 +99,14 @@ pub fn main(args: ServerArgs) -> ExitCode {
         eprintln!("ticketlab server s{}: {e}, exiting", args.id);
         return ExitCode::from(2);
     }
+    // The run's secret, on stdin from the orchestrator (never on the command line).
+    let secret = match Secret::read_from(std::io::stdin().lock()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("ticketlab server s{}: no secret on stdin: {e}", args.id);
+            return ExitCode::from(2);
+        }
+    };
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -108,7 +118,7 @@ pub fn main(args: ServerArgs) -> ExitCode {
         }
     };
     let span = tracing::info_span!("node", id = args.id);
-    match rt.block_on(serve(args.clone()).instrument(span)) {
+    match rt.block_on(serve(args.clone(), secret).instrument(span)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("ticketlab server s{}: error: {e:#}", args.id);
@@ -117,15 +127,19 @@ pub fn main(args: ServerArgs) -> ExitCode {
     }
 }
 
-async fn serve(args: ServerArgs) -> anyhow::Result<()> {
+async fn serve(args: ServerArgs, secret: Secret) -> anyhow::Result<()> {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
         .await
         .context("cannot bind a listener on 127.0.0.1")?;
     let port = listener.local_addr()?.port();
-    let ctl = TcpStream::connect(args.control)
+    let mut ctl = TcpStream::connect(args.control)
         .await
         .with_context(|| format!("cannot reach the orchestrator at {}", args.control))?;
     ctl.set_nodelay(true)?;
+    let mut challenge: auth::Challenge = [0; 32];
+    ctl.read_exact(&mut challenge)
+        .await
+        .context("no challenge from the orchestrator")?;
     let (ctl_rd, ctl_wr) = ctl.into_split();
     let mut ctl_rd = FrameReader::new(ctl_rd);
     let mut ctl_wr = FrameWriter::new(ctl_wr);
@@ -135,6 +149,7 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
             port,
             pid: std::process::id(),
             run_id: args.run_id.clone(),
+            mac: auth::mac(&secret, &challenge, Role::Control(args.id), &args.run_id),
         })
         .await?;
     let cfg = match ctl_rd.expect::<ToServer>().await? {
@@ -157,17 +172,18 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
     let (peer_up_tx, mut peer_up_rx) = unbounded_channel::<ServerId>();
     // Incoming peer links wait for the run clock before they read (a peer may start first).
     let (clock_tx, clock_rx) = watch::channel(None::<RunClock>);
-    tokio::spawn(
-        accept_loop(
-            listener,
-            cfg.run_id.clone(),
-            n,
-            in_tx.clone(),
-            peer_up_tx,
-            clock_rx,
-        )
-        .in_current_span(),
-    );
+    let rejected = Arc::new(AtomicU64::new(0));
+    let listen = Arc::new(Listen {
+        run_id: cfg.run_id.clone(),
+        secret: secret.clone(),
+        n,
+        inputs: in_tx.clone(),
+        peer_up: peer_up_tx,
+        clock: clock_rx,
+        rejected: rejected.clone(),
+        pending: Arc::new(Semaphore::new(auth::MAX_PENDING)),
+    });
+    tokio::spawn(accept_loop(listener, listen).in_current_span());
 
     // Outgoing links: dial every peer (their listeners were bound before they said hello).
     let mut links: Vec<Option<Link>> = (0..=n).map(|_| None).collect();
@@ -175,19 +191,13 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
         if peer == args.id {
             continue;
         }
-        let stream = dial(peer_port)
+        let mut stream = dial(peer_port)
             .await
             .with_context(|| format!("cannot connect to s{peer} at 127.0.0.1:{peer_port}"))?;
-        let (_rd, mut wr) = stream.into_split();
-        let mut hello = BytesMut::new();
-        encode_frame(
-            &Hello::Peer {
-                from: args.id,
-                run_id: cfg.run_id.clone(),
-            },
-            &mut hello,
-        )?;
-        wr.write_all(&hello).await?;
+        auth::connect(&mut stream, &secret, Role::Peer(args.id), &cfg.run_id)
+            .await
+            .with_context(|| format!("handshake with s{peer}"))?;
+        let (_rd, wr) = stream.into_split();
         let (tx, rx) = unbounded_channel();
         tokio::spawn(link_writer(peer, wr, rx).instrument(tracing::debug_span!("link", to = peer)));
         links[usize::from(peer)] = Some(Link {
@@ -282,6 +292,7 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
         dying: false,
         heartbeats: 0,
         retransmissions: 0,
+        rejected,
         sent: vec![0; usize::from(n) + 1],
         received: vec![0; usize::from(n) + 1],
         next_seq: 0,
@@ -318,15 +329,29 @@ async fn dial(port: u16) -> std::io::Result<TcpStream> {
     Err(last.unwrap_or_else(|| std::io::Error::other("no attempt")))
 }
 
-/// Accept peer links and user connections; each first says who it is.
-async fn accept_loop(
-    listener: TcpListener,
+/// What the listener's connection tasks share.
+struct Listen {
     run_id: String,
+    secret: Secret,
     n: u16,
     inputs: UnboundedSender<Input>,
     peer_up: UnboundedSender<ServerId>,
     clock: watch::Receiver<Option<RunClock>>,
-) {
+    /// Connections closed for failing the handshake (reported in `FromServer::Counters`).
+    rejected: Arc<AtomicU64>,
+    /// Permits for connections in their handshake ([`auth::MAX_PENDING`]).
+    pending: Arc<Semaphore>,
+}
+
+impl Listen {
+    fn reject(&self, why: &str) {
+        self.rejected.fetch_add(1, Ordering::Relaxed);
+        warn!("rejected a connection: {why}");
+    }
+}
+
+/// Accept peer links and user connections; each must first pass the handshake ([`auth`]).
+async fn accept_loop(listener: TcpListener, listen: Arc<Listen>) {
     let mut next_conn = 0u64;
     loop {
         let stream = match listener.accept().await {
@@ -338,45 +363,44 @@ async fn accept_loop(
                 continue;
             }
         };
+        // Too many connections still unauthenticated: close this one at once.
+        let Ok(permit) = listen.pending.clone().try_acquire_owned() else {
+            drop(stream);
+            listen.reject("too many unauthenticated connections");
+            continue;
+        };
         next_conn += 1;
-        tokio::spawn(
-            connection(
-                stream,
-                next_conn,
-                run_id.clone(),
-                n,
-                inputs.clone(),
-                peer_up.clone(),
-                clock.clone(),
-            )
-            .in_current_span(),
-        );
+        tokio::spawn(connection(stream, next_conn, listen.clone(), permit).in_current_span());
     }
 }
 
-/// One accepted connection: a peer's link to us, or a user.
+/// One accepted connection: the handshake, then a peer's link to us or a user. Nothing it sends
+/// reaches the node before the handshake has passed.
 async fn connection(
     stream: TcpStream,
     conn: u64,
-    run_id: String,
-    n: u16,
-    inputs: UnboundedSender<Input>,
-    peer_up: UnboundedSender<ServerId>,
-    mut clock: watch::Receiver<Option<RunClock>>,
+    listen: Arc<Listen>,
+    permit: OwnedSemaphorePermit,
 ) {
     let _ = stream.set_nodelay(true);
-    let (rd, wr) = stream.into_split();
+    let (rd, mut wr) = stream.into_split();
     let mut rd = FrameReader::new(rd);
-    let hello = match rd.expect::<Hello>().await {
-        Ok(h) => h,
-        Err(e) => {
-            warn!("dropping a connection without hello: {e}");
-            return;
-        }
+    let who = tokio::time::timeout(
+        auth::HANDSHAKE_TIMEOUT,
+        auth::accept(&mut rd, &mut wr, &listen.secret, &listen.run_id, listen.n),
+    )
+    .await;
+    drop(permit);
+    let who = match who {
+        Ok(Ok(who)) => who,
+        Ok(Err(e)) => return listen.reject(&e.to_string()),
+        Err(_) => return listen.reject("no hello in time"),
     };
-    match hello {
-        Hello::Peer { from, run_id: r } if r == run_id && (1..=n).contains(&from) => {
-            let _ = peer_up.send(from);
+    let inputs = listen.inputs.clone();
+    match who {
+        auth::Peer::Server(from) => {
+            let _ = listen.peer_up.send(from);
+            let mut clock = listen.clock.clone();
             let clock = match clock.wait_for(Option::is_some).await {
                 Ok(c) => c.expect("waited for it"),
                 Err(_) => return, // never started
@@ -385,7 +409,7 @@ async fn connection(
                 .instrument(tracing::debug_span!("link", from))
                 .await;
         }
-        Hello::User { run_id: r } if r == run_id => {
+        auth::Peer::User => {
             let (tx, rx) = unbounded_channel();
             if inputs.send(Input::UserConn { conn, tx }).is_err() {
                 return;
@@ -404,7 +428,6 @@ async fn connection(
                 }
             }
         }
-        other => warn!("dropping a connection from another run: {other:?}"),
     }
 }
 

@@ -91,6 +91,12 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
         }
     }
 
+    /// Accept frames of at most `max` bytes from now on (≤ [`MAX_FRAME`]): a length prefix
+    /// above it is an error before anything is allocated for the frame.
+    pub fn set_max_frame(&mut self, max: usize) {
+        self.codec.set_max_frame_length(max.min(MAX_FRAME));
+    }
+
     /// The next value, or `None` on a clean end of stream (between frames).
     pub async fn next<T: DeserializeOwned>(&mut self) -> Result<Option<T>, WireError> {
         loop {
@@ -186,13 +192,20 @@ pub async fn forward_frames<T: Serialize, W: AsyncWrite + Unpin>(
     Ok(())
 }
 
-/// The first frame on a connection to a server's listener says who is calling.
+/// The first frame on a connection to a server's listener says who is calling, and proves it
+/// knows the run's secret (see [`super::auth`]). It answers the listener's challenge: 32 raw
+/// bytes the listener writes as soon as it accepts.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Hello {
-    /// Server `from`'s outgoing link to this server; [`PeerFrame`]s follow.
-    Peer { from: ServerId, run_id: String },
-    /// A user connection; `UserReq` frames follow.
-    User { run_id: String },
+    /// Server `from`'s outgoing link to this server; [`PeerFrame`]s follow. `mac` answers the
+    /// listener's challenge ([`super::auth::mac`] with role `Peer(from)`).
+    Peer {
+        from: ServerId,
+        run_id: String,
+        mac: Vec<u8>,
+    },
+    /// A user connection; `UserReq` frames follow. `mac`: role `User`.
+    User { run_id: String, mac: Vec<u8> },
 }
 
 /// One server→server message on a peer link. The sender writes it as soon as the protocol sends
@@ -465,12 +478,14 @@ impl WireEvent {
 /// Server → orchestrator, on the control connection.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum FromServer {
-    /// First frame: who I am and where my listener is.
+    /// First frame: who I am and where my listener is. `mac` answers the orchestrator's
+    /// challenge ([`super::auth::mac`], role `Control(id)`).
     Hello {
         id: ServerId,
         port: u16,
         pid: u32,
         run_id: String,
+        mac: Vec<u8>,
     },
     /// Every peer link is up, both ways.
     Ready,
@@ -480,10 +495,12 @@ pub enum FromServer {
     Note { note: Note, by: u64 },
     /// The protocol halted this server (`Effect::Halt`) at `t_us`: the last frame; it dies now.
     Halted { t_us: Time },
-    /// Counters so far (cumulative): heartbeats sent, transmissions lost and retransmitted.
+    /// Counters so far (cumulative): heartbeats sent, transmissions lost and retransmitted,
+    /// connections that failed the authentication handshake and were closed.
     Counters {
         heartbeats: u64,
         retransmissions: u64,
+        rejected: u64,
     },
     /// A link fault ([`ToServer::Link`]) is in force.
     Applied,
@@ -669,5 +686,36 @@ mod tests {
             })
         );
         assert_eq!(r.next::<Msg>().await.unwrap(), None);
+    }
+
+    /// Arbitrary bytes, framed or not, never panic the reader nor make it allocate beyond the
+    /// frame: every outcome is a value or an error.
+    #[tokio::test]
+    async fn garbage_decodes_to_errors_never_panics() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        for round in 0..3000 {
+            let len = rng.gen_range(0..200usize);
+            let mut bytes: Vec<u8> = (0..len).map(|_| rng.gen()).collect();
+            if round % 2 == 0 {
+                // A plausible length prefix, so the body reaches bincode.
+                let mut framed = (len as u32).to_be_bytes().to_vec();
+                framed.append(&mut bytes);
+                bytes = framed;
+            }
+            let _ = FrameReader::new(&bytes[..]).next::<Hello>().await;
+            let _ = FrameReader::new(&bytes[..]).next::<PeerFrame>().await;
+            let _ = FrameReader::new(&bytes[..]).next::<UserReq>().await;
+            let _ = FrameReader::new(&bytes[..]).next::<FromServer>().await;
+            let _ = FrameReader::new(&bytes[..]).next::<ToServer>().await;
+        }
+        // A body claiming a string of 2^62 bytes: an error, not an allocation.
+        let mut huge = BytesMut::new();
+        huge.put_u32(10);
+        huge.put_u8(0); // Hello::Peer
+        huge.put_u8(2); // from
+        huge.put_u8(0xFF); // varint u64 follows
+        huge.put_u64_le(1 << 62);
+        assert!(FrameReader::new(&huge[..]).next::<Hello>().await.is_err());
     }
 }
