@@ -143,6 +143,7 @@ fn attack(port: u16, run_id: &str) {
     });
     bytes.extend(frame(&ticketlab::process::wire::UserReq::Submit {
         ticket: "evil".into(),
+        signed: "evil|1|0|0|00".into(),
     }));
     send_and_wait_close(port, &bytes);
 }
