@@ -735,7 +735,7 @@ mod tests {
             } else {
                 let len = rng.gen_range(0..200usize);
                 let mut bytes: Vec<u8> = (0..len).map(|_| rng.gen()).collect();
-                if round % 3 == 0 {
+                if round.is_multiple_of(3) {
                     // A plausible length prefix, so the body reaches bincode.
                     let mut framed = (len as u32).to_be_bytes().to_vec();
                     framed.append(&mut bytes);
