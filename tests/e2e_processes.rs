@@ -8,6 +8,9 @@
 //! theory (δ is a floor: every message is held at its receiver until δ after it was sent), and
 //! stays within theory + a wide margin.
 
+mod common;
+use common::procs::processes_with;
+
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -37,46 +40,6 @@ fn stderr(o: &Output) -> String {
 /// A run id nobody else uses (the test binary's pid + a per-test tag).
 fn run_id(tag: &str) -> String {
     format!("e2e{}{tag}", std::process::id())
-}
-
-/// Live processes whose command line mentions `needle` (zombies have an empty command line).
-#[cfg(all(target_os = "linux", not(feature = "portable")))]
-fn processes_with(needle: &str) -> Vec<(u32, String)> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        if pid == std::process::id() {
-            continue;
-        }
-        if let Ok(raw) = std::fs::read(entry.path().join("cmdline")) {
-            let cmd = String::from_utf8_lossy(&raw).replace('\0', " ");
-            if cmd.contains(needle) {
-                found.push((pid, cmd));
-            }
-        }
-    }
-    found
-}
-
-/// Live processes whose command line mentions `needle`, from `ps` (procps on Linux, BSD ps on
-/// macOS; zombies show without their arguments).
-#[cfg(not(all(target_os = "linux", not(feature = "portable"))))]
-fn processes_with(needle: &str) -> Vec<(u32, String)> {
-    let out = Command::new("ps")
-        .args(["-A", "-ww", "-o", "pid=,command="])
-        .output()
-        .expect("ps runs");
-    assert!(out.status.success(), "ps: {}", stderr(&out));
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| {
-            let (pid, cmd) = l.trim_start().split_once(' ')?;
-            Some((pid.parse::<u32>().ok()?, cmd.trim().to_string()))
-        })
-        .filter(|(pid, cmd)| *pid != std::process::id() && cmd.contains(needle))
-        .collect()
 }
 
 /// No process of the run is left (allowing a moment for processes the kernel is killing).

@@ -8,6 +8,9 @@
 //! Linux only: the attacker finds the servers and their ports in /proc, as any local user can.
 #![cfg(target_os = "linux")]
 
+mod common;
+use common::procs::processes_with;
+
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
@@ -20,26 +23,6 @@ use ticketlab::protocol::Msg;
 
 const N: usize = 5;
 const TICKETS: u64 = 600;
-
-/// (pid, command line) of live processes whose command line mentions `needle`.
-fn processes_with(needle: &str) -> Vec<(u32, String)> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        if pid == std::process::id() {
-            continue;
-        }
-        if let Ok(raw) = std::fs::read(entry.path().join("cmdline")) {
-            let cmd = String::from_utf8_lossy(&raw).replace('\0', " ");
-            if cmd.contains(needle) {
-                found.push((pid, cmd));
-            }
-        }
-    }
-    found
-}
 
 /// The socket inodes a process holds.
 fn socket_inodes(pid: u32) -> BTreeSet<u64> {

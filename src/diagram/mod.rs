@@ -157,6 +157,25 @@ pub struct Model {
 }
 
 impl Model {
+    /// Every event time in the window, sorted (sends, deliveries, marks), and each message's
+    /// flight (send, delivery or send): what both pictures scale their time axis on.
+    pub fn event_times(&self) -> (Vec<Time>, Vec<(Time, Time)>) {
+        let mut times: Vec<Time> = self
+            .messages
+            .iter()
+            .flat_map(|m| [Some(m.sent), m.delivered])
+            .flatten()
+            .chain(self.marks.iter().map(|m| m.t))
+            .collect();
+        times.sort_unstable();
+        let busy = self
+            .messages
+            .iter()
+            .map(|m| (m.sent, m.delivered.unwrap_or(m.sent)))
+            .collect();
+        (times, busy)
+    }
+
     /// The message types drawn, in order of first send: a type's index picks its colour.
     pub fn kinds(&self) -> Vec<&str> {
         let mut out: Vec<&str> = Vec::new();

@@ -61,19 +61,7 @@ impl Boxed {
 /// The diagram as an SVG document.
 pub fn render(model: &Model) -> String {
     let n = model.n.max(1);
-    let mut times: Vec<_> = model
-        .messages
-        .iter()
-        .flat_map(|m| [Some(m.sent), m.delivered])
-        .flatten()
-        .chain(model.marks.iter().map(|m| m.t))
-        .collect();
-    times.sort_unstable();
-    let busy: Vec<_> = model
-        .messages
-        .iter()
-        .map(|m| (m.sent, m.delivered.unwrap_or(m.sent)))
-        .collect();
+    let (times, busy) = model.event_times();
     let dense = model.messages.len() as f64;
     let axis = Axis::new(model.start, model.end, &times, &busy, MAX_UNITS, dense);
     let y = |t| TOP + axis.y(t) * ROW_PX;

@@ -184,19 +184,7 @@ fn wrap(words: &[String], w: usize, indent: &str) -> Vec<String> {
 /// The diagram as text, `width` columns at most; ANSI colours when `color`.
 pub fn render(model: &Model, width: usize, color: bool) -> anyhow::Result<String> {
     let n = usize::from(model.n.max(1));
-    let mut times: Vec<_> = model
-        .messages
-        .iter()
-        .flat_map(|m| [Some(m.sent), m.delivered])
-        .flatten()
-        .chain(model.marks.iter().map(|m| m.t))
-        .collect();
-    times.sort_unstable();
-    let busy: Vec<_> = model
-        .messages
-        .iter()
-        .map(|m| (m.sent, m.delivered.unwrap_or(m.sent)))
-        .collect();
+    let (times, busy) = model.event_times();
     let dense = model.messages.len() as f64 / 2.0;
     let axis = Axis::new(model.start, model.end, &times, &busy, MAX_ROWS, dense);
     let row = |t| axis.y(t).round() as i64;

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod bin;
+pub mod procs;
 
 use ticketlab::history::Event;
 use ticketlab::lab::RunOutput;

@@ -1,0 +1,45 @@
+//! Finding a run's processes from the end-to-end tests, as any local user could.
+
+/// Live processes whose command line mentions `needle` (zombies have an empty command line).
+#[cfg(all(target_os = "linux", not(feature = "portable")))]
+pub fn processes_with(needle: &str) -> Vec<(u32, String)> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        if pid == std::process::id() {
+            continue;
+        }
+        if let Ok(raw) = std::fs::read(entry.path().join("cmdline")) {
+            let cmd = String::from_utf8_lossy(&raw).replace('\0', " ");
+            if cmd.contains(needle) {
+                found.push((pid, cmd));
+            }
+        }
+    }
+    found
+}
+
+/// Live processes whose command line mentions `needle`, from `ps` (procps on Linux, BSD ps on
+/// macOS; zombies show without their arguments).
+#[cfg(not(all(target_os = "linux", not(feature = "portable"))))]
+pub fn processes_with(needle: &str) -> Vec<(u32, String)> {
+    let out = std::process::Command::new("ps")
+        .args(["-A", "-ww", "-o", "pid=,command="])
+        .output()
+        .expect("ps runs");
+    assert!(
+        out.status.success(),
+        "ps: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let (pid, cmd) = l.trim_start().split_once(' ')?;
+            Some((pid.parse::<u32>().ok()?, cmd.trim().to_string()))
+        })
+        .filter(|(pid, cmd)| *pid != std::process::id() && cmd.contains(needle))
+        .collect()
+}
