@@ -206,6 +206,35 @@ fn timed_protocols_are_checked_for_safety_within_a_timer_bound() {
     }
 }
 
+/// Protocols whose tickets are independent objects are searched a ticket at a time: the
+/// figures are the sums of the tickets' own searches, and the report says so.
+#[test]
+fn independent_tickets_are_searched_alone_and_summed() {
+    let dir = tempfile::tempdir().unwrap();
+    for p in [ProtocolKind::QlockBackoff, ProtocolKind::QlockAmo] {
+        let run = |submit: Vec<Vec<u16>>| {
+            let mut cfg = config(p, submit, 1, 0);
+            cfg.timers = 1;
+            check::run(&cfg, dir.path(), &ticketlab::sim::Simulator).unwrap()
+        };
+        let both = run(vec![vec![1, 2], vec![3]]);
+        let (t1, t2) = (run(vec![vec![1, 2]]), run(vec![vec![3]]));
+        assert!(both.violation.is_none() && both.exhausted, "{p}");
+        assert_eq!(both.states, t1.states + t2.states, "{p}");
+        assert_eq!(both.terminal, t1.terminal + t2.terminal, "{p}");
+        assert_eq!(both.max_depth, t1.max_depth.max(t2.max_depth), "{p}");
+        assert!(
+            both.notes[0].contains("searched alone"),
+            "{p}: {:?}",
+            both.notes
+        );
+    }
+    // A protocol whose tickets share a broadcast is searched whole.
+    let cfg = config(ProtocolKind::TwoPe, vec![vec![1], vec![2]], 0, 0);
+    let r = check::run(&cfg, dir.path(), &ticketlab::sim::Simulator).unwrap();
+    assert!(r.notes.iter().all(|n| !n.contains("searched alone")));
+}
+
 #[test]
 fn bad_bounds_and_unknown_protocols_are_clear_errors() {
     let dir = tempfile::tempdir().unwrap();

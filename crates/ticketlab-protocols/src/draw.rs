@@ -13,6 +13,18 @@ impl SplitMix64 {
         SplitMix64(seed ^ u64::from(me).wrapping_mul(0xD1B5_4A32_D192_ED03))
     }
 
+    /// The stream of one ticket's draws at server `me`: `new(seed, me)` moved by a 64-bit
+    /// FNV-1a hash of the ticket id (stable across builds, unlike std's hasher).
+    pub fn for_ticket(seed: u64, me: ServerId, ticket: &str) -> Self {
+        let mut h: u64 = 0xCBF2_9CE4_8422_2325;
+        for b in ticket.bytes() {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01B3);
+        }
+        let mut s = SplitMix64::new(seed ^ h, me);
+        s.next_u64();
+        s
+    }
+
     pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;

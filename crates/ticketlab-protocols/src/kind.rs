@@ -347,6 +347,22 @@ impl ProtocolKind {
         matches!(self, ProtocolKind::Alo2Pe | ProtocolKind::QlockBackoff)
     }
 
+    /// Whether every ticket is its own object: a server's state is a map from ticket to that
+    /// ticket's state, every message and timer belongs to one ticket, and nothing one ticket does
+    /// (draws included) changes what another does. Then a run is an interleaving of independent
+    /// per-ticket runs, and a search may explore each ticket alone (`ticketlab check` does): the
+    /// quorum locks and bft-fleet. Not the broadcast-based protocols, whose tickets share one
+    /// delivery order.
+    pub fn tickets_independent(self) -> bool {
+        matches!(
+            self,
+            ProtocolKind::QlockAmo
+                | ProtocolKind::BqlockAmo
+                | ProtocolKind::QlockBackoff
+                | ProtocolKind::BftFleet
+        )
+    }
+
     /// The largest number of crashes the protocol is designed to tolerate at size n.
     ///
     /// SE/OPT: ⌊(n−1)/2⌋ — a crash only costs the fast path; the consensus fallback needs a

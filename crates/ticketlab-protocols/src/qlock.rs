@@ -33,7 +33,8 @@
 //! - the contender succeeds iff at most b = 0 of its first quorum of answers are LOCKED;
 //! - otherwise it sleeps for a duration drawn uniformly from [(Δ+4δ), 2^s(Δ+4δ)], s = the number of
 //!   queries already made in this contend (first sleep: [Δ+4δ, 2(Δ+4δ)]), then queries again. The
-//!   draw ("←_R") comes from a splitmix64 stream seeded by the run seed and the server id.
+//!   draw ("←_R") comes from a splitmix64 stream seeded by the run seed, the server id and the
+//!   ticket (one stream per claim: tickets stay independent objects).
 //! - Δ = 6δ \[reconstructed\]: it covers get, propose and commit (three round trips). δ is
 //!   `NodeConfig::delta`, the known bound (§3). There is no unlock: a crashed holder's lease just
 //!   expires (§1).
@@ -312,6 +313,8 @@ struct Claim {
     /// Fig. 2's `completed`.
     completed: u64,
     phase: Phase,
+    /// This claim's draws (backoff, apply's order): seeded by the run seed, the server and τ.
+    rng: SplitMix64,
 }
 
 /// `qlock-backoff`: the CMR backoff mutex plus the §6 ordering protocol, one object per ticket
@@ -324,7 +327,9 @@ pub struct QlockBackoff {
     free_window: Time,
     /// Δ + 4δ: the backoff unit.
     backoff_unit: Time,
-    rng: SplitMix64,
+    /// The run seed: each claim draws from its own stream (seed, server, ticket), so one
+    /// ticket's draws never depend on another's — tickets are independent objects.
+    seed: u64,
     received: BTreeSet<Ticket>,
     objects: BTreeMap<Ticket, Object>,
     claims: BTreeMap<Ticket, Claim>,
@@ -343,7 +348,7 @@ impl QlockBackoff {
             quorum: majority(cfg.n),
             free_window: big_delta + 2 * delta,
             backoff_unit: big_delta + 4 * delta,
-            rng: SplitMix64::new(cfg.seed, cfg.me),
+            seed: cfg.seed,
             received: BTreeSet::new(),
             objects: BTreeMap::new(),
             claims: BTreeMap::new(),
@@ -501,7 +506,7 @@ impl QlockBackoff {
         }
         c.s += 1;
         let hi = self.backoff_unit << c.s.min(MAX_BACKOFF_EXP);
-        let sleep = self.rng.uniform(self.backoff_unit, hi);
+        let sleep = c.rng.uniform(self.backoff_unit, hi);
         c.phase = Phase::Sleeping;
         out.note(Note::Backoff);
         out.note_by(Note::BackoffUs, sleep);
@@ -548,7 +553,7 @@ impl QlockBackoff {
             return;
         }
         let rank = *rank;
-        let (state, completed) = choose_state(c.completed, reports, &mut self.rng);
+        let (state, completed) = choose_state(c.completed, reports, &mut c.rng);
         c.completed = completed;
         c.phase = Phase::Proposing {
             rank,
@@ -695,6 +700,7 @@ impl Protocol for QlockBackoff {
                 seen: 0,
                 completed: 0,
                 phase: Phase::Sleeping,
+                rng: SplitMix64::for_ticket(self.seed, self.me, &ticket.0),
             },
         );
         self.contend(now, &ticket, out);

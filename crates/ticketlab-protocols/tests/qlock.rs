@@ -403,6 +403,41 @@ fn backoff_draws_depend_on_the_seed_and_the_server() {
 }
 
 #[test]
+fn backoff_a_tickets_draws_do_not_depend_on_other_tickets() {
+    // The same first backoff for τ whether or not another ticket backed off before it at the
+    // same server (`ProtocolKind::tickets_independent`: `ticketlab check` searches tickets alone).
+    let sleep_of_tau = |others_first: u32| {
+        let mut s = QlockBackoff::new(&cfg(1, N, 7));
+        for k in 0..others_first {
+            let other = Ticket(format!("other{k}"));
+            let lock = Msg::QlLocked {
+                ticket: other.clone(),
+                attempt: 1,
+            };
+            let fr = Msg::QlFree {
+                ticket: other.clone(),
+                attempt: 1,
+            };
+            step(&mut s, 1, |x, out| x.on_ticket(0, other.clone(), out));
+            step(&mut s, 1, |x, out| x.on_message(D, 2, lock, out));
+            let e = step(&mut s, 1, |x, out| x.on_message(D, 3, fr, out));
+            assert!(matches!(e[2], Effect::SetTimer { .. }), "{e:?}");
+        }
+        step(&mut s, 1, |x, out| x.on_ticket(0, t(), out));
+        step(&mut s, 1, |x, out| x.on_message(2 * D, 2, locked(1), out));
+        let e = step(&mut s, 1, |x, out| x.on_message(2 * D, 3, free(1), out));
+        match e[2] {
+            Effect::SetTimer { after, .. } => after,
+            _ => panic!("{e:?}"),
+        }
+    };
+    let alone = sleep_of_tau(0);
+    for k in 1..6 {
+        assert_eq!(sleep_of_tau(k), alone, "after {k} other tickets backed off");
+    }
+}
+
+#[test]
 fn backoff_a_rank_exception_aborts_and_the_next_rank_exceeds_the_reported_one() {
     let mut s1 = QlockBackoff::new(&cfg(1, N, 1));
     to_get(&mut s1);
