@@ -468,7 +468,7 @@ impl Client {
         }
         for t in expired {
             if let Some(f) = self.flights.get_mut(&t) {
-                f.open.retain(|o| !o.deadline.is_some_and(|d| d <= now));
+                f.open.retain(|o| o.deadline.is_none_or(|d| d > now));
             }
             self.settle(now, &t, &mut out);
         }

@@ -1,7 +1,7 @@
 //! What the users saw of a run, measured as it happens (not from the history, which may be
 //! streamed away): client latency — from a submission's *intended* time to the moment its user
 //! is told the decision — in an HDR histogram, and the tickets answered over time, for the
-//! throughput after a warm-up. [`Meter`] lives in the [`Driver`](super::driver::Driver), which
+//! throughput after a warm-up. `Meter` lives in the [`Driver`](super::driver::Driver), which
 //! both runtimes tell of every answer; [`Load`] is what a run hands on in its
 //! [`RunOutput`](super::RunOutput).
 //!
