@@ -2,10 +2,11 @@
 //!
 //! It issues the scenario's generated tickets in a closed loop (`concurrency` in flight, `think`
 //! between a ticket's resolution and the slot's next submission) or, with `workload.rate`, in an
-//! open loop (one ticket per arrival of an [`ArrivalClock`], whatever the cluster answers), lets a malicious user submit a
-//! fraction of them to a second server `duplicate_gap` later, and replays the scripted `[[ticket]]`
-//! submissions at their times. Like the protocols it does no I/O: the runtime tells it what
-//! happened (`submitted`, `decided`, `crashed`, `wake`) and it answers with [`ClientOut`]s.
+//! open loop (one ticket per arrival of an [`ArrivalClock`], whatever the cluster answers), lets
+//! a malicious user submit a fraction of them to a second server `duplicate_gap` later, and
+//! replays the scripted `[[ticket]]` submissions at their times. Like the protocols it does no
+//! I/O: the runtime tells it what happened (`submitted`, `answered`, `crashed`, `wake`,
+//! `arrive`) and it answers with [`ClientOut`]s.
 //!
 //! A submission is *resolved* when its server decides the ticket, when that server crashes, or when
 //! the deadline passes (`deadline` after the ticket's last submission). A generated ticket frees its
