@@ -456,6 +456,9 @@ pub fn render_table(report: &SweepReport) -> String {
     if !renamed.is_empty() {
         foot.push_str(&format!("; columns: {}", renamed.join(", ")));
     }
+    if report.points.iter().any(|p| p.summary.delta_ms <= 0.0) {
+        foot.push_str("; δ = 0 (no injected delay): latency in µs, theory in δ");
+    }
     // Lines of at most 80 columns, words whole.
     let mut text = wrap(&title, " ", 80, 2).trim_start().to_string();
     text.push_str(&format!("\n{t}"));
