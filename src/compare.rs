@@ -12,6 +12,12 @@ const METRICS: &[(&str, &[&str])] = &[
     ("δ max", &["latency_delta", "max"]),
     ("δ p50", &["latency_delta", "p50"]),
     ("δ p99", &["latency_delta", "p99"]),
+    // In ms too: at δ = 0 the δ figures are null.
+    ("ms p50", &["latency_ms", "p50"]),
+    ("ms max", &["latency_ms", "max"]),
+    ("client ms p50", &["client_latency_ms", "p50"]),
+    ("client ms p99", &["client_latency_ms", "p99"]),
+    ("decided/s", &["throughput_per_s"]),
     ("msgs/ticket", &["messages_per_ticket"]),
     ("tickets", &["tickets"]),
     ("accepted", &["accepted"]),

@@ -288,6 +288,7 @@ pub fn generate(seed: u64, protocol: ProtocolKind, sizes: &[u16]) -> Scenario {
     let workload = Workload {
         tickets: rng.gen_range(8..=30),
         concurrency: rng.gen_range(1..=4),
+        open: None,
         think: ms_to_us([0.0, 5.0][rng.gen_range(0..2)]),
         submit_to: if rng.gen_bool(0.5) {
             SubmitTo::Random

@@ -36,6 +36,13 @@ pub const CSV_COLUMNS: &[&str] = &[
     "theory_resilience",
     "theory_latency_delta",
     "theory_messages_per_ticket",
+    "client_latency_ms_p50",
+    "client_latency_ms_p90",
+    "client_latency_ms_p99",
+    "client_latency_ms_p999",
+    "client_latency_ms_max",
+    "throughput_per_s",
+    "offered_per_s",
 ];
 
 /// One CSV field: quoted when it holds a comma, a quote or a line break.
@@ -85,6 +92,8 @@ pub fn csv_fields(summary: &Summary, r: &RunSummary) -> Vec<String> {
         r.theory.latency_delta.to_string(),
         r.theory.messages_per_ticket.to_string(),
     ]);
+    f.extend(stats(&r.client_latency_ms));
+    f.extend([opt(r.throughput_per_s), opt(r.offered_per_s)]);
     f
 }
 
@@ -129,20 +138,31 @@ pub fn markdown(summary: &Summary) -> String {
             " — incomplete run"
         }
     );
-    out.push_str(
-        "| protocol | tolerates (theory) | δ max (theory) | δ p50 | δ p99 | msgs/ticket (theory) \
-         | accepted / rejected / undecided | violations |\n",
-    );
+    // δ = 0: no δ unit; latencies in ms, theory still in δ.
+    let zero = summary.delta_ms <= 0.0;
+    let u = if zero { "ms" } else { "δ" };
+    out.push_str(&format!(
+        "| protocol | tolerates (theory) | {u} max (theory) | {u} p50 | {u} p99 | msgs/ticket \
+         (theory) | accepted / rejected / undecided | violations |\n"
+    ));
     out.push_str("|---|---|---:|---:|---:|---:|---:|---:|\n");
     for r in &summary.runs {
+        let (lat, theory) = if zero {
+            (
+                &r.latency_ms,
+                format!("{}δ", num(Some(r.theory.latency_delta))),
+            )
+        } else {
+            (&r.latency_delta, num(Some(r.theory.latency_delta)))
+        };
         out.push_str(&format!(
             "| {} | {} | {} ({}) | {} | {} | {} ({}) | {} / {} / {} | {} |\n",
             r.label().replace('|', "\\|"),
             r.theory.resilience.replace('|', "\\|"),
-            num(r.latency_delta.max),
-            num(Some(r.theory.latency_delta)),
-            num(r.latency_delta.p50),
-            num(r.latency_delta.p99),
+            num(lat.max),
+            theory,
+            num(lat.p50),
+            num(lat.p99),
             num(Some(r.messages_per_ticket)),
             r.theory.messages_per_ticket,
             r.accepted,

@@ -1,7 +1,9 @@
 //! A sweep's figures as SVG (plotters' SVG backend: text is SVG `<text>`, no font files read):
 //! `latency.svg` (latency in δ, max and p50, against the first swept key), `messages.svg`
 //! (messages per ticket against it) and, when a load key is swept (`sweep::LOAD_KEYS`),
-//! `throughput.svg` (latency in ms against tickets decided per second). Measured figures are
+//! `throughput.svg` (client latency in ms against tickets decided per second after the warm-up;
+//! `workload.rate` is a load key too). At δ = 0 there is no δ unit: those points are left out of
+//! `latency.svg` (their latencies are in `sweep.csv`, in ms). Measured figures are
 //! points on lines, one colour per run label (protocol, or protocol / behaviour); the paper's
 //! theory is a wide pale line of the same colour, so a measurement on theory runs inside its
 //! band. With several swept keys, one panel per values of the other keys (small multiples, at
@@ -163,6 +165,7 @@ fn key_desc(key: &str) -> String {
     let unit = match key {
         "cluster.servers" => Some("n, servers"),
         "workload.concurrency" => Some("tickets in flight"),
+        "workload.rate" => Some("tickets/s offered"),
         "workload.tickets" => Some("tickets"),
         "workload.duplicates" => Some("fraction of tickets"),
         k if k.ends_with("_ms") => Some("ms"),
@@ -311,8 +314,8 @@ fn messages_figure(report: &SweepReport) -> Figure {
     }
 }
 
-/// Latency in ms (max and p50) against throughput: one panel per values of the keys other than
-/// `load`, one series per run label, its points in the sweep's order of `load`; theory
+/// Client latency in ms (max and p50) against the measured throughput: one panel per values of
+/// the keys other than `load`, one series per run label, its points in the sweep's order of `load`; theory
 /// (uncontended) as a level pale line across the series.
 fn throughput_figure(report: &SweepReport, load: &str) -> Figure {
     let g = group(report, load);
@@ -328,7 +331,7 @@ fn throughput_figure(report: &SweepReport, load: &str) -> Figure {
                     .filter_map(|(_, _, r)| Some((sweep::throughput(r)?, f(r)?)))
                     .collect()
             };
-            let max = pts(|r| r.latency_ms.max);
+            let max = pts(|r| r.client_latency_ms.max);
             let (lo, hi) = max.iter().fold((f64::INFINITY, 0f64), |(lo, hi), p| {
                 (lo.min(p.0), hi.max(p.0))
             });
@@ -349,7 +352,7 @@ fn throughput_figure(report: &SweepReport, load: &str) -> Figure {
             lines.push(Line {
                 colour,
                 look: Look::Dashed,
-                points: pts(|r| r.latency_ms.p50),
+                points: pts(|r| r.client_latency_ms.p50),
             });
         }
         panels.push(Panel {
@@ -364,8 +367,8 @@ fn throughput_figure(report: &SweepReport, load: &str) -> Figure {
             "{}; theory: one uncontended ticket (Table 1), drawn across each series",
             mode_text(report)
         ),
-        x_desc: "throughput (tickets decided per second of run)".into(),
-        y_desc: "latency (ms)".into(),
+        x_desc: "throughput (tickets decided per second, after the warm-up)".into(),
+        y_desc: "client latency (ms, intended submission → decision seen)".into(),
         ticks: Ticks::At(Vec::new()),
         panels,
         legend: g.legend(&[

@@ -52,9 +52,32 @@ pub struct RunSummary {
     pub accepted_phase1: u64,
     pub accepted_phase2: u64,
     /// Validation latency (submission at s_i → decision at s_i) over every decision, in units of δ.
+    /// At δ = 0 (no injected delay) there is no such unit: every percentile is `null`, and
+    /// `latency_ms` holds the figures.
     pub latency_delta: Stats,
     /// The same in milliseconds.
     pub latency_ms: Stats,
+    /// Client latency, ms: a submission's *intended* time (the arrival in the open loop, the
+    /// slot's turn in the closed loop, the scripted instant) → its user told the decision (the
+    /// deciding server's answer, or a credential rejected at once). Counting from the intended
+    /// time, not the actual send, keeps a stalled cluster's queue in the figure (no coordinated
+    /// omission). In the simulator a lone ticket's equals its `latency_ms`.
+    pub client_latency_ms: Stats,
+    /// Tickets answered per second over `measured_interval_ms` (the warm-up excluded); `null`
+    /// when that interval is empty.
+    pub throughput_per_s: Option<f64>,
+    /// Open loop: arrivals per second after the warm-up, on their intended times (the realized
+    /// rate of `workload.rate`'s arrivals); `null` in the closed loop, or with fewer than two
+    /// arrivals after the warm-up.
+    pub offered_per_s: Option<f64>,
+    /// The warm-up, ms from the workload's start to the answer of its ⌊N/10⌋-th ticket (N:
+    /// every ticket of the run; 0 when there is no warm-up).
+    pub warmup_ms: f64,
+    /// The interval throughput is measured on, ms: from the end of the warm-up to the last
+    /// ticket's first answer.
+    pub measured_interval_ms: f64,
+    /// Tickets answered in the measured interval.
+    pub measured_tickets: u64,
     /// Server→server protocol messages / tickets (heartbeats and self-sends excluded).
     pub messages_per_ticket: f64,
     pub messages: u64,
@@ -177,6 +200,12 @@ pub struct Summary {
     /// The effective scenario, after `--set` and `--sim`, as TOML: `ticketlab run` on this text
     /// (with `seed`) re-runs it.
     pub scenario_toml: String,
+    /// The open loop's configured arrivals per second (`workload.rate`); `null`: closed loop.
+    pub rate_per_s: Option<f64>,
+    /// The open loop's arrivals ("poisson", "uniform"); `null`: closed loop.
+    pub arrivals: Option<crate::scenario::Arrivals>,
+    /// The closed loop's tickets in flight (`workload.concurrency`); `null`: open loop.
+    pub concurrency: Option<u32>,
     pub runs: Vec<RunSummary>,
 }
 
@@ -197,6 +226,12 @@ impl Summary {
             tool: format!("ticketlab {}", env!("CARGO_PKG_VERSION")),
             command: Vec::new(),
             scenario_toml: effective_toml(scenario),
+            rate_per_s: scenario.workload.open.map(|o| o.rate),
+            arrivals: scenario.workload.open.map(|o| o.arrivals),
+            concurrency: match scenario.workload.open {
+                None => Some(scenario.workload.concurrency),
+                Some(_) => None,
+            },
             runs: Vec::new(),
         }
     }
@@ -207,14 +242,15 @@ pub fn effective_toml(scenario: &Scenario) -> String {
     crate::scenario::to_toml(scenario, "the effective scenario of this run (after --set)")
 }
 
+/// `lat`'s percentiles in units of `unit` µs; all `null` when the unit is 0 (δ = 0).
 fn stats(lat: &Latencies, unit: f64) -> Stats {
-    let f = |q: f64| lat.quantile(q).map(|v| v as f64 / unit);
+    let f = |v: Option<Time>| v.filter(|_| unit > 0.0).map(|v| v as f64 / unit);
     Stats {
-        p50: f(0.50),
-        p90: f(0.90),
-        p99: f(0.99),
-        p999: f(0.999),
-        max: lat.max().map(|v| v as f64 / unit),
+        p50: f(lat.quantile(0.50)),
+        p90: f(lat.quantile(0.90)),
+        p99: f(lat.quantile(0.99)),
+        p999: f(lat.quantile(0.999)),
+        max: f(lat.max()),
     }
 }
 
@@ -296,6 +332,12 @@ pub fn summarize(scenario: &Scenario, protocol: ProtocolKind, run: &RunOutput) -
         accepted_phase2: phase[2],
         latency_delta: stats(&lat, delta),
         latency_ms: stats(&lat, 1000.0),
+        client_latency_ms: stats(&run.load.client, 1000.0),
+        throughput_per_s: run.load.throughput_per_s(),
+        offered_per_s: run.load.offered_per_s,
+        warmup_ms: run.load.measured_from as f64 / 1000.0,
+        measured_interval_ms: run.load.measured_interval() as f64 / 1000.0,
+        measured_tickets: run.load.measured_tickets(),
         messages_per_ticket: if tickets == 0 {
             0.0
         } else {
@@ -441,11 +483,13 @@ pub fn render_table(summary: &Summary) -> String {
         .set_content_arrangement(ContentArrangement::Dynamic)
         .set_width(80);
     let theory = "(theory)";
+    // δ = 0: no unit δ; the latency columns show µs (each cell says so).
+    let unit = if summary.delta_ms > 0.0 { "δ " } else { "" };
     let header = vec![
         "protocol".to_string(),
         format!("tolerates\n{theory}"),
-        format!("δ max\n{theory}"),
-        "δ p50".to_string(),
+        format!("{unit}max\n{theory}"),
+        format!("{unit}p50"),
         format!("msgs per\nticket\n{theory}"),
         "accepted\nrejected\nundecided".to_string(),
         "violated".to_string(),
@@ -524,6 +568,14 @@ pub fn render_table(summary: &Summary) -> String {
         .max()
         .unwrap_or(0);
     text.push_str("\nmeasured figures; the paper's theory in parentheses.");
+    if summary.runs.iter().any(at_delta_zero) {
+        text.push_str(
+            "\nδ = 0 (no injected delay): latency in µs, the machine's own; theory in δ.",
+        );
+    }
+    if summary.rate_per_s.is_some() || summary.concurrency.is_some_and(|c| c > 1) {
+        text.push_str(&load_lines(summary, width));
+    }
     if !summary.theory_applies {
         text.push_str(
             "\nTheory is for fault-free, uncontended runs (Table 1); this run has scripted\n\
@@ -582,16 +634,86 @@ pub fn render_table(summary: &Summary) -> String {
     text
 }
 
-/// A run's measured cells, as every table prints them: δ max (theory), δ p50, messages per
-/// ticket (theory), accepted/rejected/undecided, violations.
-pub fn measured_cells(r: &RunSummary) -> [String; 5] {
-    [
-        format!(
-            "{} ({})",
-            fmt_num(r.latency_delta.max),
-            fmt_num(Some(r.theory.latency_delta))
+/// Whether `r` ran at δ = 0: latencies in ms but none in units of δ.
+fn at_delta_zero(r: &RunSummary) -> bool {
+    r.latency_delta.max.is_none() && r.latency_ms.max.is_some()
+}
+
+/// A latency in ms as µs, "83µs" (δ = 0 cells).
+fn us_cell(ms: Option<f64>) -> String {
+    ms.map_or("—".into(), |v| format!("{:.0}µs", v * 1000.0))
+}
+
+/// A latency in ms for a sentence: "20 ms", "1.25 ms", "83 µs" below a millisecond.
+fn ms_text(ms: Option<f64>) -> String {
+    match ms {
+        None => "—".into(),
+        Some(v) if v < 1.0 => format!("{:.0} µs", v * 1000.0),
+        Some(v) => format!("{} ms", fmt_num(Some(v))),
+    }
+}
+
+/// "4,987/s"-style rates, rounded (summary.json has every digit).
+fn rate_text(v: Option<f64>) -> String {
+    v.map_or("—".into(), |v| format!("{v:.0}/s"))
+}
+
+/// Under a table of a run under load (an open loop, or more than one ticket in flight): per
+/// row, the offered load, the throughput after the warm-up and the client latency.
+fn load_lines(summary: &Summary, width: usize) -> String {
+    let shape = match (summary.rate_per_s, summary.arrivals) {
+        (Some(rate), Some(a)) => format!("open loop, {} arrivals at {rate}/s", a.name()),
+        _ => format!(
+            "closed loop, {} tickets in flight",
+            summary.concurrency.unwrap_or(1)
         ),
-        fmt_num(r.latency_delta.p50),
+    };
+    let mut text = wrap(
+        &format!(
+            "load ({shape}); throughput: tickets decided per second after the warm-up (the \
+             first 10% of tickets); client latency: intended submission → decision seen:"
+        ),
+        " ",
+        80,
+        0,
+    );
+    for r in &summary.runs {
+        let offered = match r.offered_per_s {
+            Some(_) => format!("{} offered, ", rate_text(r.offered_per_s)),
+            None => String::new(),
+        };
+        let c = &r.client_latency_ms;
+        let line = format!(
+            "  {:width$}  {offered}{} decided; client p50 {}, p99 {}",
+            r.label(),
+            rate_text(r.throughput_per_s),
+            ms_text(c.p50),
+            ms_text(c.p99),
+        );
+        text.push_str(&wrap(&line, "; ", 80, width + 4));
+    }
+    text
+}
+
+/// A run's measured cells, as every table prints them: δ max (theory), δ p50, messages per
+/// ticket (theory), accepted/rejected/undecided, violations. At δ = 0 the latencies are in µs
+/// ("83µs (2δ)").
+pub fn measured_cells(r: &RunSummary) -> [String; 5] {
+    let theory = fmt_num(Some(r.theory.latency_delta));
+    let (max, p50) = if at_delta_zero(r) {
+        (
+            format!("{} ({theory}δ)", us_cell(r.latency_ms.max)),
+            us_cell(r.latency_ms.p50),
+        )
+    } else {
+        (
+            format!("{} ({theory})", fmt_num(r.latency_delta.max)),
+            fmt_num(r.latency_delta.p50),
+        )
+    };
+    [
+        max,
+        p50,
         format!(
             "{} ({})",
             fmt_num(Some(r.messages_per_ticket)),

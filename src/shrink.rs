@@ -331,6 +331,7 @@ fn script_generated(t: &mut Tester) {
         let w = &mut s.workload;
         w.tickets = 0;
         w.concurrency = 1;
+        w.open = None;
         w.think = 0;
         w.duplicates = 0.0;
         w.duplicate_gap = 0;

@@ -172,6 +172,7 @@ pub fn run(scenario: &Scenario, protocol: ProtocolKind, seed: u64) -> RunOutput 
     let Sim {
         driver, mut out, ..
     } = sim;
+    out.load = driver.load();
     out.history = driver.into_history();
     out
 }

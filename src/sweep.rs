@@ -13,7 +13,7 @@ use serde::{Serialize, Serializer};
 
 /// Keys that set the offered load: a sweep over one of them also plots latency against
 /// throughput.
-pub const LOAD_KEYS: &[&str] = &["workload.concurrency", "workload.think_ms"];
+pub const LOAD_KEYS: &[&str] = &["workload.rate", "workload.concurrency", "workload.think_ms"];
 
 /// `--sweep key=v1,v2,…` → an axis. Values are split at top-level commas (not inside `[..]`,
 /// `{..}` or quotes: `--sweep 'workload.submit_to=[1,2],[3]'` has two values).
@@ -208,10 +208,9 @@ pub struct SweepReport {
     pub points: Vec<PointRun>,
 }
 
-/// Tickets decided per second of run: (tickets − undecided) / duration.
+/// Tickets decided per second after the warm-up: the run's measured `throughput_per_s`.
 pub fn throughput(r: &RunSummary) -> Option<f64> {
-    let decided = r.tickets.saturating_sub(r.undecided) as f64;
-    (r.duration_ms > 0.0).then(|| decided / (r.duration_ms / 1000.0))
+    r.throughput_per_s
 }
 
 /// The theory latency in ms: theory δ × the point's δ.
@@ -271,6 +270,12 @@ const COLUMNS: &[Column] = &[
     ("retransmissions", |_, r| r.retransmissions.to_string()),
     ("duration_ms", |_, r| num(r.duration_ms)),
     ("throughput_per_s", |_, r| opt(throughput(r))),
+    ("offered_per_s", |_, r| opt(r.offered_per_s)),
+    ("client_latency_ms_p50", |_, r| opt(r.client_latency_ms.p50)),
+    ("client_latency_ms_p99", |_, r| opt(r.client_latency_ms.p99)),
+    ("client_latency_ms_max", |_, r| opt(r.client_latency_ms.max)),
+    ("warmup_ms", |_, r| num(r.warmup_ms)),
+    ("measured_interval_ms", |_, r| num(r.measured_interval_ms)),
     ("resilience_measured", |_, r| {
         r.resilience_measured
             .map_or(String::new(), |f| f.to_string())
@@ -450,6 +455,9 @@ pub fn render_table(report: &SweepReport) -> String {
         "measured figures; the paper's theory (fault-free, uncontended) in parentheses".to_string();
     if !renamed.is_empty() {
         foot.push_str(&format!("; columns: {}", renamed.join(", ")));
+    }
+    if report.points.iter().any(|p| p.summary.delta_ms <= 0.0) {
+        foot.push_str("; δ = 0 (no injected delay): latency in µs, theory in δ");
     }
     // Lines of at most 80 columns, words whole.
     let mut text = wrap(&title, " ", 80, 2).trim_start().to_string();

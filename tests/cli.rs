@@ -138,6 +138,83 @@ fn bad_input_exits_2_with_a_clear_message_and_no_panic() {
     let o = ticketlab(&["run", "missing.toml"], dir.path());
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("missing.toml"));
+    // The open loop's settings: each refused, naming the file, the line, the key and the value.
+    let w =
+        "name = \"x\"\n[cluster]\nservers = 3\nprotocols = [\"2pe\"]\n[workload]\ntickets = 5\n";
+    let load_cases: &[(String, &[&str])] = &[
+        (
+            format!("{w}rate = 0\n"),
+            &["bad.toml:7: workload.rate = 0", "> 0"],
+        ),
+        (
+            format!("{w}rate = -3\n"),
+            &["bad.toml:7: workload.rate = -3", "> 0"],
+        ),
+        (
+            format!("{w}rate = nan\n"),
+            &["bad.toml:7: workload.rate = NaN", "finite"],
+        ),
+        (
+            format!("{w}rate = inf\n"),
+            &["bad.toml:7: workload.rate = inf", "finite"],
+        ),
+        (
+            format!("{w}rate = 100\nconcurrency = 2\n"),
+            &[
+                "bad.toml:8: workload.concurrency = 2",
+                "open loop",
+                "closed loop",
+                "set one",
+            ],
+        ),
+        (
+            format!("{w}arrivals = \"uniform\"\n"),
+            &[
+                "bad.toml:7: workload.arrivals = \"uniform\"",
+                "workload.rate",
+            ],
+        ),
+        (
+            format!("{w}rate = 100\narrivals = \"bursty\"\n"),
+            &[
+                "bad.toml:8: workload.arrivals = \"bursty\"",
+                "\"poisson\"",
+                "\"uniform\"",
+            ],
+        ),
+        (
+            format!("{w}rate = 100\nthink_ms = 5\n"),
+            &[
+                "bad.toml:8: workload.think_ms = 5",
+                "expected 0 with workload.rate",
+            ],
+        ),
+    ];
+    for (text, needles) in load_cases {
+        std::fs::write(dir.path().join("bad.toml"), text).unwrap();
+        let o = ticketlab(&["run", "bad.toml", "--sim"], dir.path());
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{text}: {err}");
+        for n in *needles {
+            assert!(err.contains(n), "{text}: expected {n:?} in {err}");
+        }
+    }
+    // From --set: "(from --set)" instead of a line; the built-in Table 1 takes a rate.
+    std::fs::write(dir.path().join("c.toml"), format!("{w}concurrency = 2\n")).unwrap();
+    let o = ticketlab(
+        &["run", "c.toml", "--sim", "--set", "workload.rate=50"],
+        dir.path(),
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("c.toml:7: workload.concurrency = 2"),
+        "{}",
+        stderr(&o)
+    );
+    let o = ticketlab(&["run", "--sim", "--set", "workload.rate=-1"], dir.path());
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("(from --set)"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("workload.rate = -1"), "{}", stderr(&o));
     let o = ticketlab(&["run", "--sim", "--set", "cluster.servers"], dir.path());
     assert_eq!(o.status.code(), Some(2));
     let o = ticketlab(&["run", "--format", "yaml"], dir.path());

@@ -379,3 +379,41 @@ fn total_tickets_counts_generated_and_distinct_scripted_tickets() {
     assert_eq!(c.total_tickets(), 4);
     assert!(!c.done(), "nothing issued yet");
 }
+
+/// The open loop: arrivals do not wait for answers, a late arrival is submitted late but keeps
+/// its intended time, and an answer reports that time back (client latency counts from it).
+#[test]
+fn open_loop_arrivals_do_not_wait_and_answers_carry_the_intended_time() {
+    let s = scenario(
+        "tickets = 3\nrate = 1000\narrivals = \"uniform\"\nsubmit_to = [2]",
+        "",
+    );
+    let mut c = client(&s);
+    assert_eq!(c.start(0, 1), vec![ClientOut::ArriveAt(0)]);
+    assert_eq!(
+        c.arrive(0),
+        vec![submit(0, "t1", 2), ClientOut::ArriveAt(MS)]
+    );
+    let _ = c.submitted(0, &t("t1"), 2, true);
+    // The runtime fires the second arrival late (at 1.5 ms, meant for 1 ms): submitted now, and
+    // the third still meant for 2 ms — no drift — though t1 is not answered yet.
+    assert_eq!(
+        c.arrive(1500),
+        vec![submit(1500, "t2", 2), ClientOut::ArriveAt(2 * MS)]
+    );
+    let _ = c.submitted(1500, &t("t2"), 2, true);
+    assert_eq!(c.arrive(2 * MS), vec![submit(2 * MS, "t3", 2)], "the last");
+    let _ = c.submitted(2 * MS, &t("t3"), 2, true);
+    let (outs, answer) = c.answered(9 * MS, &t("t2"), 2);
+    assert!(outs.is_empty(), "an answer frees no slot in the open loop");
+    let answer = answer.unwrap();
+    assert_eq!((answer.intended, answer.first), (MS, true));
+    // A second answer for the same submission is no answer; the others still come.
+    assert_eq!(c.answered(9 * MS, &t("t2"), 2).1, None);
+    assert!(!c.done());
+    let _ = c.answered(10 * MS, &t("t1"), 2);
+    let _ = c.answered(10 * MS, &t("t3"), 2);
+    assert!(c.done());
+    // 2 gaps of 1 ms after the warm-up (none with 3 tickets).
+    assert_eq!(c.offered_per_s(), Some(1000.0));
+}

@@ -445,6 +445,7 @@ pub fn counterexample(
         workload: Workload {
             tickets: 0,
             concurrency: 1,
+            open: None,
             think: 0,
             submit_to: SubmitTo::Random,
             duplicates: 0.0,

@@ -13,6 +13,7 @@
 //!   carries out [`Command`]s on its cluster (an event queue or real processes and sockets),
 //!   recording the protocol events (`submit`, `send`, `decide`) where they happen.
 
+use super::load::{Load, Meter};
 use super::tickets::{Issuer, Kind, Verifier};
 use crate::history::Event;
 use crate::protocol::{Control, ServerId, Ticket, Time};
@@ -28,6 +29,8 @@ pub enum Action {
     Submit { ticket: Ticket, server: ServerId },
     /// A user deadline to check.
     Wake,
+    /// The open loop's next arrival: a user submits the next generated ticket.
+    Arrive,
     /// The timed fault with this index in the scenario's list.
     Fault(usize),
 }
@@ -78,13 +81,17 @@ pub struct Driver<'a> {
     issuer: Issuer,
     credentials: BTreeMap<Ticket, String>,
     scripted: BTreeSet<Ticket>,
+    /// What the users saw: client latency and answers over time (see `lab::load`).
+    meter: Meter,
 }
 
 impl<'a> Driver<'a> {
     pub fn new(scenario: &'a Scenario, seed: u64) -> Self {
+        let client = Client::new(scenario, seed);
         Driver {
             scenario,
-            client: Client::new(scenario, seed),
+            meter: Meter::new(client.total_tickets()),
+            client,
             crashed: vec![false; usize::from(scenario.cluster.servers) + 1],
             paused: BTreeSet::new(),
             faults_left: scenario.faults.iter().filter(|f| f.after.is_none()).count(),
@@ -141,6 +148,7 @@ impl<'a> Driver<'a> {
 
     /// The users start (after the servers have).
     pub fn start(&mut self, now: Time) -> Vec<Command> {
+        self.meter.start(now);
         let outs = self.client.start(now, self.scenario.workload.concurrency);
         schedule(outs)
     }
@@ -185,6 +193,7 @@ impl<'a> Driver<'a> {
                 cmds
             }
             Action::Wake => schedule(self.client.wake(now)),
+            Action::Arrive => schedule(self.client.arrive(now)),
             Action::Fault(i) => {
                 self.faults_left -= 1;
                 self.fault(i, now, None)
@@ -213,15 +222,26 @@ impl<'a> Driver<'a> {
         cmds
     }
 
-    /// `server` decided `ticket` (its user is told).
+    /// `server` decided `ticket`, and its user is told now: in the simulator when the server
+    /// decides, with real processes when the orchestrator reads the server's answer. Client
+    /// latency is measured here, for both runtimes.
     pub fn decided(&mut self, now: Time, ticket: &Ticket, server: ServerId) -> Vec<Command> {
-        schedule(self.client.decided(now, ticket, server))
+        let (outs, answer) = self.client.answered(now, ticket, server);
+        if let Some(a) = answer {
+            self.meter.answered(now, a);
+        }
+        schedule(outs)
     }
 
     /// `server` rejected `ticket`'s credential (the runtime recorded the `refused`): its user is
     /// told "rejected", and the submission is resolved.
     pub fn rejected(&mut self, now: Time, ticket: &Ticket, server: ServerId) -> Vec<Command> {
-        schedule(self.client.decided(now, ticket, server))
+        self.decided(now, ticket, server)
+    }
+
+    /// What the users saw so far: client latency, throughput, offered load.
+    pub fn load(&self) -> Load {
+        self.meter.load(self.client.offered_per_s())
     }
 
     /// Record a protocol event (`submit`, `send`, `decide`) where the runtime saw it happen.
@@ -379,6 +399,10 @@ fn schedule(outs: Vec<ClientOut>) -> Vec<Command> {
             ClientOut::WakeAt(at) => Command::Schedule {
                 at,
                 action: Action::Wake,
+            },
+            ClientOut::ArriveAt(at) => Command::Schedule {
+                at,
+                action: Action::Arrive,
             },
         })
         .collect()

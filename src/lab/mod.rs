@@ -6,6 +6,8 @@
 //! - [`driver`] — the pure driver of a run: the users' [`crate::workload::Client`], the fault
 //!   schedule and its dispatch, the crash/pause bookkeeping and the history. A runtime feeds it
 //!   what happened and executes the [`driver::Command`]s it answers with.
+//! - [`load`] — what the users saw: client latency from the intended submission time and
+//!   throughput after a warm-up, measured as answers reach them.
 //! - [`triggers`] — counting protocol events toward `after = {..}` faults.
 //! - [`netmodel`] — links as faults shape them (delay, partitions, blocks, loss), pure and seeded.
 //! - [`tickets`] — the run's ticket issuer (Ed25519, from the seed) and the verification every
@@ -19,6 +21,7 @@
 
 pub mod byzantine;
 pub mod driver;
+pub mod load;
 pub mod netmodel;
 pub mod tickets;
 pub mod triggers;
@@ -43,6 +46,8 @@ pub struct RunOutput {
     /// Connections to servers' listeners that failed the authentication handshake and were
     /// closed (processes mode; the simulator has no sockets: 0).
     pub rejected_connections: u64,
+    /// What the users saw: client latency, tickets answered over time, offered load.
+    pub load: load::Load,
 }
 
 /// Why a run stopped before its end (only real runtimes stop early; the simulator never does).

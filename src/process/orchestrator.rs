@@ -723,9 +723,11 @@ impl Orchestrator<'_> {
     fn into_output(self) -> RunOutput {
         // Stable sort: events of one server arrive in the order it recorded them, so equal
         // timestamps keep that order (a submission before its immediate decision).
+        let load = self.driver.load();
         let mut history = self.driver.into_history();
         history.sort_by_key(Event::time);
         RunOutput {
+            load,
             history,
             heartbeats: self.heartbeats.iter().sum(),
             retransmissions: self.retransmissions.iter().sum(),

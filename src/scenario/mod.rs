@@ -127,12 +127,43 @@ pub struct Cluster {
     pub allow_unsafe: bool,
 }
 
+/// How an open loop's arrivals are spaced (`workload.arrivals`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Arrivals {
+    /// Exponential gaps of mean 1/rate, drawn from the run seed (the default).
+    Poisson,
+    /// Every 1/rate seconds exactly.
+    Uniform,
+}
+
+impl Arrivals {
+    /// The name `workload.arrivals` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Arrivals::Poisson => "poisson",
+            Arrivals::Uniform => "uniform",
+        }
+    }
+}
+
+/// The open loop (`workload.rate`): generated tickets arrive at a rate whatever the cluster
+/// answers, instead of `concurrency` in flight.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct OpenLoop {
+    /// Arrivals per second (finite, > 0).
+    pub rate: f64,
+    pub arrivals: Arrivals,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Workload {
     /// Distinct generated tickets.
     pub tickets: u64,
-    /// Generated tickets in flight at once (closed loop).
+    /// Generated tickets in flight at once (closed loop; 1 and unused with `open`).
     pub concurrency: u32,
+    /// The open loop, when `workload.rate` is set; `None`: the closed loop.
+    pub open: Option<OpenLoop>,
     /// Pause between a decision and the next submission, µs.
     pub think: Time,
     pub submit_to: SubmitTo,
@@ -159,6 +190,7 @@ impl Default for Workload {
         Workload {
             tickets: 0,
             concurrency: 1,
+            open: None,
             think: 0,
             submit_to: SubmitTo::Random,
             duplicates: 0.0,

@@ -60,6 +60,9 @@ pub(super) struct RawCluster {
 pub(super) struct RawWorkload {
     pub(super) tickets: Option<i64>,
     pub(super) concurrency: Option<i64>,
+    /// Open-loop arrivals per second; "poisson" | "uniform": checked by the validator.
+    pub(super) rate: Option<f64>,
+    pub(super) arrivals: Option<String>,
     pub(super) think_ms: Option<f64>,
     /// "random" | "round-robin" | [ids]: checked by the validator.
     pub(super) submit_to: Option<toml::Value>,

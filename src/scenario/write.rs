@@ -69,10 +69,15 @@ pub fn to_toml(s: &Scenario, header: &str) -> String {
         SubmitTo::RoundRobin => "\"round-robin\"".to_string(),
         SubmitTo::Servers(v) => ids(v),
     };
+    // The open loop's rate and arrivals, or the closed loop's concurrency (never both).
+    let lp = match &w.open {
+        Some(o) => format!("rate = {:?}\narrivals = {:?}", o.rate, o.arrivals.name()),
+        None => format!("concurrency = {}", w.concurrency),
+    };
     let _ = writeln!(
         t,
-        "\n[workload]\ntickets = {}\nconcurrency = {}\nthink_ms = {}\nsubmit_to = {submit_to}\nduplicates = {:?}\nduplicate_gap_ms = {}\ndeadline_ms = {}",
-        w.tickets, w.concurrency, ms(w.think), w.duplicates, ms(w.duplicate_gap), ms(w.deadline)
+        "\n[workload]\ntickets = {}\n{lp}\nthink_ms = {}\nsubmit_to = {submit_to}\nduplicates = {:?}\nduplicate_gap_ms = {}\ndeadline_ms = {}",
+        w.tickets, ms(w.think), w.duplicates, ms(w.duplicate_gap), ms(w.deadline)
     );
     if w.forged > 0.0 || w.tampered > 0.0 {
         let _ = writeln!(t, "forged = {:?}\ntampered = {:?}", w.forged, w.tampered);
@@ -271,6 +276,28 @@ mod tests {
             text.contains("\n[resilience]\nmax_f = 2\ncrash = \"last\"\n"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn the_open_loop_and_delta_zero_round_trip() {
+        for extra in ["", "\narrivals = \"uniform\"", "\narrivals = \"poisson\""] {
+            let s = load_ok(
+                &edit("concurrency", &format!("rate = 2500.5{extra}"))
+                    .replace("delta_ms = 10.0", "delta_ms = 0"),
+            );
+            let text = round_trip(&s);
+            assert!(!text.contains("concurrency"), "{text}");
+            assert!(text.contains("rate = 2500.5\narrivals = "), "{text}");
+            assert!(text.contains("delta_ms = 0.0\n"), "{text}");
+        }
+        // The built-in Table 1 takes an open loop from --set.
+        let s = load(
+            "table1.toml",
+            BUILTIN_TABLE1,
+            &["workload.rate=2000".into()],
+        )
+        .unwrap();
+        round_trip(&s);
     }
 
     /// The exact text: replay files written by older builds stay comparable.

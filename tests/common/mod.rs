@@ -72,6 +72,7 @@ pub fn sim_scenario(name: &str, n: u16, protocols: &[ProtocolKind], tickets: u64
         workload: Workload {
             tickets,
             concurrency: 1,
+            open: None,
             think: 0,
             submit_to: SubmitTo::RoundRobin,
             duplicates: 0.0,

@@ -3,8 +3,8 @@
 use super::{generated_index, num, Ctx, Res, K};
 use crate::scenario::raw::{RawTicket, RawWorkload};
 use crate::scenario::{
-    generated_ticket_id, ScriptedTicket, Submission, SubmitTo, Workload, DEFAULT_DEADLINE_MS,
-    MAX_MS, MIN_POSITIVE_MS,
+    generated_ticket_id, Arrivals, OpenLoop, ScriptedTicket, Submission, SubmitTo, Workload,
+    DEFAULT_DEADLINE_MS, MAX_MS, MIN_POSITIVE_MS,
 };
 use std::collections::BTreeMap;
 
@@ -30,6 +30,7 @@ impl Ctx<'_> {
             }
         };
         let think = self.ms(&w.k("think_ms"), raw.think_ms, 0.0, 0.0, MAX_MS)?;
+        let open = self.open_loop(raw)?;
 
         let submit_key = w.k("submit_to");
         let submit_expected = || {
@@ -91,6 +92,7 @@ impl Ctx<'_> {
         Ok(Workload {
             tickets,
             concurrency,
+            open,
             think,
             submit_to,
             duplicates,
@@ -100,6 +102,70 @@ impl Ctx<'_> {
             tampered,
             stop_at_first_timeout: false,
         })
+    }
+
+    /// `workload.rate` and `workload.arrivals`: the open loop, beside (never with) the closed
+    /// loop's `concurrency` and `think_ms`.
+    fn open_loop(&self, raw: &RawWorkload) -> Res<Option<OpenLoop>> {
+        let w = K::root().k("workload");
+        let arrivals =
+            match raw.arrivals.as_deref() {
+                None => None,
+                Some("poisson") => Some(Arrivals::Poisson),
+                Some("uniform") => Some(Arrivals::Uniform),
+                Some(other) => return Err(self.invalid(
+                    &w.k("arrivals"),
+                    format!("{other:?}"),
+                    "expected \"poisson\" (exponential gaps of mean 1/rate, from the run seed) \
+                     or \"uniform\" (every 1/rate s)",
+                )),
+            };
+        let Some(rate) = raw.rate else {
+            if let Some(name) = &raw.arrivals {
+                return Err(self.invalid(
+                    &w.k("arrivals"),
+                    format!("{name:?}"),
+                    "expected workload.rate as well: arrivals shape the open loop, which \
+                     workload.rate (tickets per second) turns on",
+                ));
+            }
+            return Ok(None);
+        };
+        if !(rate.is_finite() && rate > 0.0) {
+            return Err(self.invalid(
+                &w.k("rate"),
+                num(rate),
+                "expected a finite number of tickets per second > 0 (the open loop's arrival \
+                 rate)",
+            ));
+        }
+        if let Some(c) = raw.concurrency {
+            return Err(self.invalid(
+                &w.k("concurrency"),
+                c,
+                format!(
+                    "expected no workload.concurrency with workload.rate = {}: rate is the open \
+                     loop (tickets arrive at a rate), concurrency the closed loop (tickets in \
+                     flight); set one",
+                    num(rate)
+                ),
+            ));
+        }
+        if let Some(t) = raw.think_ms.filter(|&t| t != 0.0) {
+            return Err(self.invalid(
+                &w.k("think_ms"),
+                num(t),
+                format!(
+                    "expected 0 with workload.rate = {}: think time is the closed loop's pause \
+                     between a decision and the next submission; open-loop arrivals do not wait",
+                    num(rate)
+                ),
+            ));
+        }
+        Ok(Some(OpenLoop {
+            rate,
+            arrivals: arrivals.unwrap_or(Arrivals::Poisson),
+        }))
     }
 
     pub(super) fn tickets(
@@ -275,6 +341,98 @@ mod tests {
             &load_err(&edit("duplicate_gap_ms", "duplicate_gap_ms = -5"), &[]),
             17,
             "workload.duplicate_gap_ms",
+        );
+    }
+
+    /// BASE in the open loop: `rate` on concurrency's line (13), `extra` after it.
+    fn open(rate: &str, extra: &str) -> String {
+        edit("concurrency", &format!("rate = {rate}{extra}"))
+    }
+
+    #[test]
+    fn open_loop_rate_and_arrivals() {
+        let w = load_ok(&open("2000", "")).workload;
+        assert_eq!(
+            w.open,
+            Some(OpenLoop {
+                rate: 2000.0,
+                arrivals: Arrivals::Poisson
+            })
+        );
+        assert_eq!(w.concurrency, 1);
+        let w = load_ok(&open("0.5", "\narrivals = \"uniform\"")).workload;
+        assert_eq!(
+            w.open.map(|o| (o.rate, o.arrivals)),
+            Some((0.5, Arrivals::Uniform))
+        );
+        let w = load_ok(&open("7", "\narrivals = \"poisson\"")).workload;
+        assert_eq!(w.open.map(|o| o.arrivals), Some(Arrivals::Poisson));
+        assert_eq!(
+            load_ok(BASE).workload.open,
+            None,
+            "the closed loop by default"
+        );
+    }
+
+    #[test]
+    fn rule_rate_finite_and_positive() {
+        for bad in ["0", "-5", "nan", "inf", "-inf", "0.0"] {
+            let e = load_err(&open(bad, ""), &[]);
+            assert_err_at(&e, 13, "workload.rate");
+            assert!(
+                e.to_string()
+                    .contains("a finite number of tickets per second > 0"),
+                "{e}"
+            );
+        }
+        let e = load_err(BASE, &["workload.concurrency=1", "workload.rate=-1"]);
+        assert!(e.to_string().contains("workload.rate = -1"), "{e}");
+        assert!(e.to_string().contains("(from --set)"), "{e}");
+    }
+
+    #[test]
+    fn rule_rate_and_concurrency_are_the_open_and_the_closed_loop() {
+        let e = load_err(&open("100", "\nconcurrency = 1"), &[]);
+        assert_err_at(&e, 14, "workload.concurrency");
+        let msg = e.to_string();
+        assert!(msg.contains("workload.rate = 100"), "{msg}");
+        assert!(
+            msg.contains("open loop") && msg.contains("closed loop"),
+            "{msg}"
+        );
+        assert!(msg.contains("set one"), "{msg}");
+        // BASE sets concurrency: --set workload.rate is refused, pointing at the file's line.
+        let e = load_err(BASE, &["workload.rate=100"]);
+        assert_err_at(&e, 13, "workload.concurrency");
+    }
+
+    #[test]
+    fn rule_arrivals_need_rate_and_a_known_shape() {
+        let e = load_err(&edit("concurrency", "arrivals = \"uniform\""), &[]);
+        assert_err_at(&e, 13, "workload.arrivals");
+        assert!(
+            e.to_string().contains("expected workload.rate as well"),
+            "{e}"
+        );
+        let e = load_err(&open("10", "\narrivals = \"bursty\""), &[]);
+        assert_err_at(&e, 14, "workload.arrivals");
+        assert!(
+            e.to_string().contains("= \"bursty\": expected \"poisson\""),
+            "{e}"
+        );
+        assert!(e.to_string().contains("\"uniform\""), "{e}");
+    }
+
+    #[test]
+    fn rule_think_time_is_the_closed_loops() {
+        let e = load_err(
+            &open("10", "").replace("think_ms = 0.0", "think_ms = 5"),
+            &[],
+        );
+        assert_err_at(&e, 14, "workload.think_ms");
+        assert!(
+            e.to_string().contains("expected 0 with workload.rate = 10"),
+            "{e}"
         );
     }
 
