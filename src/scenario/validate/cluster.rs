@@ -4,7 +4,7 @@ use super::{shown, us_as_ms, Ctx, Res, K};
 use crate::protocol::ProtocolKind;
 use crate::scenario::raw::RawCluster;
 use crate::scenario::{
-    Cluster, Mode, DEFAULT_DELTA_MS, DEFAULT_HEARTBEAT_MS, DEFAULT_JITTER_MS,
+    Baseline, Cluster, Mode, DEFAULT_DELTA_MS, DEFAULT_HEARTBEAT_MS, DEFAULT_JITTER_MS,
     DEFAULT_SUSPECT_AFTER_MS, MAX_DELTA_MS, MAX_MS, MAX_SERVERS, MIN_POSITIVE_MS,
 };
 
@@ -26,6 +26,11 @@ impl Ctx<'_> {
             .map(|k| format!("{:?}", k.name()))
             .collect::<Vec<_>>()
             .join(", ");
+        let baseline_names = Baseline::ALL
+            .iter()
+            .map(|b| format!("{:?}", b.name()))
+            .collect::<Vec<_>>()
+            .join(", ");
         if raw.protocols.is_empty() {
             return Err(self.invalid(
                 &c.k("protocols"),
@@ -34,13 +39,25 @@ impl Ctx<'_> {
             ));
         }
         let mut protocols = Vec::new();
+        let mut baselines = Vec::new();
         for (i, name) in raw.protocols.iter().enumerate() {
             let key = c.k("protocols").i(i);
+            if let Some(b) = Baseline::from_name(name) {
+                if baselines.contains(&b) {
+                    return Err(self.invalid(
+                        &key,
+                        format!("{name:?}"),
+                        "expected each protocol at most once",
+                    ));
+                }
+                baselines.push(b);
+                continue;
+            }
             let Some(kind) = ProtocolKind::from_name(name) else {
                 return Err(self.invalid(
                     &key,
                     format!("{name:?}"),
-                    format!("expected one of {names}"),
+                    format!("expected one of {names}, or the baseline {baseline_names}"),
                 ));
             };
             if let Some(first) = protocols.iter().position(|&p| p == kind) {
@@ -127,9 +144,22 @@ impl Ctx<'_> {
             }
         };
 
+        if let (Some(i), Mode::Sim) = (
+            raw.protocols.iter().position(|p| Baseline::from_name(p).is_some()),
+            mode,
+        ) {
+            return Err(self.invalid(
+                &c.k("protocols").i(i),
+                format!("{:?}", raw.protocols[i]),
+                "a baseline runs a real store, which has no simulated form: expected \
+                 cluster.mode = \"processes\" (or drop the baseline from cluster.protocols)",
+            ));
+        }
+
         Ok(Cluster {
             servers,
             protocols,
+            baselines,
             mode,
             delta,
             jitter,
@@ -182,7 +212,7 @@ mod tests {
     fn rule_protocols_known_names() {
         let e = load_err(&edit("protocols", "protocols = [\"2pe\", \"paxos\"]"), &[]);
         let want = format!(
-            "test.toml:5: cluster.protocols[1] = \"paxos\": expected one of {}",
+            "test.toml:5: cluster.protocols[1] = \"paxos\": expected one of {}, or the baseline \"etcd\"",
             ProtocolKind::ALL
                 .iter()
                 .map(|p| format!("{:?}", p.name()))

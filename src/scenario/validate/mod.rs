@@ -296,6 +296,25 @@ impl Ctx<'_> {
             }
         }
 
+        if let Some(b) = cluster.baselines.first() {
+            // A baseline is a real store the fault injector does not drive.
+            let why = format!(
+                "the {b} baseline (cluster.protocols) runs without faults, Byzantine servers or \
+                 resilience sweeps: its members are real {b} processes the lab does not drive; \
+                 remove this or drop {:?} from cluster.protocols",
+                b.name()
+            );
+            if !faults.is_empty() {
+                return Err(self.schema(&root.k("fault").i(0), why));
+            }
+            if resilience.is_some() {
+                return Err(self.schema(&root.k("resilience"), why));
+            }
+            if sweep.is_some() {
+                return Err(self.schema(&root.k("byzantine"), why));
+            }
+        }
+
         if workload.tickets == 0 && tickets.is_empty() {
             return Err(self.invalid(
                 &root.k("workload").k("tickets"),
