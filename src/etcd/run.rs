@@ -80,6 +80,7 @@ pub(super) async fn run(scenario: &Scenario, seed: u64, mut opts: Options<'_>) -
             stop: Some(stop),
         };
     }
+    info!(run_id, "etcd cluster up");
     let (done_tx, mut done_rx) = unbounded_channel();
     let driver = Driver::new(scenario, seed);
     let bar = progress::bar(driver.total_tickets(), "etcd", opts.progress);
@@ -331,6 +332,9 @@ impl Row<'_> {
             why: Some(why),
         });
         if self.decided.insert(done.ticket.clone()) {
+            if self.decided.len() == 1 {
+                info!(t_us = now, "first ticket decided");
+            }
             self.bar.inc(1);
         }
         if running {
