@@ -73,7 +73,8 @@ fn assert_missing_etcd(o: &Output, dir: &Path) {
     let err = stderr(o);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(
-        err.contains("needs the `etcd` server binary") && err.contains("apt-get install etcd-server"),
+        err.contains("needs the `etcd` server binary")
+            && err.contains("apt-get install etcd-server"),
         "{err}"
     );
     assert!(!dir.join("out/2pe").exists(), "no row ran before the error");
@@ -133,7 +134,10 @@ fn duplicates_are_accepted_exactly_once_forged_tickets_refused_and_nothing_left_
     // Recount the history: every genuine ticket accepted at exactly one member; every second
     // submission of a duplicated one rejected there; forged ones never reach etcd.
     let text = std::fs::read_to_string(dir.path().join("out/etcd/history.jsonl")).unwrap();
-    let events: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let events: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     let mut submits: BTreeMap<String, u64> = BTreeMap::new();
     let mut accepts: BTreeMap<String, u64> = BTreeMap::new();
     let mut rejects = 0;
@@ -156,9 +160,16 @@ fn duplicates_are_accepted_exactly_once_forged_tickets_refused_and_nothing_left_
         }
     }
     let duplicated = submits.values().filter(|&&n| n == 2).count() as u64;
-    assert!(duplicated > 5, "the workload duplicates tickets: {submits:?}");
+    assert!(
+        duplicated > 5,
+        "the workload duplicates tickets: {submits:?}"
+    );
     assert!(forged > 0);
-    assert_eq!(accepts.len(), submits.len(), "every genuine ticket accepted");
+    assert_eq!(
+        accepts.len(),
+        submits.len(),
+        "every genuine ticket accepted"
+    );
     assert!(accepts.values().all(|&n| n == 1), "{accepts:?}");
     assert_eq!(rejects, duplicated, "one reject per second submission");
     assert_eq!(b["rejected_submissions"], rejects);
@@ -201,9 +212,10 @@ fn the_table_has_an_etcd_row_without_delta_or_messages_and_says_why() {
     assert!(table.contains("n/a: etcd is a baseline"), "{table}");
     assert!(table.contains("tickets/s"), "{table}");
     assert!(table.lines().all(|l| l.chars().count() <= 80), "{table}");
-    let s: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("out/summary.json")).unwrap())
-            .unwrap();
+    let s: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("out/summary.json")).unwrap(),
+    )
+    .unwrap();
     assert_eq!(s["runs"].as_array().unwrap().len(), 0);
     assert!(s["scenario_toml"]
         .as_str()
@@ -257,7 +269,8 @@ fn the_simulator_faults_and_sweeps_refuse_etcd_clearly() {
         .unwrap();
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(
-        stderr(&o).contains("faulty.toml:7: fault[0]") && stderr(&o).contains("runs without faults"),
+        stderr(&o).contains("faulty.toml:7: fault[0]")
+            && stderr(&o).contains("runs without faults"),
         "{}",
         stderr(&o)
     );
@@ -309,7 +322,10 @@ fn start_long_run(dir: &Path, id: &str) -> Result<Child, Output> {
             Err(e) => {
                 let _ = child.kill();
                 let _ = child.wait();
-                panic!("no decision within 40 s ({e}); left: {:?}", processes_with(id));
+                panic!(
+                    "no decision within 40 s ({e}); left: {:?}",
+                    processes_with(id)
+                );
             }
         }
     }
@@ -329,9 +345,10 @@ fn ctrl_c_kills_the_members_and_writes_partial_results() {
     let status = child.wait().unwrap();
     assert_no_leftovers(dir.path(), &id);
     assert_eq!(status.code(), Some(130));
-    let s: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("out/summary.json")).unwrap())
-            .unwrap();
+    let s: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("out/summary.json")).unwrap(),
+    )
+    .unwrap();
     assert_eq!(s["complete"], false);
     let b = &s["baselines"][0];
     assert!(b["decisions"].as_u64().unwrap() > 0, "{b}");

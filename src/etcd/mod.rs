@@ -3,14 +3,14 @@
 //! and not a [`crate::lab::Runtime`]: a runtime of its own for one kind of row
 //! (docs/BASELINE.md).
 //!
-//! - [`members`] starts n `etcd` members on loopback ports it picks, data in a temporary folder
+//! - `members` starts n `etcd` members on loopback ports it picks, data in a temporary folder
 //!   removed afterwards; one process group, `kill_on_drop`, `PR_SET_PDEATHSIG` on Linux, killed
 //!   on any stop — no member outlives its run;
-//! - [`txn`] validates one submission with ONE etcd transaction through etcd's gRPC-JSON gateway
+//! - `txn` validates one submission with ONE etcd transaction through etcd's gRPC-JSON gateway
 //!   (`POST /v3/kv/txn`, HTTP/1.1): compare `create_revision(key) == 0` → put the key (accept),
 //!   else read it (reject, unless the holder is this very submission: a retried request whose
 //!   first attempt committed);
-//! - [`run`] drives the lab's [`crate::lab::driver::Driver`] (users, deadlines, duplicates,
+//! - `run` drives the lab's [`crate::lab::driver::Driver`] (users, deadlines, duplicates,
 //!   signed tickets) on real time and records the same history as the protocols' runs: `submit`
 //!   when the user hands the ticket to member s_i, `decide` at s_i when its transaction answers.
 //!

@@ -59,7 +59,12 @@ impl Store {
             .expect("a valid loopback URI")
     }
 
-    async fn post(&self, server: u16, path: &str, body: String) -> Result<(StatusCode, Bytes), String> {
+    async fn post(
+        &self,
+        server: u16,
+        path: &str,
+        body: String,
+    ) -> Result<(StatusCode, Bytes), String> {
         let req = Request::post(self.uri(server, path))
             .header("content-type", "application/json")
             .body(Full::new(Bytes::from(body)))
@@ -161,9 +166,7 @@ fn int(v: &Value) -> Option<i64> {
 /// omits defaults).
 pub(super) fn parse_answer(body: &[u8], tag: &str) -> Result<Answer, String> {
     let v: Value = serde_json::from_slice(body).map_err(|e| format!("not JSON: {e}"))?;
-    let header = v
-        .get("header")
-        .ok_or_else(|| format!("no header in {v}"))?;
+    let header = v.get("header").ok_or_else(|| format!("no header in {v}"))?;
     if v.get("succeeded").and_then(Value::as_bool).unwrap_or(false) {
         let revision = header.get("revision").and_then(int).unwrap_or(0);
         return Ok(Answer::Accepted { revision });
@@ -202,7 +205,8 @@ mod tests {
 
     #[test]
     fn answers_accept_reject_and_a_retry_of_our_own_commit() {
-        let ok = br#"{"header":{"revision":"12"},"succeeded":true,"responses":[{"response_put":{}}]}"#;
+        let ok =
+            br#"{"header":{"revision":"12"},"succeeded":true,"responses":[{"response_put":{}}]}"#;
         assert_eq!(
             parse_answer(ok, "s1#1"),
             Ok(Answer::Accepted { revision: 12 })
@@ -222,7 +226,11 @@ mod tests {
             parse_answer(taken.as_bytes(), "s3#4"),
             Ok(Answer::Accepted { revision: 9 })
         );
-        assert!(parse_answer(br#"{"error":"etcdserver: request timed out","code":14}"#, "a").is_err());
+        assert!(parse_answer(
+            br#"{"error":"etcdserver: request timed out","code":14}"#,
+            "a"
+        )
+        .is_err());
         assert!(parse_answer(b"<html>", "a").is_err());
     }
 }

@@ -228,3 +228,124 @@ pub fn notes(summary: &Summary) -> String {
     }
     text
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::history::Event;
+    use crate::protocol::Outcome;
+    use crate::scenario::Mode;
+
+    fn decide(t_us: u64, ticket: &str, server: u16, outcome: Outcome) -> Event {
+        Event::Decide {
+            t_us,
+            ticket: ticket.into(),
+            server,
+            outcome,
+            phase: None,
+            why: None,
+        }
+    }
+
+    /// A duplicated ticket (accepted at s1, rejected at s2) and a plain one.
+    fn row() -> (Scenario, BaselineSummary) {
+        let s = crate::scenario::load(
+            "t.toml",
+            "name = \"t\"\n[cluster]\nservers = 3\nprotocols = [\"etcd\"]\n[workload]\ntickets = 2\n",
+            &[],
+        )
+        .expect("valid");
+        assert_eq!(s.cluster.baselines, vec![Baseline::Etcd]);
+        assert!(s.cluster.protocols.is_empty());
+        let submit = |t_us, ticket: &str, server| Event::Submit {
+            t_us,
+            ticket: ticket.into(),
+            server,
+        };
+        let run = RunOutput {
+            history: vec![
+                submit(0, "t0", 1),
+                submit(100, "t0", 2),
+                submit(200, "t1", 3),
+                decide(4_000, "t0", 1, Outcome::Accept),
+                decide(5_100, "t0", 2, Outcome::Reject),
+                decide(6_200, "t1", 3, Outcome::Accept),
+            ],
+            end: 10_000,
+            ..RunOutput::default()
+        };
+        let facts = StoreFacts {
+            store: "etcd 3.4.23".into(),
+            transactions: 3,
+            ..StoreFacts::default()
+        };
+        let b = summarize(&s, Baseline::Etcd, &run, &facts);
+        (s, b)
+    }
+
+    #[test]
+    fn a_baseline_row_counts_like_a_protocol_and_has_no_delta_messages_or_theory() {
+        let (_, b) = row();
+        assert_eq!(
+            (b.tickets, b.accepted, b.rejected, b.undecided),
+            (2, 2, 0, 0)
+        );
+        assert_eq!((b.decisions, b.rejected_submissions), (3, 1));
+        assert!(b.violations.is_empty());
+        assert_eq!(b.latency_ms.max, Some(6.0));
+        assert_eq!(b.throughput_per_s, Some(200.0), "2 tickets in 10 ms");
+        let json = serde_json::to_value(&b).unwrap();
+        for k in ["latency_delta", "messages_per_ticket", "messages", "theory"] {
+            assert!(json[k].is_null(), "{k}: {json}");
+        }
+        assert_eq!(json["protocol"], "etcd");
+    }
+
+    #[test]
+    fn a_second_accept_is_an_e1_violation() {
+        let (s, _) = row();
+        let run = RunOutput {
+            history: vec![
+                Event::Submit {
+                    t_us: 0,
+                    ticket: "t0".into(),
+                    server: 1,
+                },
+                Event::Submit {
+                    t_us: 0,
+                    ticket: "t0".into(),
+                    server: 2,
+                },
+                decide(1_000, "t0", 1, Outcome::Accept),
+                decide(1_000, "t0", 2, Outcome::Accept),
+            ],
+            end: 2_000,
+            ..RunOutput::default()
+        };
+        let b = summarize(&s, Baseline::Etcd, &run, &StoreFacts::default());
+        assert_eq!(b.violations.len(), 1, "{:?}", b.violations);
+        assert_eq!(b.violations[0].property(), Property::E1);
+    }
+
+    #[test]
+    fn the_table_shows_n_a_and_says_why_within_80_columns() {
+        let (s, b) = row();
+        let mut summary = Summary::new(&s, 1, Mode::Processes);
+        summary.baselines.push(b);
+        let table = super::super::render_table(&summary);
+        let line = table
+            .lines()
+            .find(|l| l.contains("etcd") && l.contains('┆'))
+            .unwrap_or_else(|| panic!("{table}"));
+        assert_eq!(line.matches("n/a").count(), 3, "{line}");
+        assert!(line.contains("2/0/0"), "{line}");
+        assert!(table.contains("n/a: etcd is a baseline"), "{table}");
+        assert!(
+            table.contains("etcd  p50 5  p99 6  max 6  200 tickets/s"),
+            "{table}"
+        );
+        assert!(table.lines().all(|l| l.chars().count() <= 80), "{table}");
+        let json = serde_json::to_value(&summary).unwrap();
+        assert_eq!(json["baselines"][0]["store"], "etcd 3.4.23");
+    }
+}

@@ -145,7 +145,9 @@ impl Ctx<'_> {
         };
 
         if let (Some(i), Mode::Sim) = (
-            raw.protocols.iter().position(|p| Baseline::from_name(p).is_some()),
+            raw.protocols
+                .iter()
+                .position(|p| Baseline::from_name(p).is_some()),
             mode,
         ) {
             return Err(self.invalid(
@@ -206,6 +208,26 @@ mod tests {
             5,
             "cluster.protocols",
         );
+    }
+
+    #[test]
+    fn rule_etcd_is_a_baseline_row_of_real_processes_once() {
+        // BASE is a simulator scenario: a baseline is refused there, at its name.
+        let etcd = edit("protocols", "protocols = [\"2pe\", \"etcd\"]");
+        let e = load_err(&etcd, &[]);
+        assert_err_at(&e, 5, "cluster.protocols[1]");
+        assert!(e.to_string().contains("has no simulated form"), "{e}");
+        let real = etcd.replace("mode = \"sim\"", "mode = \"processes\"");
+        let s = load_ok(&real);
+        assert_eq!(s.cluster.protocols, vec![ProtocolKind::TwoPe]);
+        assert_eq!(s.cluster.baselines, vec![Baseline::Etcd]);
+        // The way back keeps it (summary.json's scenario_toml re-runs it).
+        assert!(crate::scenario::to_toml(&s, "t").contains("protocols = [\"2pe\", \"etcd\"]"));
+        let twice = real.replace("[\"2pe\", \"etcd\"]", "[\"etcd\", \"etcd\"]");
+        assert_err_at(&load_err(&twice, &[]), 5, "cluster.protocols[1]");
+        let faulty = format!("{real}[[fault]]\nat_ms = 1.0\ncrash = [2]\n");
+        let e = load_err(&faulty, &[]);
+        assert!(e.to_string().contains("fault[0]: the etcd baseline"), "{e}");
     }
 
     #[test]
