@@ -237,6 +237,36 @@ pub fn markdown(summary: &Summary) -> String {
 #[cfg(test)]
 mod tests {
     #[test]
+    fn a_baseline_row_has_empty_delta_messages_and_theory_in_csv_and_n_a_in_markdown() {
+        let summary = crate::report::baseline::tests::sample_summary();
+        // CSV: the etcd line, δ, messages and theory empty, as many fields as the header.
+        let csv = super::csv(&summary);
+        let lines: Vec<&str> = csv.lines().collect();
+        assert_eq!(lines.len(), 2, "{csv}");
+        let fields: Vec<&str> = lines[1].split(',').collect();
+        assert_eq!(fields.len(), super::CSV_COLUMNS.len(), "{csv}");
+        let col = |name: &str| {
+            let i = super::CSV_COLUMNS.iter().position(|c| *c == name);
+            fields[i.unwrap()]
+        };
+        assert_eq!(col("protocol"), "etcd");
+        assert_eq!(col("latency_ms_max"), "6");
+        for empty in [
+            "latency_delta_max",
+            "messages_per_ticket",
+            "theory_latency_delta",
+        ] {
+            assert_eq!(col(empty), "", "{empty}: {csv}");
+        }
+        let md = super::markdown(&summary);
+        assert!(
+            md.contains("| etcd (baseline) |  | n/a | n/a | n/a | n/a | 2 / 0 / 0 | 0 |"),
+            "{md}"
+        );
+        assert!(md.contains("| etcd | 5 | 6 | 6 | 200 |"), "{md}");
+    }
+
+    #[test]
     fn fields_with_commas_or_quotes_are_quoted() {
         assert_eq!(super::csv_field("f < n/2"), "f < n/2");
         assert_eq!(
