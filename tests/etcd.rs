@@ -261,7 +261,7 @@ fn the_simulator_faults_and_sweeps_refuse_etcd_clearly() {
     std::fs::write(
         &faulty,
         "name = \"faulty\"\n[cluster]\nservers = 3\nprotocols = [\"2pe\", \"etcd\"]\n\
-         [workload]\ntickets = 5\n[[fault]]\nat_ms = 1.0\ncrash = [2]\n",
+         [workload]\ntickets = 5\n[[fault]]\nat_ms = 1.0\npause = [2]\n",
     )
     .unwrap();
     let o = ticketlab(dir.path(), &id, &[faulty.to_str().unwrap()])
@@ -270,11 +270,74 @@ fn the_simulator_faults_and_sweeps_refuse_etcd_clearly() {
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(
         stderr(&o).contains("faulty.toml:7: fault[0]")
-            && stderr(&o).contains("runs without faults"),
+            && stderr(&o).contains("takes timed crash faults only"),
         "{}",
         stderr(&o)
     );
     assert!(processes_with(&id).is_empty());
+}
+
+#[test]
+fn a_member_killed_mid_run_leaves_e1_intact_and_no_decision_after_its_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let id = run_id("crash");
+    let scenario = dir.path().join("crash.toml");
+    std::fs::write(
+        &scenario,
+        "name = \"crash\"\nseed = 7\n[cluster]\nservers = 3\nprotocols = [\"etcd\"]\n\
+         [workload]\ntickets = 400\nconcurrency = 8\nduplicates = 0.3\nduplicate_gap_ms = 1.0\n\
+         [[fault]]\nat_ms = 100.0\ncrash = [1]\n",
+    )
+    .unwrap();
+    let o = ticketlab(
+        dir.path(),
+        &id,
+        &[
+            scenario.to_str().unwrap(),
+            "--format",
+            "json",
+            "--out",
+            "out",
+        ],
+    )
+    .output()
+    .unwrap();
+    if etcd().is_none() {
+        return assert_missing_etcd(&o, dir.path());
+    }
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_no_leftovers(dir.path(), &id);
+    let s: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let b = &s["baselines"][0];
+    assert_eq!(b["violations"].as_array().unwrap().len(), 0, "{b}");
+    assert_eq!(b["undecided"], 0, "users move on to live members: {b}");
+    assert!(b["accepted"].as_u64().unwrap() > 300, "{b}");
+    let text = std::fs::read_to_string(dir.path().join("out/etcd/history.jsonl")).unwrap();
+    let events: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let crash = events
+        .iter()
+        .find(|e| e["kind"] == "crash")
+        .unwrap_or_else(|| panic!("no crash event"));
+    assert_eq!(crash["server"], 1);
+    let at = crash["t_us"].as_u64().unwrap();
+    let late: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["server"] == 1 && e["t_us"].as_u64().unwrap() > at)
+        .filter(|e| e["kind"] == "decide" || e["kind"] == "submit")
+        .collect();
+    assert!(late.is_empty(), "s1 acts after its crash: {late:?}");
+    let mut accepts: BTreeMap<String, u64> = BTreeMap::new();
+    for e in &events {
+        if e["kind"] == "decide" && e["outcome"] == "accept" {
+            *accepts
+                .entry(e["ticket"].as_str().unwrap().to_string())
+                .or_default() += 1;
+        }
+    }
+    assert!(accepts.values().all(|&n| n == 1), "E-1: {accepts:?}");
 }
 
 /// An etcd row that runs a while, started with its log on; returns once its first ticket is

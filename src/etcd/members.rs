@@ -119,6 +119,13 @@ impl Members {
         None
     }
 
+    /// kill -9 member s_i (a crash fault); it is reaped with the others at the end.
+    pub(super) fn kill(&mut self, server: u16) {
+        if let Some(child) = self.children.get_mut(usize::from(server) - 1) {
+            let _ = child.start_kill();
+        }
+    }
+
     /// kill -9 the whole group, then each member (in case one left it).
     pub(super) fn kill_all(&mut self) {
         if let Some(pgid) = self.pgid {

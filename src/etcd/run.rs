@@ -42,6 +42,9 @@ struct Done {
 
 struct Row<'a> {
     driver: Driver<'a>,
+    members: Members,
+    /// Members killed by a crash fault: their answers are no longer heard.
+    crashed: BTreeSet<ServerId>,
     verifier: Verifier,
     store: Store,
     epoch: Instant,
@@ -54,7 +57,8 @@ struct Row<'a> {
     decided: BTreeSet<Ticket>,
     bar: ProgressBar,
     extra: Extra,
-    /// A command a baseline cannot carry out (validation refuses faults: never expected).
+    /// A command a baseline cannot carry out (validation refuses every fault but timed crashes:
+    /// never expected).
     unsupported: Option<String>,
 }
 
@@ -87,6 +91,8 @@ pub(super) async fn run(scenario: &Scenario, seed: u64, mut opts: Options<'_>) -
     let mut row = Row {
         verifier: driver.verifier(),
         driver,
+        members,
+        crashed: BTreeSet::new(),
         store,
         epoch: Instant::now(),
         schedule: BTreeMap::new(),
@@ -105,7 +111,7 @@ pub(super) async fn run(scenario: &Scenario, seed: u64, mut opts: Options<'_>) -
         some => some,
     };
     let end = row.now();
-    members.stop().await;
+    row.members.stop().await;
     if stop.is_some() {
         row.bar.abandon();
     } else {
@@ -179,13 +185,13 @@ impl Row<'_> {
         interrupt: &mut watch::Receiver<Option<&'static str>>,
     ) -> Option<Stop> {
         let faults = self.driver.faults();
-        self.exec(faults);
+        self.exec(0, faults);
         let users = self.driver.start(0);
-        self.exec(users);
+        self.exec(0, users);
         loop {
             if let Some(what) = self.unsupported.take() {
                 return Some(Stop::Failed(anyhow::anyhow!(
-                    "the etcd baseline cannot {what} (it runs without faults)"
+                    "the etcd baseline cannot {what} (it takes timed crash faults only)"
                 )));
             }
             if self.driver.done() {
@@ -233,12 +239,13 @@ impl Row<'_> {
             }
             let action = entry.remove();
             let cmds = self.driver.fire(now, action);
-            self.exec(cmds);
+            self.exec(now, cmds);
         }
     }
 
-    /// Carry out the driver's commands, in order.
-    fn exec(&mut self, cmds: Vec<Command>) {
+    /// Carry out the driver's commands, in order, at `now` (the time the driver was told: every
+    /// event they record is stamped with it, so the history's order is the order of execution).
+    fn exec(&mut self, now: Time, cmds: Vec<Command>) {
         for cmd in cmds {
             match cmd {
                 Command::Schedule { at, action } => {
@@ -249,8 +256,12 @@ impl Row<'_> {
                     ticket,
                     server,
                     signed,
-                } => self.deliver(ticket, server, &signed),
-                Command::Crash(s) => self.unsupported = Some(format!("crash s{s}")),
+                } => self.deliver(now, ticket, server, &signed),
+                Command::Crash(s) => {
+                    // kill -9 of member s (the driver recorded the crash and told its users).
+                    self.members.kill(s);
+                    self.crashed.insert(s);
+                }
                 Command::Pause(s) | Command::Resume(s) => {
                     self.unsupported = Some(format!("pause or resume s{s}"))
                 }
@@ -265,8 +276,7 @@ impl Row<'_> {
     /// Member `server` takes the user's ticket in: it verifies the credential as the lab's
     /// servers do (a bad one is refused at once, no transaction), then validates it with one
     /// transaction.
-    fn deliver(&mut self, ticket: Ticket, server: ServerId, signed: &str) {
-        let now = self.now();
+    fn deliver(&mut self, now: Time, ticket: Ticket, server: ServerId, signed: &str) {
         let id = match self.verifier.check(signed, now) {
             Ok(id) => id,
             Err((id, reason)) => {
@@ -277,7 +287,7 @@ impl Row<'_> {
                     reason: Some(reason),
                 });
                 let cmds = self.driver.rejected(now, &ticket, server);
-                self.exec(cmds);
+                self.exec(now, cmds);
                 return;
             }
         };
@@ -308,6 +318,11 @@ impl Row<'_> {
         self.in_flight -= 1;
         self.extra.transactions += u64::from(done.attempts);
         self.extra.retries += u64::from(done.attempts.saturating_sub(1));
+        if self.crashed.contains(&done.server) {
+            // Its member was killed: whatever etcd answered, no user hears it (a crashed
+            // server decides nothing), as with the lab's servers.
+            return;
+        }
         let (outcome, why) = match done.answer {
             Ok(Answer::Accepted { revision }) => (
                 Outcome::Accept,
@@ -339,7 +354,7 @@ impl Row<'_> {
         }
         if running {
             let cmds = self.driver.decided(now, &done.ticket, done.server);
-            self.exec(cmds);
+            self.exec(now, cmds);
         }
     }
 }

@@ -114,7 +114,7 @@ pub struct Cluster {
     /// Each runs in turn on a fresh cluster with the same workload.
     pub protocols: Vec<ProtocolKind>,
     /// Baseline rows (`"etcd"` in `cluster.protocols`): real systems run on the same workload
-    /// after the protocols, for comparison (real processes only, no faults).
+    /// after the protocols, for comparison (real processes only; timed crash faults only).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub baselines: Vec<Baseline>,
     pub mode: Mode,

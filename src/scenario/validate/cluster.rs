@@ -225,9 +225,17 @@ mod tests {
         assert!(crate::scenario::to_toml(&s, "t").contains("protocols = [\"2pe\", \"etcd\"]"));
         let twice = real.replace("[\"2pe\", \"etcd\"]", "[\"etcd\", \"etcd\"]");
         assert_err_at(&load_err(&twice, &[]), 5, "cluster.protocols[1]");
-        let faulty = format!("{real}[[fault]]\nat_ms = 1.0\ncrash = [2]\n");
-        let e = load_err(&faulty, &[]);
-        assert!(e.to_string().contains("fault[0]: the etcd baseline"), "{e}");
+        // Timed crashes only (kill -9 of a member).
+        let crash = format!("{real}[[fault]]\nat_ms = 1.0\ncrash = [2]\n");
+        assert_eq!(load_ok(&crash).faults.len(), 1);
+        let pause = format!("{crash}[[fault]]\nat_ms = 1.0\npause = [3]\n");
+        let e = load_err(&pause, &[]);
+        assert!(e.to_string().contains("fault[1]: the etcd baseline"), "{e}");
+        let after = format!(
+            "{real}[[fault]]\ncrash = [2]\nafter = {{ server = 2, event = \"decide\", count = 1 }}\n"
+        );
+        let e = load_err(&after, &[]);
+        assert!(e.to_string().contains("timed crash faults only"), "{e}");
     }
 
     #[test]

@@ -297,15 +297,19 @@ impl Ctx<'_> {
         }
 
         if let Some(b) = cluster.baselines.first() {
-            // A baseline is a real store the fault injector does not drive.
+            // A baseline is a real store the lab's fault injector does not drive, except for
+            // kill -9 of a member at a time.
             let why = format!(
-                "the {b} baseline (cluster.protocols) runs without faults, Byzantine servers or \
-                 resilience sweeps: its members are real {b} processes the lab does not drive; \
-                 remove this or drop {:?} from cluster.protocols",
+                "the {b} baseline (cluster.protocols) takes timed crash faults only (kill -9 of \
+                 a member at `at_ms`), no other faults, Byzantine servers or resilience sweeps: \
+                 its members are real {b} processes; remove this or drop {:?} from \
+                 cluster.protocols",
                 b.name()
             );
-            if !faults.is_empty() {
-                return Err(self.schema(&root.k("fault").i(0), why));
+            let timed_crash =
+                |f: &Fault| f.after.is_none() && matches!(f.action, FaultAction::Crash(_));
+            if let Some(i) = faults.iter().position(|f| !timed_crash(f)) {
+                return Err(self.schema(&root.k("fault").i(i), why));
             }
             if resilience.is_some() {
                 return Err(self.schema(&root.k("resilience"), why));
