@@ -12,12 +12,12 @@ use crate::latency::Latencies;
 use crate::protocol::{Note, Outcome, Property, ProtocolKind, ServerId, Theory, Ticket, Time};
 use crate::scenario::{CrashPick, Mode, Scenario};
 pub use crate::text::wrap;
-
-pub mod baseline;
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, ColumnConstraint};
 use comfy_table::{ContentArrangement, Table, Width};
 use serde::Serialize;
 use std::collections::BTreeMap;
+
+pub mod baseline;
 
 /// Latency percentiles, from the run's HDR histogram (`latency::Latencies`: exact below
 /// 262 ms, 5 significant digits above), and the exact maximum. `null` when nothing was decided.
