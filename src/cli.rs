@@ -7,6 +7,7 @@
 //! by the orchestrator) and `ticketlab bench` (Table 1 in processes mode at δ = 10 ms and 1 ms,
 //! measured latency / theory per protocol).
 
+mod baseline;
 mod explore;
 mod sweep;
 
@@ -361,6 +362,7 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             .protocols
             .iter()
             .map(|p| p.name())
+            .chain(scenario.cluster.baselines.iter().map(|b| b.name()))
             .collect::<Vec<_>>()
             .join(", "),
         out_dir.display()
@@ -373,9 +375,13 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         .run_id
         .clone()
         .unwrap_or_else(|| format!("tl{}", std::process::id()));
+    let etcd = baseline::prepare(&args, &scenario, &run_id, progress)?;
     let mut procs = None;
     let runtime = runtime_for(mode, &mut procs, run_id, progress)?;
-    let (summary, stop) = execute(runtime, &scenario, seed, &out_dir)?;
+    let (mut summary, mut stop) = execute(runtime, &scenario, seed, &out_dir)?;
+    if let Some(etcd) = &etcd {
+        baseline::run(etcd, &scenario, seed, &out_dir, &mut summary, &mut stop)?;
+    }
     let summary_path = out_dir.join("summary.json");
     let json = serde_json::to_string_pretty(&summary)?;
     std::fs::write(&summary_path, format!("{json}\n"))
@@ -419,7 +425,7 @@ fn exit_code(stop: Option<Stop>, violated: bool) -> anyhow::Result<ExitCode> {
 /// after `ticketlab: {prefix}`; whether the run failed (a violation, or a stalled ticket when
 /// `strict`).
 fn report_rows(summary: &Summary, strict: bool, prefix: &str) -> bool {
-    let mut violated = false;
+    let mut violated = baseline::report_rows(summary, strict, prefix);
     // The first few violations of each row; summary.json has them all.
     const SHOWN: usize = 5;
     for r in &summary.runs {
@@ -715,6 +721,7 @@ fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
             scenario::BUILTIN_TABLE1,
             &set,
         )?;
+        baseline::refuse(&scenario, "ticketlab bench")?;
         let seed = scenario.seed.unwrap_or(42);
         let out_dir = args.out.join(format!("delta-{d}ms"));
         std::fs::create_dir_all(&out_dir)

@@ -507,6 +507,7 @@ pub fn generate(seed: u64, protocol: ProtocolKind, sizes: &[u16]) -> Scenario {
         cluster: Cluster {
             servers: n,
             protocols: vec![protocol],
+            baselines: Vec::new(),
             mode: Mode::Sim,
             delta: ms_to_us(delta_ms),
             jitter: ms_to_us(jitter_ms),

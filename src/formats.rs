@@ -2,6 +2,7 @@
 //! protocol run, every numeric field, theory beside measured) and Markdown (`--format markdown`,
 //! the terminal table's columns as a pipe table to paste into a report).
 
+use crate::report::baseline::BaselineSummary;
 use crate::report::{RunSummary, Stats, Summary};
 
 /// CSV's column names, in order (a contract like summary.json's: add, never rename).
@@ -97,15 +98,49 @@ pub fn csv_fields(summary: &Summary, r: &RunSummary) -> Vec<String> {
     f
 }
 
-/// The whole summary as CSV: a header line, then one line per run.
+/// A baseline row's CSV fields: no δ, no messages, no theory (empty fields).
+pub fn baseline_csv_fields(summary: &Summary, b: &BaselineSummary) -> Vec<String> {
+    let mut f = vec![
+        summary.scenario.clone(),
+        summary.mode.to_string(),
+        summary.servers.to_string(),
+        summary.delta_ms.to_string(),
+        summary.seed.to_string(),
+        b.protocol.name().to_string(),
+        String::new(),
+        b.tickets.to_string(),
+        b.accepted.to_string(),
+        b.rejected.to_string(),
+        b.undecided.to_string(),
+        b.violations.len().to_string(),
+    ];
+    f.extend(std::iter::repeat_n(String::new(), 5));
+    f.extend(stats(&b.latency_ms));
+    f.extend([
+        String::new(),
+        String::new(),
+        b.decisions.to_string(),
+        b.duration_ms.to_string(),
+        "0".to_string(),
+        String::new(),
+        String::new(),
+        String::new(),
+    ]);
+    f
+}
+
+/// The whole summary as CSV: a header line, then one line per run (baselines last).
 pub fn csv(summary: &Summary) -> String {
     let mut out = CSV_COLUMNS.join(",");
     out.push('\n');
-    for r in &summary.runs {
-        let line: Vec<String> = csv_fields(summary, r)
+    let rows = summary.runs.iter().map(|r| csv_fields(summary, r)).chain(
+        summary
+            .baselines
             .iter()
-            .map(|s| csv_field(s))
-            .collect();
+            .map(|b| baseline_csv_fields(summary, b)),
+    );
+    for fields in rows {
+        let line: Vec<String> = fields.iter().map(|s| csv_field(s)).collect();
         out.push_str(&line.join(","));
         out.push('\n');
     }
@@ -171,17 +206,86 @@ pub fn markdown(summary: &Summary) -> String {
             r.violations.len()
         ));
     }
+    for b in &summary.baselines {
+        out.push_str(&format!(
+            "| {} (baseline) |  | n/a | n/a | n/a | n/a | {} / {} / {} | {} |\n",
+            b.protocol,
+            b.accepted,
+            b.rejected,
+            b.undecided,
+            b.violations.len()
+        ));
+    }
     out.push_str("\nMeasured figures; the paper's theory (Table 1) in parentheses");
     out.push_str(if summary.theory_applies {
         ".\n"
     } else {
         " — for fault-free, uncontended runs; this run has scripted tickets, faults or bad tickets.\n"
     });
+    if !summary.baselines.is_empty() {
+        out.push_str(
+            "\nn/a: a baseline is a real store (docs/BASELINE.md): its links are not delayed by δ \
+             and its messages are not counted; no theory. Latency (client-observed) and throughput:\n\n\
+             | row | p50 ms | p99 ms | max ms | tickets/s |\n|---|---:|---:|---:|---:|\n",
+        );
+        let tput = |t: Option<f64>| t.map_or("—".to_string(), |t| format!("{t:.0}"));
+        for r in &summary.runs {
+            let t = crate::report::baseline::throughput(r.tickets, r.undecided, r.duration_ms);
+            out.push_str(&format!(
+                "| {} | {} | {} | {} | {} |\n",
+                r.label().replace('|', "\\|"),
+                num(r.latency_ms.p50),
+                num(r.latency_ms.p99),
+                num(r.latency_ms.max),
+                tput(t)
+            ));
+        }
+        for b in &summary.baselines {
+            out.push_str(&format!(
+                "| {} | {} | {} | {} | {} |\n",
+                b.protocol,
+                num(b.latency_ms.p50),
+                num(b.latency_ms.p99),
+                num(b.latency_ms.max),
+                tput(b.throughput_per_s)
+            ));
+        }
+    }
     out
 }
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_baseline_row_has_empty_delta_messages_and_theory_in_csv_and_n_a_in_markdown() {
+        let summary = crate::report::baseline::tests::sample_summary();
+        // CSV: the etcd line, δ, messages and theory empty, as many fields as the header.
+        let csv = super::csv(&summary);
+        let lines: Vec<&str> = csv.lines().collect();
+        assert_eq!(lines.len(), 2, "{csv}");
+        let fields: Vec<&str> = lines[1].split(',').collect();
+        assert_eq!(fields.len(), super::CSV_COLUMNS.len(), "{csv}");
+        let col = |name: &str| {
+            let i = super::CSV_COLUMNS.iter().position(|c| *c == name);
+            fields[i.unwrap()]
+        };
+        assert_eq!(col("protocol"), "etcd");
+        assert_eq!(col("latency_ms_max"), "6");
+        for empty in [
+            "latency_delta_max",
+            "messages_per_ticket",
+            "theory_latency_delta",
+        ] {
+            assert_eq!(col(empty), "", "{empty}: {csv}");
+        }
+        let md = super::markdown(&summary);
+        assert!(
+            md.contains("| etcd (baseline) |  | n/a | n/a | n/a | n/a | 2 / 0 / 0 | 0 |"),
+            "{md}"
+        );
+        assert!(md.contains("| etcd | 5 | 6 | 6 | 200 |"), "{md}");
+    }
+
     #[test]
     fn fields_with_commas_or_quotes_are_quoted() {
         assert_eq!(super::csv_field("f < n/2"), "f < n/2");

@@ -6,6 +6,7 @@ pub mod checker;
 pub mod cli;
 pub mod compare;
 pub mod diagram;
+pub mod etcd;
 pub mod explain;
 pub mod explore;
 pub mod formats;

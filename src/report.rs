@@ -17,6 +17,8 @@ use comfy_table::{ContentArrangement, Table, Width};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
+pub mod baseline;
+
 /// Latency percentiles, from the run's HDR histogram (`latency::Latencies`: exact below
 /// 262 ms, 5 significant digits above), and the exact maximum. `null` when nothing was decided.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -207,6 +209,10 @@ pub struct Summary {
     /// The closed loop's tickets in flight (`workload.concurrency`); `null`: open loop.
     pub concurrency: Option<u32>,
     pub runs: Vec<RunSummary>,
+    /// Baseline rows (`"etcd"` in `cluster.protocols`): a real store on the same workload, no
+    /// δ, no message count, no theory (docs/BASELINE.md). Absent when there is none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub baselines: Vec<baseline::BaselineSummary>,
 }
 
 impl Summary {
@@ -233,6 +239,7 @@ impl Summary {
                 Some(_) => None,
             },
             runs: Vec::new(),
+            baselines: Vec::new(),
         }
     }
 }
@@ -267,10 +274,17 @@ fn latencies_of(checked: &checker::Checked) -> Latencies {
     lat
 }
 
-pub fn summarize(scenario: &Scenario, protocol: ProtocolKind, run: &RunOutput) -> RunSummary {
-    let checked = checker::check(&run.history);
-    let claims = protocol.properties();
-    let note = |n: Note| run.notes.get(&n).copied().unwrap_or(0);
+/// Tickets accepted (with the phase of the accept), rejected and pending in a checked history.
+pub(crate) struct Tally {
+    pub accepted: u64,
+    pub rejected: u64,
+    pub phase: [u64; 3],
+    pub pending: Vec<Ticket>,
+}
+
+/// Each ticket's fate: accepted somewhere, rejected by every live server of σ(τ) (or refused
+/// for its credential everywhere), or pending.
+pub(crate) fn tally(checked: &checker::Checked, history: &[Event]) -> Tally {
     let mut accepted = 0;
     let mut rejected = 0;
     let mut phase = [0u64; 3];
@@ -278,7 +292,7 @@ pub fn summarize(scenario: &Scenario, protocol: ProtocolKind, run: &RunOutput) -
     // A ticket every submission of which was rejected for its credential (none was refused by a
     // crashed server): decided, by the runtime, as rejected.
     let mut credential_only: BTreeMap<&Ticket, bool> = BTreeMap::new();
-    for e in &run.history {
+    for e in history {
         if let Event::Refused { ticket, reason, .. } = e {
             *credential_only.entry(ticket).or_insert(true) &= reason.is_some();
         }
@@ -304,6 +318,24 @@ pub fn summarize(scenario: &Scenario, protocol: ProtocolKind, run: &RunOutput) -
             rejected += 1;
         }
     }
+    Tally {
+        accepted,
+        rejected,
+        phase,
+        pending,
+    }
+}
+
+pub fn summarize(scenario: &Scenario, protocol: ProtocolKind, run: &RunOutput) -> RunSummary {
+    let checked = checker::check(&run.history);
+    let claims = protocol.properties();
+    let note = |n: Note| run.notes.get(&n).copied().unwrap_or(0);
+    let Tally {
+        accepted,
+        rejected,
+        phase,
+        pending,
+    } = tally(&checked, &run.history);
     let undecided = pending.len() as u64;
     let mut by_type: BTreeMap<String, u64> = BTreeMap::new();
     let mut decisions = 0;
@@ -510,6 +542,7 @@ pub fn render_table(summary: &Summary) -> String {
         ];
         rows.push(cells);
     }
+    rows.extend(summary.baselines.iter().map(baseline::cells));
     // Words are never broken: each column is at least as wide as its longest word. When that
     // is wider than 80 columns, protocol names break after a hyphen ("qlock-" / "backoff").
     let need = |rows: &[[String; 7]], longest: &mut Vec<usize>| {
@@ -625,6 +658,7 @@ pub fn render_table(summary: &Summary) -> String {
             text.push_str(&wrap(&line, "; ", 80, width + 4));
         }
     }
+    text.push_str(&baseline::notes(summary));
     if summary.runs.iter().any(|r| !r.scripted_tickets.is_empty()) {
         text.push_str("\nscripted tickets (who received and decided them, when, and why):");
         for r in &summary.runs {

@@ -180,7 +180,7 @@ fn module_graph() -> std::collections::BTreeMap<String, std::collections::BTreeS
 #[test]
 fn no_runtime_imports_another_runtime() {
     let graph = module_graph();
-    let runtimes = ["sim", "process"];
+    let runtimes = ["sim", "process", "etcd"];
     for r in runtimes {
         let uses = graph.get(r).unwrap_or_else(|| panic!("no module {r}"));
         for other in runtimes.iter().filter(|&&o| o != r) {

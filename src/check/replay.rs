@@ -434,6 +434,7 @@ pub fn counterexample(
         cluster: Cluster {
             servers: model.n,
             protocols: vec![model.protocol],
+            baselines: Vec::new(),
             mode: Mode::Sim,
             delta: DELTA_US,
             jitter: 0,

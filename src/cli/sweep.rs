@@ -89,6 +89,9 @@ pub(super) fn sweep(
         .iter()
         .map(|p| load_scenario(args, file, text, &p.sets()).map_err(|e| point_error(&axes, p, e)))
         .collect::<anyhow::Result<_>>()?;
+    for s in &scenarios {
+        super::baseline::refuse(s, "sweeps")?;
+    }
     for a in &axes {
         if args
             .set

@@ -113,6 +113,10 @@ pub struct Cluster {
     pub servers: u16,
     /// Each runs in turn on a fresh cluster with the same workload.
     pub protocols: Vec<ProtocolKind>,
+    /// Baseline rows (`"etcd"` in `cluster.protocols`): real systems run on the same workload
+    /// after the protocols, for comparison (real processes only; timed crash faults only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub baselines: Vec<Baseline>,
     pub mode: Mode,
     /// Server-to-server message delay δ, in µs (exact).
     pub delta: Time,
@@ -358,6 +362,35 @@ pub struct ByzantineSweep {
     pub at: Time,
 }
 
+/// A row that is not one of the lab's protocols: a real replicated store validating the same
+/// users' tickets, named in `cluster.protocols` beside the protocols (docs/BASELINE.md).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum Baseline {
+    /// A real etcd cluster of n members; one compare-and-create transaction per submission.
+    #[serde(rename = "etcd")]
+    Etcd,
+}
+
+impl Baseline {
+    pub const ALL: &'static [Baseline] = &[Baseline::Etcd];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Baseline::Etcd => "etcd",
+        }
+    }
+
+    pub fn from_name(s: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|b| b.name() == s)
+    }
+}
+
+impl fmt::Display for Baseline {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 impl Cluster {
     /// `NodeConfig::byzantine` for `protocol`: the declared b; for a protocol that sizes its
     /// quorums by b, at most its bound (beyond it, with `allow_unsafe`, more servers lie than its
@@ -497,6 +530,7 @@ mod tests {
             Cluster {
                 servers: 3,
                 protocols: vec![ProtocolKind::TwoPe],
+                baselines: Vec::new(),
                 mode: Mode::Processes,
                 delta: 10_000,
                 jitter: 0,

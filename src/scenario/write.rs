@@ -45,6 +45,7 @@ pub fn to_toml(s: &Scenario, header: &str) -> String {
         .protocols
         .iter()
         .map(|p| format!("{:?}", p.name()))
+        .chain(c.baselines.iter().map(|b| format!("{:?}", b.name())))
         .collect();
     let _ = writeln!(t, "protocols = [{}]", protos.join(", "));
     let _ = writeln!(t, "mode = {:?}", c.mode.name());

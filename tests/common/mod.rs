@@ -61,6 +61,7 @@ pub fn sim_scenario(name: &str, n: u16, protocols: &[ProtocolKind], tickets: u64
         cluster: Cluster {
             servers: n,
             protocols: protocols.to_vec(),
+            baselines: Vec::new(),
             mode: Mode::Sim,
             delta: 10_000,
             jitter: 0,

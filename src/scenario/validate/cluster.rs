@@ -4,7 +4,7 @@ use super::{shown, us_as_ms, Ctx, Res, K};
 use crate::protocol::ProtocolKind;
 use crate::scenario::raw::RawCluster;
 use crate::scenario::{
-    Cluster, Mode, DEFAULT_DELTA_MS, DEFAULT_HEARTBEAT_MS, DEFAULT_JITTER_MS,
+    Baseline, Cluster, Mode, DEFAULT_DELTA_MS, DEFAULT_HEARTBEAT_MS, DEFAULT_JITTER_MS,
     DEFAULT_SUSPECT_AFTER_MS, MAX_DELTA_MS, MAX_MS, MAX_SERVERS, MIN_POSITIVE_MS,
 };
 
@@ -26,6 +26,11 @@ impl Ctx<'_> {
             .map(|k| format!("{:?}", k.name()))
             .collect::<Vec<_>>()
             .join(", ");
+        let baseline_names = Baseline::ALL
+            .iter()
+            .map(|b| format!("{:?}", b.name()))
+            .collect::<Vec<_>>()
+            .join(", ");
         if raw.protocols.is_empty() {
             return Err(self.invalid(
                 &c.k("protocols"),
@@ -34,13 +39,25 @@ impl Ctx<'_> {
             ));
         }
         let mut protocols = Vec::new();
+        let mut baselines = Vec::new();
         for (i, name) in raw.protocols.iter().enumerate() {
             let key = c.k("protocols").i(i);
+            if let Some(b) = Baseline::from_name(name) {
+                if baselines.contains(&b) {
+                    return Err(self.invalid(
+                        &key,
+                        format!("{name:?}"),
+                        "expected each protocol at most once",
+                    ));
+                }
+                baselines.push(b);
+                continue;
+            }
             let Some(kind) = ProtocolKind::from_name(name) else {
                 return Err(self.invalid(
                     &key,
                     format!("{name:?}"),
-                    format!("expected one of {names}"),
+                    format!("expected one of {names}, or the baseline {baseline_names}"),
                 ));
             };
             if let Some(first) = protocols.iter().position(|&p| p == kind) {
@@ -128,9 +145,24 @@ impl Ctx<'_> {
             }
         };
 
+        if let (Some(i), Mode::Sim) = (
+            raw.protocols
+                .iter()
+                .position(|p| Baseline::from_name(p).is_some()),
+            mode,
+        ) {
+            return Err(self.invalid(
+                &c.k("protocols").i(i),
+                format!("{:?}", raw.protocols[i]),
+                "a baseline runs a real store, which has no simulated form: expected \
+                 cluster.mode = \"processes\" (or drop the baseline from cluster.protocols)",
+            ));
+        }
+
         Ok(Cluster {
             servers,
             protocols,
+            baselines,
             mode,
             delta,
             jitter,
@@ -180,10 +212,38 @@ mod tests {
     }
 
     #[test]
+    fn rule_etcd_is_a_baseline_row_of_real_processes_once() {
+        // BASE is a simulator scenario: a baseline is refused there, at its name.
+        let etcd = edit("protocols", "protocols = [\"2pe\", \"etcd\"]");
+        let e = load_err(&etcd, &[]);
+        assert_err_at(&e, 5, "cluster.protocols[1]");
+        assert!(e.to_string().contains("has no simulated form"), "{e}");
+        let real = etcd.replace("mode = \"sim\"", "mode = \"processes\"");
+        let s = load_ok(&real);
+        assert_eq!(s.cluster.protocols, vec![ProtocolKind::TwoPe]);
+        assert_eq!(s.cluster.baselines, vec![Baseline::Etcd]);
+        // The way back keeps it (summary.json's scenario_toml re-runs it).
+        assert!(crate::scenario::to_toml(&s, "t").contains("protocols = [\"2pe\", \"etcd\"]"));
+        let twice = real.replace("[\"2pe\", \"etcd\"]", "[\"etcd\", \"etcd\"]");
+        assert_err_at(&load_err(&twice, &[]), 5, "cluster.protocols[1]");
+        // Timed crashes only (kill -9 of a member).
+        let crash = format!("{real}[[fault]]\nat_ms = 1.0\ncrash = [2]\n");
+        assert_eq!(load_ok(&crash).faults.len(), 1);
+        let pause = format!("{crash}[[fault]]\nat_ms = 1.0\npause = [3]\n");
+        let e = load_err(&pause, &[]);
+        assert!(e.to_string().contains("fault[1]: the etcd baseline"), "{e}");
+        let after = format!(
+            "{real}[[fault]]\ncrash = [2]\nafter = {{ server = 2, event = \"decide\", count = 1 }}\n"
+        );
+        let e = load_err(&after, &[]);
+        assert!(e.to_string().contains("timed crash faults only"), "{e}");
+    }
+
+    #[test]
     fn rule_protocols_known_names() {
         let e = load_err(&edit("protocols", "protocols = [\"2pe\", \"paxos\"]"), &[]);
         let want = format!(
-            "test.toml:5: cluster.protocols[1] = \"paxos\": expected one of {}",
+            "test.toml:5: cluster.protocols[1] = \"paxos\": expected one of {}, or the baseline \"etcd\"",
             ProtocolKind::ALL
                 .iter()
                 .map(|p| format!("{:?}", p.name()))

@@ -296,6 +296,29 @@ impl Ctx<'_> {
             }
         }
 
+        if let Some(b) = cluster.baselines.first() {
+            // A baseline is a real store the lab's fault injector does not drive, except for
+            // kill -9 of a member at a time.
+            let why = format!(
+                "the {b} baseline (cluster.protocols) takes timed crash faults only (kill -9 of \
+                 a member at `at_ms`), no other faults, Byzantine servers or resilience sweeps: \
+                 its members are real {b} processes; remove this or drop {:?} from \
+                 cluster.protocols",
+                b.name()
+            );
+            let timed_crash =
+                |f: &Fault| f.after.is_none() && matches!(f.action, FaultAction::Crash(_));
+            if let Some(i) = faults.iter().position(|f| !timed_crash(f)) {
+                return Err(self.schema(&root.k("fault").i(i), why));
+            }
+            if resilience.is_some() {
+                return Err(self.schema(&root.k("resilience"), why));
+            }
+            if sweep.is_some() {
+                return Err(self.schema(&root.k("byzantine"), why));
+            }
+        }
+
         if workload.tickets == 0 && tickets.is_empty() {
             return Err(self.invalid(
                 &root.k("workload").k("tickets"),
