@@ -318,12 +318,12 @@ fn load_scenario(
     text: &str,
     extra: &[String],
 ) -> Result<Scenario, scenario::ScenarioError> {
-    let sets: Vec<String> = args.set.iter().chain(extra).cloned().collect();
-    let mut scenario = scenario::load(file, text, &sets)?;
+    let mut sets: Vec<String> = args.set.iter().chain(extra).cloned().collect();
+    // `--sim` before validation: the simulator's bounds apply (more servers than processes).
     if args.sim {
-        scenario.cluster.mode = Mode::Sim;
+        sets.push("cluster.mode=\"sim\"".to_string());
     }
-    Ok(scenario)
+    scenario::load(file, text, &sets)
 }
 
 fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
@@ -483,12 +483,12 @@ fn show_progress() -> bool {
 
 /// Real processes share this machine's cores: past a point the heartbeats alone queue for the
 /// CPU and every latency figure measures that queue. Say so before the run, not after; whether
-/// it did.
+/// it did. When the heartbeats are the cause, say which timing would do (`heartbeat_advice`).
 fn warn_if_overloaded(scenario: &Scenario) -> bool {
     let n = u64::from(scenario.cluster.servers);
     let per_sec = n * (n - 1) * 1_000_000 / scenario.cluster.heartbeat.max(1);
     let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
-    let overloaded = n > 4 * cores as u64 || per_sec > 20_000;
+    let overloaded = n > 4 * cores as u64 || per_sec > MAX_HEARTBEATS_PER_S;
     if overloaded {
         eprintln!(
             "ticketlab: warning: {n} server processes on {cores} core(s), {per_sec} heartbeats/s: \
@@ -496,7 +496,40 @@ fn warn_if_overloaded(scenario: &Scenario) -> bool {
              measure the protocol, not the machine)"
         );
     }
+    if let Some(advice) = heartbeat_advice(scenario) {
+        eprintln!("ticketlab: warning: {advice}");
+    }
     overloaded
+}
+
+/// Heartbeats per second (n·(n − 1) / heartbeat) above which real processes on a small machine
+/// spend their time on the failure detector.
+const MAX_HEARTBEATS_PER_S: u64 = 20_000;
+
+/// At large n the default failure-detector timing (20 ms / 100 ms) floods the machine with
+/// heartbeats and, once they queue, suspects correct servers: SE/CT's consensus then changes
+/// rounds and its message count leaves Table 1's row (n = 101: 2,820 messages per ticket instead
+/// of 400). The timing that keeps the heartbeats under [`MAX_HEARTBEATS_PER_S`] and the timeout
+/// 20 heartbeats long, as `scenarios/scale.toml` has it.
+fn heartbeat_advice(scenario: &Scenario) -> Option<String> {
+    let c = &scenario.cluster;
+    let n = u64::from(c.servers);
+    let per_sec = n * (n - 1) * 1_000_000 / c.heartbeat.max(1);
+    if per_sec <= MAX_HEARTBEATS_PER_S {
+        return None;
+    }
+    // The smallest heartbeat (whole 100 ms) under the bound, and a timeout 20 of them long.
+    let min_us = (n * (n - 1) * 1_000_000).div_ceil(MAX_HEARTBEATS_PER_S);
+    let heartbeat_ms = min_us.div_ceil(100_000) * 100;
+    let suspect_ms = heartbeat_ms * 20;
+    Some(format!(
+        "at n = {n} a heartbeat every {} ms is {per_sec} heartbeats/s: the servers fall behind \
+         and suspect correct servers, and consensus-based protocols then send more than Table \
+         1's messages; give the failure detector generous timing, e.g. --set \
+         cluster.heartbeat_ms={heartbeat_ms} --set cluster.suspect_after_ms={suspect_ms} (as in \
+         scenarios/scale.toml)",
+        c.heartbeat as f64 / 1000.0
+    ))
 }
 
 /// The runtime for `mode`. Real processes need one tokio runtime and signal watch per
