@@ -386,6 +386,11 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         RunFormat::Csv => print!("{}", crate::formats::csv(&summary)),
         RunFormat::Markdown => print!("{}", crate::formats::markdown(&summary)),
     }
+    for r in &summary.runs {
+        if let Some(speed) = &r.sim_speed {
+            eprintln!("ticketlab: {}: {}", r.label(), speed.text(r.tickets));
+        }
+    }
     let violated = report_rows(&summary, args.strict, "");
     eprintln!(
         "ticketlab: wrote {} and <protocol>/history.jsonl",
@@ -620,9 +625,17 @@ fn run_protocol(
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("cannot create {}", dir.display()))?;
         let path = dir.join("history.jsonl");
-        history::write_jsonl(&path, &output.history)
-            .with_context(|| format!("cannot write {}", path.display()))?;
-        let lat = report::latencies(&output.history);
+        match &output.streamed {
+            // Written as the run went.
+            Some(s) => {
+                if let Some(e) = &s.error {
+                    anyhow::bail!("cannot write {}: {e}", s.path.display());
+                }
+            }
+            None => history::write_jsonl(&path, &output.history)
+                .with_context(|| format!("cannot write {}", path.display()))?,
+        }
+        let lat = report::run_latencies(output);
         let path = dir.join("latency.hgrm");
         std::fs::write(&path, lat.hgrm(1000.0))
             .with_context(|| format!("cannot write {}", path.display()))?;
@@ -634,7 +647,9 @@ fn run_protocol(
         std::fs::write(&path, svg).with_context(|| format!("cannot write {}", path.display()))
     };
     let Some(res) = &scenario.resilience else {
-        let run = runtime.run(scenario, protocol, seed);
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+        let run = runtime.run_to(scenario, protocol, seed, &dir.join("history.jsonl"));
         write(None, &run.output)?;
         return Ok((report::summarize(scenario, protocol, &run.output), run.stop));
     };

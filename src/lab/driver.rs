@@ -13,6 +13,7 @@
 //!   carries out [`Command`]s on its cluster (an event queue or real processes and sockets),
 //!   recording the protocol events (`submit`, `send`, `decide`) where they happen.
 
+use super::record::Recorder;
 use super::tickets::{Issuer, Kind, Verifier};
 use crate::history::Event;
 use crate::protocol::{Control, ServerId, Ticket, Time};
@@ -73,7 +74,7 @@ pub struct Driver<'a> {
     paused: BTreeSet<ServerId>,
     /// Timed faults not fired yet: the run is not over while one is left.
     faults_left: usize,
-    history: Vec<Event>,
+    history: Recorder,
     /// The run's ticket issuer, and each ticket's credential once made.
     issuer: Issuer,
     credentials: BTreeMap<Ticket, String>,
@@ -88,7 +89,7 @@ impl<'a> Driver<'a> {
             crashed: vec![false; usize::from(scenario.cluster.servers) + 1],
             paused: BTreeSet::new(),
             faults_left: scenario.faults.iter().filter(|f| f.after.is_none()).count(),
-            history: Vec::new(),
+            history: Recorder::default(),
             issuer: Issuer::derive(seed),
             credentials: BTreeMap::new(),
             scripted: scenario
@@ -215,13 +216,25 @@ impl<'a> Driver<'a> {
 
     /// `server` decided `ticket` (its user is told).
     pub fn decided(&mut self, now: Time, ticket: &Ticket, server: ServerId) -> Vec<Command> {
-        schedule(self.client.decided(now, ticket, server))
+        let cmds = schedule(self.client.decided(now, ticket, server));
+        self.forget_settled(ticket);
+        cmds
     }
 
     /// `server` rejected `ticket`'s credential (the runtime recorded the `refused`): its user is
     /// told "rejected", and the submission is resolved.
     pub fn rejected(&mut self, now: Time, ticket: &Ticket, server: ServerId) -> Vec<Command> {
-        schedule(self.client.decided(now, ticket, server))
+        let cmds = schedule(self.client.decided(now, ticket, server));
+        self.forget_settled(ticket);
+        cmds
+    }
+
+    /// A ticket its users are done with needs its credential no more: memory stays bounded by
+    /// the tickets in flight (a later scripted resubmission signs it again, to the same text).
+    fn forget_settled(&mut self, ticket: &Ticket) {
+        if !self.client.in_flight(ticket) {
+            self.credentials.remove(ticket);
+        }
     }
 
     /// Record a protocol event (`submit`, `send`, `decide`) where the runtime saw it happen.
@@ -229,8 +242,18 @@ impl<'a> Driver<'a> {
         self.history.push(event);
     }
 
-    /// The history, in the order events were recorded.
+    /// Record the history with `recorder` (instead of in memory), from the first event on.
+    pub fn record_with(&mut self, recorder: Recorder) {
+        self.history = recorder;
+    }
+
+    /// The history, in the order events were recorded (empty when it was streamed).
     pub fn into_history(self) -> Vec<Event> {
+        self.history.finish().0
+    }
+
+    /// Where the history went.
+    pub fn into_recorder(self) -> Recorder {
         self.history
     }
 

@@ -738,6 +738,7 @@ impl Orchestrator<'_> {
             rejected_connections: self.rejected.iter().sum(),
             notes: self.notes,
             end: self.end,
+            ..RunOutput::default()
         }
     }
 }

@@ -182,7 +182,8 @@ mod tests {
             1000
         );
         // Real processes stop at 128, and the error says which mode and why.
-        let processes = edit("servers", "servers = 129").replace("mode = \"sim\"", "mode = \"processes\"");
+        let processes =
+            edit("servers", "servers = 129").replace("mode = \"sim\"", "mode = \"processes\"");
         let e = load_err(&processes, &[]);
         assert_err_at(&e, 4, "cluster.servers");
         let text = e.to_string();
