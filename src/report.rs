@@ -9,9 +9,9 @@ use crate::history::Event;
 use crate::history::Rejection;
 use crate::lab::RunOutput;
 use crate::latency::Latencies;
-use crate::tally::Tallied;
 use crate::protocol::{Note, Outcome, Property, ProtocolKind, ServerId, Theory, Ticket, Time};
 use crate::scenario::{CrashPick, Mode, Scenario};
+use crate::tally::Tallied;
 pub use crate::text::wrap;
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, ColumnConstraint};
 use comfy_table::{ContentArrangement, Table, Width};
@@ -316,7 +316,13 @@ pub fn summarize(scenario: &Scenario, protocol: ProtocolKind, run: &RunOutput) -
     let mut pending: Vec<Ticket> = Vec::new();
     // A ticket every submission of which was rejected for its credential (none was refused by a
     // crashed server): decided, by the runtime, as rejected.
-    let bad_only = |ticket: &Ticket| tallied.credential_only.get(ticket).copied().unwrap_or(false);
+    let bad_only = |ticket: &Ticket| {
+        tallied
+            .credential_only
+            .get(ticket)
+            .copied()
+            .unwrap_or(false)
+    };
     let pending_set: std::collections::BTreeSet<&Ticket> = checked.pending.iter().collect();
     for (ticket, facts) in &checked.tickets {
         if let Some(a) = facts
@@ -412,9 +418,7 @@ pub fn summarize(scenario: &Scenario, protocol: ProtocolKind, run: &RunOutput) -
         resilience: None,
         behaviour: None,
         scripted_tickets: explain::stories(scenario, &tallied.story),
-        sim_speed: run
-            .sim
-            .map(|w| SimSpeed::of(&w, tickets, tallied.events)),
+        sim_speed: run.sim.map(|w| SimSpeed::of(&w, tickets, tallied.events)),
     }
 }
 

@@ -79,10 +79,8 @@ impl Tally {
                     self.story.push(e.clone());
                 }
             }
-            Event::Submit { ticket, .. } => {
-                if self.scripted.contains(ticket) {
-                    self.story.push(e.clone());
-                }
+            Event::Submit { ticket, .. } if self.scripted.contains(ticket) => {
+                self.story.push(e.clone());
             }
             Event::Refused { ticket, reason, .. } => {
                 if let Some(r) = reason {
