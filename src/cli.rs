@@ -8,6 +8,7 @@
 //! measured latency / theory per protocol).
 
 mod explore;
+mod scale;
 mod sweep;
 
 use crate::history;
@@ -23,6 +24,7 @@ use crate::scenario::{self, Mode, Scenario};
 use crate::sim::Simulator;
 use anyhow::Context;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
+use scale::{heartbeat_advice, MAX_HEARTBEATS_PER_S};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -505,36 +507,6 @@ fn warn_if_overloaded(scenario: &Scenario) -> bool {
         eprintln!("ticketlab: warning: {advice}");
     }
     overloaded
-}
-
-/// Heartbeats per second (n·(n − 1) / heartbeat) above which real processes on a small machine
-/// spend their time on the failure detector.
-const MAX_HEARTBEATS_PER_S: u64 = 20_000;
-
-/// At large n the default failure-detector timing (20 ms / 100 ms) floods the machine with
-/// heartbeats and, once they queue, suspects correct servers: SE/CT's consensus then changes
-/// rounds and its message count leaves Table 1's row (n = 101: 2,820 messages per ticket instead
-/// of 400). The timing that keeps the heartbeats under [`MAX_HEARTBEATS_PER_S`] and the timeout
-/// 20 heartbeats long, as `scenarios/scale.toml` has it.
-fn heartbeat_advice(scenario: &Scenario) -> Option<String> {
-    let c = &scenario.cluster;
-    let n = u64::from(c.servers);
-    let per_sec = n * (n - 1) * 1_000_000 / c.heartbeat.max(1);
-    if per_sec <= MAX_HEARTBEATS_PER_S {
-        return None;
-    }
-    // The smallest heartbeat (whole 100 ms) under the bound, and a timeout 20 of them long.
-    let min_us = (n * (n - 1) * 1_000_000).div_ceil(MAX_HEARTBEATS_PER_S);
-    let heartbeat_ms = min_us.div_ceil(100_000) * 100;
-    let suspect_ms = heartbeat_ms * 20;
-    Some(format!(
-        "at n = {n} a heartbeat every {} ms is {per_sec} heartbeats/s: the servers fall behind \
-         and suspect correct servers, and consensus-based protocols then send more than Table \
-         1's messages; give the failure detector generous timing, e.g. --set \
-         cluster.heartbeat_ms={heartbeat_ms} --set cluster.suspect_after_ms={suspect_ms} (as in \
-         scenarios/scale.toml)",
-        c.heartbeat as f64 / 1000.0
-    ))
 }
 
 /// The runtime for `mode`. Real processes need one tokio runtime and signal watch per
