@@ -16,6 +16,10 @@
 //!   refuted when every live server of σ(τ) has decided and none of σ(τ) accepted; pending
 //!   otherwise.
 
+mod facts;
+
+pub use facts::{Decision, Sigma, TicketFacts};
+
 use crate::history::Event;
 use crate::history::Rejection;
 use crate::protocol::{Outcome, Property, ServerId, Ticket, Time};
@@ -166,42 +170,6 @@ impl fmt::Display for Violation {
     }
 }
 
-/// One server's decision about a ticket, as the history recorded it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Decision {
-    pub server: ServerId,
-    /// When the server decided, µs since the run's start.
-    pub t_us: Time,
-    pub outcome: Outcome,
-    /// The protocol's phase (2PE: 1 or 2), `None` for protocols without phases.
-    pub phase: Option<u8>,
-}
-
-/// Per-ticket facts gathered from a history.
-#[derive(Clone, Debug, Default)]
-pub struct TicketFacts {
-    /// σ(τ): servers that received τ from a user, with the time of every submission at each
-    /// (a resubmission to the same server adds a time).
-    pub sigma: BTreeMap<ServerId, Vec<Time>>,
-    /// Every decision about τ, in history order.
-    pub decisions: Vec<Decision>,
-}
-
-impl TicketFacts {
-    /// Validation latencies (µs) of this ticket: each decision at a server answers that
-    /// server's oldest unanswered submission (a resubmission is decided at once, so decisions
-    /// at one server come in submission order).
-    pub fn latencies(&self) -> impl Iterator<Item = Time> + '_ {
-        self.sigma.iter().flat_map(move |(server, submitted)| {
-            self.decisions
-                .iter()
-                .filter(move |d| d.server == *server)
-                .zip(submitted)
-                .map(|(d, t)| d.t_us - t)
-        })
-    }
-}
-
 /// What the checker found.
 #[derive(Clone, Debug, Default)]
 pub struct Checked {
@@ -314,27 +282,28 @@ impl Checked {
     }
 }
 
-pub fn check(history: &[Event]) -> Checked {
-    let mut c = Checked::default();
-    for e in history {
+/// The checker fed one event at a time — a streamed run's tally keeps it while the history goes
+/// to disk — then [`Checker::finish`]ed. [`check`] is the same over a history in memory.
+#[derive(Clone, Debug, Default)]
+pub struct Checker {
+    c: Checked,
+}
+
+impl Checker {
+    /// Take the next event of the history into account.
+    pub fn observe(&mut self, e: &Event) {
         match e {
             Event::Submit {
                 t_us,
                 ticket,
                 server,
             } => {
-                c.tickets
-                    .entry(ticket.clone())
-                    .or_default()
-                    .sigma
-                    .entry(*server)
-                    .or_default()
-                    .push(*t_us);
+                self.facts(ticket).sigma.add(*server, *t_us);
             }
             Event::Refused { ticket, reason, .. } => {
-                c.tickets.entry(ticket.clone()).or_default();
+                self.facts(ticket);
                 if let Some(r @ (Rejection::Forged | Rejection::Tampered)) = reason {
-                    c.bad.entry(ticket.clone()).or_insert(*r);
+                    self.c.bad.entry(ticket.clone()).or_insert(*r);
                 }
             }
             Event::Decide {
@@ -345,22 +314,18 @@ pub fn check(history: &[Event]) -> Checked {
                 phase,
                 ..
             } => {
-                c.tickets
-                    .entry(ticket.clone())
-                    .or_default()
-                    .decisions
-                    .push(Decision {
-                        server: *server,
-                        t_us: *t_us,
-                        outcome: *outcome,
-                        phase: *phase,
-                    });
+                self.facts(ticket).decisions.push(Decision {
+                    server: *server,
+                    t_us: *t_us,
+                    outcome: *outcome,
+                    phase: *phase,
+                });
             }
             Event::Crash { t_us, server } => {
-                c.crashed.entry(*server).or_insert(*t_us);
+                self.c.crashed.entry(*server).or_insert(*t_us);
             }
             Event::Byzantine { server, .. } => {
-                c.byzantine.insert(*server);
+                self.c.byzantine.insert(*server);
             }
             Event::Send { .. }
             | Event::Deliver { .. }
@@ -369,99 +334,120 @@ pub fn check(history: &[Event]) -> Checked {
             | Event::Trust { .. } => {}
         }
     }
-    for (ticket, &reason) in &c.bad {
-        for (server, times) in &c.tickets[ticket].sigma {
-            for &t in times {
-                c.bad_admitted.push((ticket.clone(), *server, t, reason));
+
+    /// τ's facts so far (the ticket's id is copied once, at its first event).
+    fn facts(&mut self, ticket: &Ticket) -> &mut TicketFacts {
+        if !self.c.tickets.contains_key(ticket) {
+            self.c
+                .tickets
+                .insert(ticket.clone(), TicketFacts::default());
+        }
+        self.c.tickets.get_mut(ticket).expect("inserted")
+    }
+
+    /// The verdict on everything observed.
+    pub fn finish(self) -> Checked {
+        let mut c = self.c;
+        for (ticket, &reason) in &c.bad {
+            for (server, t) in c.tickets[ticket].sigma.iter() {
+                c.bad_admitted.push((ticket.clone(), server, t, reason));
             }
         }
-    }
-    for (ticket, facts) in &c.tickets {
-        // A Byzantine server's accepts are its own: reported apart, never counted.
-        let (byzantine, accepts): (Vec<_>, Vec<_>) = facts
-            .decisions
-            .iter()
-            .filter(|d| d.outcome == Outcome::Accept)
-            .map(|d| (d.server, d.t_us))
-            .partition(|(s, _)| c.byzantine.contains(s));
-        let byzantine_accepted = !byzantine.is_empty();
-        for (server, t_us) in byzantine {
-            c.byzantine_accepts.push((ticket.clone(), server, t_us));
-        }
-        if accepts.len() > 1 {
-            c.violations.push(Violation::E1 {
-                ticket: ticket.clone(),
-                accepts: accepts.clone(),
-            });
-            c.violations.push(Violation::E1B {
-                ticket: ticket.clone(),
-                accepts: accepts.clone(),
-            });
-            let acceptors: BTreeSet<ServerId> = accepts.iter().map(|a| a.0).collect();
-            let survivors: Vec<ServerId> = acceptors
+        for (ticket, facts) in &c.tickets {
+            // A Byzantine server's accepts are its own: reported apart, never counted.
+            let (byzantine, accepts): (Vec<_>, Vec<_>) = facts
+                .decisions
                 .iter()
-                .copied()
-                .filter(|s| !c.crashed.contains_key(s))
-                .collect();
-            let twice = acceptors.len() < accepts.len();
-            if twice || survivors.len() > 1 {
-                c.violations.push(Violation::E1Prime {
+                .filter(|d| d.outcome == Outcome::Accept)
+                .map(|d| (d.server, d.t_us))
+                .partition(|(s, _)| c.byzantine.contains(s));
+            let byzantine_accepted = !byzantine.is_empty();
+            for (server, t_us) in byzantine {
+                c.byzantine_accepts.push((ticket.clone(), server, t_us));
+            }
+            if accepts.len() > 1 {
+                c.violations.push(Violation::E1 {
                     ticket: ticket.clone(),
                     accepts: accepts.clone(),
-                    survivors,
                 });
+                c.violations.push(Violation::E1B {
+                    ticket: ticket.clone(),
+                    accepts: accepts.clone(),
+                });
+                let acceptors: BTreeSet<ServerId> = accepts.iter().map(|a| a.0).collect();
+                let survivors: Vec<ServerId> = acceptors
+                    .iter()
+                    .copied()
+                    .filter(|s| !c.crashed.contains_key(s))
+                    .collect();
+                let twice = acceptors.len() < accepts.len();
+                if twice || survivors.len() > 1 {
+                    c.violations.push(Violation::E1Prime {
+                        ticket: ticket.clone(),
+                        accepts: accepts.clone(),
+                        survivors,
+                    });
+                }
+            }
+            // Some server of σ(τ) accepted (a Byzantine one counts here: liveness held for τ).
+            if !accepts.is_empty() || byzantine_accepted || facts.sigma.is_empty() {
+                continue;
+            }
+            let decided: BTreeSet<ServerId> = facts.decisions.iter().map(|d| d.server).collect();
+            // Faulty: crashed or Byzantine.
+            let faulty = |s: &ServerId| c.crashed.contains_key(s) || c.byzantine.contains(s);
+            let any_crashed = facts.sigma.keys().any(faulty);
+            let all_crashed = facts.sigma.keys().all(faulty);
+            let undecided_live = facts
+                .sigma
+                .keys()
+                .any(|s| !decided.contains(s) && !faulty(s));
+            // E-2_B covers a ticket exactly one server claims, when that server is correct.
+            let sole_correct = facts.sigma.len() == 1 && !any_crashed;
+            let rejects = || facts.decisions.iter().map(|d| (d.server, d.t_us)).collect();
+            if undecided_live {
+                c.pending.push(ticket.clone());
+                if !any_crashed {
+                    c.stalled.push(ticket.clone());
+                }
+                if sole_correct {
+                    c.stalled_b.push(ticket.clone());
+                }
+                c.stalled_prime.push(ticket.clone());
+            } else {
+                if sole_correct {
+                    c.violations.push(Violation::E2B {
+                        ticket: ticket.clone(),
+                        server: *facts.sigma.keys().next().expect("one server"),
+                        rejects: rejects(),
+                    });
+                }
+                if !any_crashed {
+                    c.violations.push(Violation::E2 {
+                        ticket: ticket.clone(),
+                        sigma: facts.sigma.keys().copied().collect(),
+                        rejects: rejects(),
+                    });
+                }
+                if !all_crashed {
+                    c.violations.push(Violation::E2Prime {
+                        ticket: ticket.clone(),
+                        sigma: facts.sigma.keys().copied().collect(),
+                        rejects: rejects(),
+                    });
+                }
             }
         }
-        // Some server of σ(τ) accepted (a Byzantine one counts here: liveness held for τ).
-        if !accepts.is_empty() || byzantine_accepted || facts.sigma.is_empty() {
-            continue;
-        }
-        let decided: BTreeSet<ServerId> = facts.decisions.iter().map(|d| d.server).collect();
-        // Faulty: crashed or Byzantine.
-        let faulty = |s: &ServerId| c.crashed.contains_key(s) || c.byzantine.contains(s);
-        let any_crashed = facts.sigma.keys().any(faulty);
-        let all_crashed = facts.sigma.keys().all(faulty);
-        let undecided_live = facts
-            .sigma
-            .keys()
-            .any(|s| !decided.contains(s) && !faulty(s));
-        // E-2_B covers a ticket exactly one server claims, when that server is correct.
-        let sole_correct = facts.sigma.len() == 1 && !any_crashed;
-        let rejects = || facts.decisions.iter().map(|d| (d.server, d.t_us)).collect();
-        if undecided_live {
-            c.pending.push(ticket.clone());
-            if !any_crashed {
-                c.stalled.push(ticket.clone());
-            }
-            if sole_correct {
-                c.stalled_b.push(ticket.clone());
-            }
-            c.stalled_prime.push(ticket.clone());
-        } else {
-            if sole_correct {
-                c.violations.push(Violation::E2B {
-                    ticket: ticket.clone(),
-                    server: *facts.sigma.keys().next().expect("one server"),
-                    rejects: rejects(),
-                });
-            }
-            if !any_crashed {
-                c.violations.push(Violation::E2 {
-                    ticket: ticket.clone(),
-                    sigma: facts.sigma.keys().copied().collect(),
-                    rejects: rejects(),
-                });
-            }
-            if !all_crashed {
-                c.violations.push(Violation::E2Prime {
-                    ticket: ticket.clone(),
-                    sigma: facts.sigma.keys().copied().collect(),
-                    rejects: rejects(),
-                });
-            }
-        }
+        c
     }
-    c
+}
+
+pub fn check(history: &[Event]) -> Checked {
+    let mut checker = Checker::default();
+    for e in history {
+        checker.observe(e);
+    }
+    checker.finish()
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@
 
 mod baseline;
 mod explore;
+mod scale;
 mod sweep;
 
 use crate::history;
@@ -24,6 +25,7 @@ use crate::scenario::{self, Mode, Scenario};
 use crate::sim::Simulator;
 use anyhow::Context;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
+use scale::{heartbeat_advice, MAX_HEARTBEATS_PER_S};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -319,12 +321,12 @@ fn load_scenario(
     text: &str,
     extra: &[String],
 ) -> Result<Scenario, scenario::ScenarioError> {
-    let sets: Vec<String> = args.set.iter().chain(extra).cloned().collect();
-    let mut scenario = scenario::load(file, text, &sets)?;
+    let mut sets: Vec<String> = args.set.iter().chain(extra).cloned().collect();
+    // `--sim` before validation: the simulator's bounds apply (more servers than processes).
     if args.sim {
-        scenario.cluster.mode = Mode::Sim;
+        sets.push("cluster.mode=\"sim\"".to_string());
     }
-    Ok(scenario)
+    scenario::load(file, text, &sets)
 }
 
 fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
@@ -391,6 +393,11 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         RunFormat::Table => println!("{}", report::render_table(&summary)),
         RunFormat::Csv => print!("{}", crate::formats::csv(&summary)),
         RunFormat::Markdown => print!("{}", crate::formats::markdown(&summary)),
+    }
+    for r in &summary.runs {
+        if let Some(speed) = &r.sim_speed {
+            eprintln!("ticketlab: {}: {}", r.label(), speed.text(r.tickets));
+        }
     }
     let violated = report_rows(&summary, args.strict, "");
     eprintln!(
@@ -489,18 +496,21 @@ fn show_progress() -> bool {
 
 /// Real processes share this machine's cores: past a point the heartbeats alone queue for the
 /// CPU and every latency figure measures that queue. Say so before the run, not after; whether
-/// it did.
+/// it did. When the heartbeats are the cause, say which timing would do (`heartbeat_advice`).
 fn warn_if_overloaded(scenario: &Scenario) -> bool {
     let n = u64::from(scenario.cluster.servers);
     let per_sec = n * (n - 1) * 1_000_000 / scenario.cluster.heartbeat.max(1);
     let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
-    let overloaded = n > 4 * cores as u64 || per_sec > 20_000;
+    let overloaded = n > 4 * cores as u64 || per_sec > MAX_HEARTBEATS_PER_S;
     if overloaded {
         eprintln!(
             "ticketlab: warning: {n} server processes on {cores} core(s), {per_sec} heartbeats/s: \
              latency will include CPU queueing (a larger heartbeat_ms, fewer servers or --sim \
              measure the protocol, not the machine)"
         );
+    }
+    if let Some(advice) = heartbeat_advice(scenario) {
+        eprintln!("ticketlab: warning: {advice}");
     }
     overloaded
 }
@@ -593,9 +603,17 @@ fn run_protocol(
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("cannot create {}", dir.display()))?;
         let path = dir.join("history.jsonl");
-        history::write_jsonl(&path, &output.history)
-            .with_context(|| format!("cannot write {}", path.display()))?;
-        let lat = report::latencies(&output.history);
+        match &output.streamed {
+            // Written as the run went.
+            Some(s) => {
+                if let Some(e) = &s.error {
+                    anyhow::bail!("cannot write {}: {e}", s.path.display());
+                }
+            }
+            None => history::write_jsonl(&path, &output.history)
+                .with_context(|| format!("cannot write {}", path.display()))?,
+        }
+        let lat = report::run_latencies(output);
         let path = dir.join("latency.hgrm");
         std::fs::write(&path, lat.hgrm(1000.0))
             .with_context(|| format!("cannot write {}", path.display()))?;
@@ -607,7 +625,9 @@ fn run_protocol(
         std::fs::write(&path, svg).with_context(|| format!("cannot write {}", path.display()))
     };
     let Some(res) = &scenario.resilience else {
-        let run = runtime.run(scenario, protocol, seed);
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+        let run = runtime.run_to(scenario, protocol, seed, &dir.join("history.jsonl"));
         write(None, &run.output)?;
         return Ok((report::summarize(scenario, protocol, &run.output), run.stop));
     };

@@ -25,5 +25,6 @@ pub mod scenario;
 pub mod shrink;
 pub mod sim;
 pub mod sweep;
+pub mod tally;
 pub mod text;
 pub mod workload;

@@ -11,6 +11,7 @@ use crate::lab::RunOutput;
 use crate::latency::Latencies;
 use crate::protocol::{Note, Outcome, Property, ProtocolKind, ServerId, Theory, Ticket, Time};
 use crate::scenario::{CrashPick, Mode, Scenario};
+use crate::tally::Tallied;
 pub use crate::text::wrap;
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, ColumnConstraint};
 use comfy_table::{ContentArrangement, Table, Width};
@@ -148,6 +149,63 @@ pub struct RunSummary {
     /// in which phase, why.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub scripted_tickets: Vec<Story>,
+    /// How fast the simulator ran this run (simulator only): wall time, the events its queue
+    /// handled and the tickets it simulated, per wall-clock second.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sim_speed: Option<SimSpeed>,
+}
+
+/// The simulator's speed on one run (`RunSummary::sim_speed`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SimSpeed {
+    /// Wall-clock time of the run, ms.
+    pub wall_ms: f64,
+    /// Events the simulator handled (deliveries, timers, users' actions, heartbeats).
+    pub events: u64,
+    /// Events in the run's history.
+    pub history_events: u64,
+    /// Simulated tickets per wall-clock second.
+    pub tickets_per_s: f64,
+    /// Simulator events per wall-clock second.
+    pub events_per_s: f64,
+}
+
+impl SimSpeed {
+    fn of(work: &crate::lab::SimWork, tickets: u64, history_events: u64) -> Self {
+        let secs = (work.wall_us.max(1)) as f64 / 1e6;
+        SimSpeed {
+            wall_ms: work.wall_us as f64 / 1000.0,
+            events: work.events,
+            history_events,
+            tickets_per_s: tickets as f64 / secs,
+            events_per_s: work.events as f64 / secs,
+        }
+    }
+
+    /// "simulated 1000 tickets (52,311 events) in 0.12 s: 8,333 tickets/s, 435,925 events/s".
+    pub fn text(&self, tickets: u64) -> String {
+        format!(
+            "simulated {} tickets ({} events) in {:.2} s: {} tickets/s, {} events/s",
+            thousands(tickets as f64),
+            thousands(self.events as f64),
+            self.wall_ms / 1000.0,
+            thousands(self.tickets_per_s),
+            thousands(self.events_per_s)
+        )
+    }
+}
+
+/// A whole number with thousands separated by commas.
+fn thousands(v: f64) -> String {
+    let digits = format!("{:.0}", v.max(0.0));
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// One point of a resilience sweep (see the `resilience` module).
@@ -266,6 +324,14 @@ pub fn latencies(history: &[Event]) -> Latencies {
     latencies_of(&checker::check(history))
 }
 
+/// The same for a run's output, whether its history was kept or streamed.
+pub fn run_latencies(run: &RunOutput) -> Latencies {
+    match &run.streamed {
+        Some(s) => latencies_of(&s.tallied.checked),
+        None => latencies(&run.history),
+    }
+}
+
 fn latencies_of(checked: &checker::Checked) -> Latencies {
     let mut lat = Latencies::default();
     for v in checked.tickets.values().flat_map(|f| f.latencies()) {
@@ -284,20 +350,22 @@ pub(crate) struct Tally {
 
 /// Each ticket's fate: accepted somewhere, rejected by every live server of σ(τ) (or refused
 /// for its credential everywhere), or pending.
-pub(crate) fn tally(checked: &checker::Checked, history: &[Event]) -> Tally {
+pub(crate) fn tally(tallied: &Tallied) -> Tally {
+    let checked = &tallied.checked;
     let mut accepted = 0;
     let mut rejected = 0;
     let mut phase = [0u64; 3];
     let mut pending: Vec<Ticket> = Vec::new();
     // A ticket every submission of which was rejected for its credential (none was refused by a
     // crashed server): decided, by the runtime, as rejected.
-    let mut credential_only: BTreeMap<&Ticket, bool> = BTreeMap::new();
-    for e in history {
-        if let Event::Refused { ticket, reason, .. } = e {
-            *credential_only.entry(ticket).or_insert(true) &= reason.is_some();
-        }
-    }
-    let bad_only = |ticket: &Ticket| credential_only.get(ticket).copied().unwrap_or(false);
+    let bad_only = |ticket: &Ticket| {
+        tallied
+            .credential_only
+            .get(ticket)
+            .copied()
+            .unwrap_or(false)
+    };
+    let pending_set: std::collections::BTreeSet<&Ticket> = checked.pending.iter().collect();
     for (ticket, facts) in &checked.tickets {
         if let Some(a) = facts
             .decisions
@@ -311,7 +379,7 @@ pub(crate) fn tally(checked: &checker::Checked, history: &[Event]) -> Tally {
         } else if facts.sigma.is_empty() && bad_only(ticket) {
             // Every server rejected its credential: the users were told at once.
             rejected += 1;
-        } else if facts.sigma.is_empty() || checked.pending.contains(ticket) {
+        } else if facts.sigma.is_empty() || pending_set.contains(ticket) {
             // No server received it (all refused), or a live one never decided it.
             pending.push(ticket.clone());
         } else {
@@ -327,7 +395,16 @@ pub(crate) fn tally(checked: &checker::Checked, history: &[Event]) -> Tally {
 }
 
 pub fn summarize(scenario: &Scenario, protocol: ProtocolKind, run: &RunOutput) -> RunSummary {
-    let checked = checker::check(&run.history);
+    // A streamed run was tallied as it went; a history in memory is tallied now.
+    let kept;
+    let tallied = match &run.streamed {
+        Some(s) => &s.tallied,
+        None => {
+            kept = Tallied::of(scenario, &run.history);
+            &kept
+        }
+    };
+    let checked = &tallied.checked;
     let claims = protocol.properties();
     let note = |n: Note| run.notes.get(&n).copied().unwrap_or(0);
     let Tally {
@@ -335,24 +412,14 @@ pub fn summarize(scenario: &Scenario, protocol: ProtocolKind, run: &RunOutput) -
         rejected,
         phase,
         pending,
-    } = tally(&checked, &run.history);
+    } = tally(tallied);
     let undecided = pending.len() as u64;
-    let mut by_type: BTreeMap<String, u64> = BTreeMap::new();
-    let mut decisions = 0;
-    let mut rejections: BTreeMap<Rejection, u64> = BTreeMap::new();
-    for e in &run.history {
-        match e {
-            Event::Send { msg, .. } => *by_type.entry(msg.clone()).or_insert(0) += 1,
-            Event::Decide { .. } => decisions += 1,
-            Event::Refused {
-                reason: Some(r), ..
-            } => *rejections.entry(*r).or_insert(0) += 1,
-            _ => {}
-        }
-    }
+    let by_type = tallied.by_type.clone();
+    let decisions = tallied.decisions;
+    let rejections = &tallied.rejections;
     let messages: u64 = by_type.values().sum();
     let tickets = checked.tickets.len() as u64;
-    let lat = latencies_of(&checked);
+    let lat = latencies_of(checked);
     let delta = scenario.cluster.delta as f64;
     RunSummary {
         protocol,
@@ -425,7 +492,8 @@ pub fn summarize(scenario: &Scenario, protocol: ProtocolKind, run: &RunOutput) -
         resilience_measured: None,
         resilience: None,
         behaviour: None,
-        scripted_tickets: explain::stories(scenario, &run.history),
+        scripted_tickets: explain::stories(scenario, &tallied.story),
+        sim_speed: run.sim.map(|w| SimSpeed::of(&w, tickets, tallied.events)),
     }
 }
 

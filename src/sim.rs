@@ -23,9 +23,10 @@ use crate::history::{detector_event, Event};
 use crate::lab::byzantine;
 use crate::lab::driver::{Action, Command, Driver};
 use crate::lab::netmodel::LinkModel;
+use crate::lab::record::Recorder;
 use crate::lab::tickets::{Issuer, Verifier};
 use crate::lab::triggers::{Seen, Trigger, Triggers};
-use crate::lab::{RunOutput, RunResult, Runtime};
+use crate::lab::{RunOutput, RunResult, Runtime, SimWork, Stop};
 use crate::protocol::{Effect, Msg, NodeConfig, Out, Protocol, ProtocolKind};
 use crate::protocol::{ServerId, Ticket, Time, Timer};
 use crate::scenario::{Mode, Scenario};
@@ -52,6 +53,29 @@ impl Runtime for Simulator {
         RunResult {
             output: run(scenario, protocol, seed),
             stop: None,
+        }
+    }
+
+    /// Streams: a simulated run can be millions of events long.
+    fn run_to(
+        &self,
+        scenario: &Scenario,
+        protocol: ProtocolKind,
+        seed: u64,
+        history: &std::path::Path,
+    ) -> RunResult {
+        match Recorder::stream(history, scenario) {
+            Ok(recorder) => RunResult {
+                output: run_with(scenario, protocol, seed, recorder),
+                stop: None,
+            },
+            Err(e) => RunResult {
+                output: RunOutput::default(),
+                stop: Some(Stop::Failed(anyhow::anyhow!(
+                    "cannot write {}: {e}",
+                    history.display()
+                ))),
+            },
         }
     }
 }
@@ -125,14 +149,27 @@ struct Sim<'a> {
     triggers: Triggers,
     rng: ChaCha8Rng,
     driver: Driver<'a>,
+    /// Events handled so far.
+    events: u64,
     /// The issuer's public key every server verifies tickets with.
     verifier: Verifier,
     in_flight: u64,
     out: RunOutput,
 }
 
-/// Run one protocol of `scenario` in the simulator.
+/// Run one protocol of `scenario` in the simulator, its history kept in memory.
 pub fn run(scenario: &Scenario, protocol: ProtocolKind, seed: u64) -> RunOutput {
+    run_with(scenario, protocol, seed, Recorder::default())
+}
+
+/// Run one protocol of `scenario` in the simulator, its history recorded by `recorder`.
+pub fn run_with(
+    scenario: &Scenario,
+    protocol: ProtocolKind,
+    seed: u64,
+    recorder: Recorder,
+) -> RunOutput {
+    let started = std::time::Instant::now();
     let n = scenario.cluster.servers;
     let mut nodes: Vec<Option<Box<dyn Protocol>>> = vec![None];
     for me in 1..=n {
@@ -164,16 +201,25 @@ pub fn run(scenario: &Scenario, protocol: ProtocolKind, seed: u64) -> RunOutput 
         triggers: Triggers::new(Trigger::of(&scenario.faults, None)),
         rng: ChaCha8Rng::seed_from_u64(seed),
         driver: Driver::new(scenario, seed),
+        events: 0,
         verifier: Issuer::derive(seed).verifier(),
         in_flight: 0,
         out: RunOutput::default(),
     };
+    sim.driver.record_with(recorder);
     sim.run();
     let Sim {
-        driver, mut out, ..
+        driver,
+        mut out,
+        events,
+        ..
     } = sim;
     out.load = driver.load();
-    out.history = driver.into_history();
+    (out.history, out.streamed) = driver.into_recorder().finish();
+    out.sim = Some(SimWork {
+        wall_us: started.elapsed().as_micros() as u64,
+        events,
+    });
     out
 }
 
@@ -210,6 +256,7 @@ impl Sim<'_> {
                 }
             }
             self.now = q.at;
+            self.events += 1;
             self.handle(q.ev);
         }
         self.out.end = self.now;

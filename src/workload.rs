@@ -491,6 +491,11 @@ impl Client {
         }
     }
 
+    /// Whether some submission of `ticket` is not resolved yet.
+    pub fn in_flight(&self, ticket: &Ticket) -> bool {
+        self.flights.contains_key(ticket)
+    }
+
     /// Every ticket has been issued and every submission resolved.
     pub fn done(&self) -> bool {
         self.next >= self.plans.len() && self.flights.is_empty()

@@ -260,7 +260,7 @@ fn bad_sweep_keys_and_values_are_refused_before_anything_runs() {
     for (arg, says) in [
         (
             "cluster.servers=3,0",
-            "--sweep cluster.servers=3,0: cluster.servers = 0: expected an integer from 1 to 64",
+            "--sweep cluster.servers=3,0: cluster.servers = 0: expected an integer from 1 to 1000",
         ),
         (
             "cluster.server=3,5",
@@ -429,15 +429,15 @@ fn a_sweep_table_in_the_scenario_works_like_the_flag() {
     // A bad value in the table names the file, the line and the key.
     std::fs::write(
         dir.path().join("bad.toml"),
-        format!("{SCENARIO}[sweep]\n\"cluster.servers\" = [3, 65]\n"),
+        format!("{SCENARIO}[sweep]\n\"cluster.servers\" = [3, 1001]\n"),
     )
     .unwrap();
     let o = ticketlab(&["run", "bad.toml", "--out", "bad"], dir.path());
     assert_eq!(o.status.code(), Some(2));
     assert!(
         stderr(&o).contains(
-            "bad.toml:11: [sweep] cluster.servers: cluster.servers = 65: expected an integer \
-             from 1 to 64"
+            "bad.toml:11: [sweep] cluster.servers: cluster.servers = 1001: expected an \
+             integer from 1 to 1000"
         ),
         "{}",
         stderr(&o)

@@ -14,6 +14,7 @@
 //!   recording the protocol events (`submit`, `send`, `decide`) where they happen.
 
 use super::load::{Load, Meter};
+use super::record::Recorder;
 use super::tickets::{Issuer, Kind, Verifier};
 use crate::history::Event;
 use crate::protocol::{Control, ServerId, Ticket, Time};
@@ -76,7 +77,7 @@ pub struct Driver<'a> {
     paused: BTreeSet<ServerId>,
     /// Timed faults not fired yet: the run is not over while one is left.
     faults_left: usize,
-    history: Vec<Event>,
+    history: Recorder,
     /// The run's ticket issuer, and each ticket's credential once made.
     issuer: Issuer,
     credentials: BTreeMap<Ticket, String>,
@@ -95,7 +96,7 @@ impl<'a> Driver<'a> {
             crashed: vec![false; usize::from(scenario.cluster.servers) + 1],
             paused: BTreeSet::new(),
             faults_left: scenario.faults.iter().filter(|f| f.after.is_none()).count(),
-            history: Vec::new(),
+            history: Recorder::default(),
             issuer: Issuer::derive(seed),
             credentials: BTreeMap::new(),
             scripted: scenario
@@ -230,7 +231,9 @@ impl<'a> Driver<'a> {
         if let Some(a) = answer {
             self.meter.answered(now, a);
         }
-        schedule(outs)
+        let cmds = schedule(outs);
+        self.forget_settled(ticket);
+        cmds
     }
 
     /// `server` rejected `ticket`'s credential (the runtime recorded the `refused`): its user is
@@ -244,13 +247,31 @@ impl<'a> Driver<'a> {
         self.meter.load(self.client.offered_per_s())
     }
 
+    /// A ticket its users are done with needs its credential no more: memory stays bounded by
+    /// the tickets in flight (a later scripted resubmission signs it again, to the same text).
+    fn forget_settled(&mut self, ticket: &Ticket) {
+        if !self.client.in_flight(ticket) {
+            self.credentials.remove(ticket);
+        }
+    }
+
     /// Record a protocol event (`submit`, `send`, `decide`) where the runtime saw it happen.
     pub fn record(&mut self, event: Event) {
         self.history.push(event);
     }
 
-    /// The history, in the order events were recorded.
+    /// Record the history with `recorder` (instead of in memory), from the first event on.
+    pub fn record_with(&mut self, recorder: Recorder) {
+        self.history = recorder;
+    }
+
+    /// The history, in the order events were recorded (empty when it was streamed).
     pub fn into_history(self) -> Vec<Event> {
+        self.history.finish().0
+    }
+
+    /// Where the history went.
+    pub fn into_recorder(self) -> Recorder {
         self.history
     }
 

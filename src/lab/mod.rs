@@ -23,18 +23,29 @@ pub mod byzantine;
 pub mod driver;
 pub mod load;
 pub mod netmodel;
+pub mod record;
 pub mod tickets;
 pub mod triggers;
 
 use crate::history::Event;
 use crate::protocol::{Note, ProtocolKind, Time};
 use crate::scenario::{Mode, Scenario};
+use record::Streamed;
 use std::collections::BTreeMap;
+use std::path::Path;
 
 /// What a run produced, in every runtime alike.
+///
+/// The history is either here, whole (`history`; `streamed` is `None`), or was written to its
+/// file as it was produced (`streamed`: the file and the figures tallied on the way;
+/// `history` is empty) — see [`record`]. `report::summarize` reads either.
 #[derive(Debug, Clone, Default)]
 pub struct RunOutput {
     pub history: Vec<Event>,
+    /// Set when the history was streamed to a file instead of kept.
+    pub streamed: Option<Streamed>,
+    /// The simulator's own work: wall time and events handled (`None` for real processes).
+    pub sim: Option<SimWork>,
     /// Heartbeats sent (not in the history, not in messages per ticket).
     pub heartbeats: u64,
     /// Internal protocol events (fast paths, fallbacks, consensus instances, suspicions).
@@ -48,6 +59,15 @@ pub struct RunOutput {
     pub rejected_connections: u64,
     /// What the users saw: client latency, tickets answered over time, offered load.
     pub load: load::Load,
+}
+
+/// How much the simulator did for a run, and in how long (summary.json's `sim_speed`).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct SimWork {
+    /// Wall-clock time of the run, µs.
+    pub wall_us: u64,
+    /// Events the simulator's queue handled (deliveries, timers, users' actions, heartbeats).
+    pub events: u64,
 }
 
 /// Why a run stopped before its end (only real runtimes stop early; the simulator never does).
@@ -90,6 +110,20 @@ pub trait Runtime: Sync {
 
     /// Run `protocol` of `scenario` with `seed`.
     fn run(&self, scenario: &Scenario, protocol: ProtocolKind, seed: u64) -> RunResult;
+
+    /// The same run, whose history may be written to `history` (JSON lines) as it is produced
+    /// instead of kept in memory ([`RunOutput::streamed`] says which happened). Runtimes keep it
+    /// in memory unless they say otherwise; the caller writes it then.
+    fn run_to(
+        &self,
+        scenario: &Scenario,
+        protocol: ProtocolKind,
+        seed: u64,
+        history: &Path,
+    ) -> RunResult {
+        let _ = history;
+        self.run(scenario, protocol, seed)
+    }
 
     /// A stop that has already happened (a signal), so callers start nothing new.
     fn interrupted(&self) -> Option<&'static str> {

@@ -35,13 +35,28 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 
-/// How long an accepted connection may take to authenticate (challenge out, hello in).
+/// How long an accepted connection may take to authenticate (challenge out, hello in), in a
+/// cluster of up to 50 servers; larger clusters get [`handshake_timeout`].
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(2);
 /// The largest hello frame body a listener reads from an unauthenticated connection.
 pub const MAX_HELLO: usize = 1024;
-/// At most this many connections per server may be in their handshake at once; more are closed
-/// on accept (and counted as rejected). Real peers and users are n at most.
+/// At most this many connections per server may be in their handshake at once in a cluster of up
+/// to 64 servers; more are closed on accept (and counted as rejected). Real peers and users are
+/// n at most, so larger clusters get [`max_pending`].
 pub const MAX_PENDING: usize = 64;
+
+/// The handshake bound of a server in a cluster of `n`: [`MAX_PENDING`], or n when larger (every
+/// peer dials at once while the mesh comes up, plus the user).
+pub fn max_pending(n: u16) -> usize {
+    MAX_PENDING.max(usize::from(n))
+}
+
+/// The handshake time limit in a cluster of `n`: [`HANDSHAKE_TIMEOUT`], or 40 ms per server
+/// when longer — at n = 101 a hundred peers' handshakes (an HMAC each) queue behind one another
+/// on a machine whose cores the n processes share.
+pub fn handshake_timeout(n: u16) -> Duration {
+    HANDSHAKE_TIMEOUT.max(Duration::from_millis(40) * u32::from(n))
+}
 
 /// Separates this protocol's MACs from any other use of the key.
 const DOMAIN: &[u8] = b"ticketlab link v1";
@@ -152,7 +167,7 @@ pub enum Peer {
 /// The listener's side of the handshake on a freshly accepted connection: send a challenge, read
 /// one hello frame of at most [`MAX_HELLO`] bytes, check its MAC. On success the reader accepts
 /// frames up to [`MAX_FRAME`] again. The caller bounds the time it takes
-/// ([`HANDSHAKE_TIMEOUT`]) and closes the connection on any error.
+/// ([`handshake_timeout`]) and closes the connection on any error.
 pub async fn accept(
     rd: &mut FrameReader<OwnedReadHalf>,
     wr: &mut OwnedWriteHalf,

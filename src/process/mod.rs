@@ -50,6 +50,7 @@ impl Processes {
     /// `run_id` names the servers of every run (`ticketlab server --run-id ID-<protocol>`);
     /// `progress` shows a bar per run on a terminal.
     pub fn new(run_id: String, progress: bool) -> anyhow::Result<Self> {
+        raise_open_files();
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -65,6 +66,30 @@ impl Processes {
                 interrupt,
             },
         })
+    }
+}
+
+/// Raise this process's soft limit on open descriptors to its hard limit (servers inherit it).
+/// A run holds about 5n descriptors at the orchestrator (control and user connections, three
+/// pipes per child) and 2n at each server (a link to and from every peer): n = 101 passes a soft
+/// limit of 256 or 512 (macOS, some shells) but not the hard one. Best effort: on failure the
+/// soft limit stays and a run that needs more fails at setup with "too many open files".
+pub fn raise_open_files() {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit with a valid pointer to a local rlimit.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            // macOS refuses more than OPEN_MAX for the soft limit of an unlimited hard limit.
+            #[cfg(target_os = "macos")]
+            let max = lim.rlim_max.min(libc::OPEN_MAX as libc::rlim_t);
+            #[cfg(not(target_os = "macos"))]
+            let max = lim.rlim_max;
+            lim.rlim_cur = max;
+            let _ = libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
     }
 }
 

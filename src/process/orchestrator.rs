@@ -47,8 +47,14 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 use tokio::time::Instant;
 use tracing::{debug, info, warn, Instrument};
 
-/// How long the cluster may take to come up.
+/// How long a cluster of up to 50 servers may take to come up; larger ones get [`setup_timeout`].
 const SETUP_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// How long a cluster of `n` may take to come up: [`SETUP_TIMEOUT`], or 400 ms per server when
+/// longer (n processes start on shared cores and open n·(n − 1) authenticated peer links).
+fn setup_timeout(n: u16) -> Duration {
+    SETUP_TIMEOUT.max(Duration::from_millis(400) * u32::from(n))
+}
 /// How long servers get to say goodbye before they are killed.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 /// After a kill, how long to keep reading what the servers had already sent.
@@ -205,7 +211,7 @@ impl Orchestrator<'_> {
 
     async fn setup(&mut self) -> Result<(), Stop> {
         let n = self.n;
-        let deadline = Instant::now() + SETUP_TIMEOUT;
+        let deadline = Instant::now() + setup_timeout(n);
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
             .await
             .map_err(ProcessError::Io)?;
@@ -232,7 +238,7 @@ impl Orchestrator<'_> {
             // Anyone local can connect here: only a server that knows the secret gets further.
             let hello = auth::control_hello(stream, &self.secret, &self.run_id, n);
             let (id, port, pid, mut rd, wr) =
-                match tokio::time::timeout(auth::HANDSHAKE_TIMEOUT, hello).await {
+                match tokio::time::timeout(auth::handshake_timeout(n), hello).await {
                     Ok(Ok(hello)) => hello,
                     Ok(Err(e)) => {
                         self.rejected[0] += 1;
@@ -734,6 +740,7 @@ impl Orchestrator<'_> {
             rejected_connections: self.rejected.iter().sum(),
             notes: self.notes,
             end: self.end,
+            ..RunOutput::default()
         }
     }
 }

@@ -99,6 +99,8 @@ pub fn main(args: ServerArgs) -> ExitCode {
         eprintln!("ticketlab server s{}: {e}, exiting", args.id);
         return ExitCode::from(2);
     }
+    // Normally inherited from the orchestrator already.
+    super::raise_open_files();
     // The run's secret, on stdin from the orchestrator (never on the command line).
     let secret = match Secret::read_from(std::io::stdin().lock()) {
         Ok(s) => s,
@@ -181,7 +183,7 @@ async fn serve(args: ServerArgs, secret: Secret) -> anyhow::Result<()> {
         peer_up: peer_up_tx,
         clock: clock_rx,
         rejected: rejected.clone(),
-        pending: Arc::new(Semaphore::new(auth::MAX_PENDING)),
+        pending: Arc::new(Semaphore::new(auth::max_pending(n))),
     });
     tokio::spawn(accept_loop(listener, listen).in_current_span());
 
@@ -339,7 +341,7 @@ struct Listen {
     clock: watch::Receiver<Option<RunClock>>,
     /// Connections closed for failing the handshake (reported in `FromServer::Counters`).
     rejected: Arc<AtomicU64>,
-    /// Permits for connections in their handshake ([`auth::MAX_PENDING`]).
+    /// Permits for connections in their handshake ([`auth::max_pending`]).
     pending: Arc<Semaphore>,
 }
 
@@ -386,7 +388,7 @@ async fn connection(
     let (rd, mut wr) = stream.into_split();
     let mut rd = FrameReader::new(rd);
     let who = tokio::time::timeout(
-        auth::HANDSHAKE_TIMEOUT,
+        auth::handshake_timeout(listen.n),
         auth::accept(&mut rd, &mut wr, &listen.secret, &listen.run_id, listen.n),
     )
     .await;

@@ -5,7 +5,7 @@
 //! table, never made up.
 
 use super::{fmt_num, stats, tally, wrap, BadAdmitted, Stats, Summary};
-use crate::checker::{self, Violation};
+use crate::checker::Violation;
 use crate::history::Rejection;
 use crate::lab::RunOutput;
 use crate::latency::Latencies;
@@ -90,8 +90,9 @@ pub fn summarize(
     run: &RunOutput,
     facts: &StoreFacts,
 ) -> BaselineSummary {
-    let checked = checker::check(&run.history);
-    let t = tally(&checked, &run.history);
+    let tallied = crate::tally::Tallied::of(scenario, &run.history);
+    let checked = &tallied.checked;
+    let t = tally(&tallied);
     let mut lat = Latencies::default();
     for v in checked.tickets.values().flat_map(|f| f.latencies()) {
         lat.record(v);

@@ -413,7 +413,8 @@ mod tests {
         let msg = e.to_string();
         assert_eq!(
             msg,
-            "test.toml (from --set): cluster.servers = 0: expected an integer from 1 to 64"
+            "test.toml (from --set): cluster.servers = 0: expected an integer from 1 to 1000 (up to \
+             128 in mode \"processes\")"
         );
     }
 

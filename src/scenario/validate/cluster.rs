@@ -5,7 +5,8 @@ use crate::protocol::ProtocolKind;
 use crate::scenario::raw::RawCluster;
 use crate::scenario::{
     Baseline, Cluster, Mode, DEFAULT_DELTA_MS, DEFAULT_HEARTBEAT_MS, DEFAULT_JITTER_MS,
-    DEFAULT_SUSPECT_AFTER_MS, MAX_DELTA_MS, MAX_MS, MAX_SERVERS, MIN_POSITIVE_MS,
+    DEFAULT_SUSPECT_AFTER_MS, MAX_DELTA_MS, MAX_MS, MAX_PROCESS_SERVERS, MAX_SERVERS,
+    MIN_POSITIVE_MS,
 };
 
 impl Ctx<'_> {
@@ -16,7 +17,10 @@ impl Ctx<'_> {
             return Err(self.invalid(
                 &c.k("servers"),
                 raw.servers,
-                format!("expected an integer from 1 to {MAX_SERVERS}"),
+                format!(
+                    "expected an integer from 1 to {MAX_SERVERS} (up to {MAX_PROCESS_SERVERS} in \
+                     mode \"processes\")"
+                ),
             ));
         }
         let servers = raw.servers as u16;
@@ -81,6 +85,18 @@ impl Ctx<'_> {
                 ))
             }
         };
+        if mode == Mode::Processes && servers > MAX_PROCESS_SERVERS {
+            return Err(self.invalid(
+                &c.k("servers"),
+                raw.servers,
+                format!(
+                    "expected at most {MAX_PROCESS_SERVERS} in mode \"processes\" (one real \
+                     process per server, each linked to every other over TCP, all on this \
+                     machine's cores); up to {MAX_SERVERS} run in the simulator (--sim or \
+                     cluster.mode = \"sim\")"
+                ),
+            ));
+        }
 
         // δ = 0: no injected delay, messages travel at the machine's own speed.
         let delta = self.ms(
@@ -180,26 +196,36 @@ mod tests {
     use crate::scenario::testkit::*;
 
     #[test]
-    fn rule_servers_from_1_to_64() {
+    fn rule_servers_from_1_to_1000_and_128_processes() {
         let e = load_err(&edit("servers", "servers = 0"), &[]);
         assert_eq!(
             e.to_string(),
-            "test.toml:4: cluster.servers = 0: expected an integer from 1 to 64"
+            "test.toml:4: cluster.servers = 0: expected an integer from 1 to 1000 (up to 128 in \
+             mode \"processes\")"
         );
-        assert_err_at(
-            &load_err(&edit("servers", "servers = 65"), &[]),
-            4,
-            "cluster.servers",
-        );
-        assert_err_at(
-            &load_err(&edit("servers", "servers = 99999999999"), &[]),
-            4,
-            "cluster.servers",
-        );
+        for bad in ["1001", "99999999999"] {
+            assert_err_at(
+                &load_err(&edit("servers", &format!("servers = {bad}")), &[]),
+                4,
+                "cluster.servers",
+            );
+        }
         assert_eq!(
-            load_ok(&edit("servers", "servers = 64")).cluster.servers,
-            64
+            load_ok(&edit("servers", "servers = 1000")).cluster.servers,
+            1000
         );
+        // Real processes stop at 128, and the error says which mode and why.
+        let processes =
+            edit("servers", "servers = 129").replace("mode = \"sim\"", "mode = \"processes\"");
+        let e = load_err(&processes, &[]);
+        assert_err_at(&e, 4, "cluster.servers");
+        let text = e.to_string();
+        assert!(
+            text.contains("at most 128 in mode \"processes\"") && text.contains("--sim"),
+            "{text}"
+        );
+        let at_bound = processes.replace("servers = 129", "servers = 128");
+        assert_eq!(load_ok(&at_bound).cluster.servers, 128);
     }
 
     #[test]
