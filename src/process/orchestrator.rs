@@ -25,7 +25,8 @@
 //! partial output with the reason.
 
 use super::auth::{self, Role, Secret};
-use super::clock::{tokio_instant, unix_us, RunClock};
+use super::clock::{mono_ns, unix_us, RunClock};
+use super::platform::PreciseTimer;
 use super::cluster::Cluster;
 use super::wire::{
     forward_frames, FrameReader, FromServer, LinkFault, ServerConfig, ToServer, UserReq, UserResp,
@@ -383,18 +384,46 @@ impl Orchestrator<'_> {
 
     // ---- phase 2 -------------------------------------------------------------------------
 
+    /// The users and the timed faults on real time. A due action fires at once (think 0: the next
+    /// submission leaves as soon as the last decision is in); a future one wakes the loop through
+    /// the platform's [`PreciseTimer`] (a `timerfd` on Linux), not tokio's 1 ms timer wheel, which
+    /// would add up to a millisecond to every scheduled action.
     async fn workload(&mut self) -> Result<(), Stop> {
         let faults = self.driver.faults();
         self.exec(faults);
         let users = self.driver.start(0);
         self.exec(users);
         let clock = self.clock.expect("set up");
+        let mut timer = PreciseTimer::new().map_err(ProcessError::Io)?;
+        let mut armed: Option<u64> = None;
         loop {
             if self.driver.done() {
                 return Ok(());
             }
-            let next = self.schedule.keys().next().map(|k| k.0);
-            let wake = tokio_instant(clock.mono_of(next.unwrap_or(0)));
+            // Later actions wait while a link fault is not yet confirmed everywhere.
+            let next = self
+                .schedule
+                .keys()
+                .next()
+                .filter(|_| self.unconfirmed.is_empty())
+                .map(|k| clock.mono_of(k.0));
+            if let Some(at) = next {
+                if mono_ns() >= at {
+                    self.fire_due();
+                    // Whatever came in meanwhile, without waiting (the loop fires again first).
+                    while let Ok(r) = self.inbox.try_recv() {
+                        self.on_report(r)?;
+                    }
+                    if let Some(sig) = self.interrupt.fired() {
+                        return Err(Stop::Interrupted(sig));
+                    }
+                    continue;
+                }
+                if armed != Some(at) {
+                    timer.arm(at).map_err(ProcessError::Io)?;
+                    armed = Some(at);
+                }
+            }
             tokio::select! {
                 biased;
                 sig = self.interrupt.wait() => return Err(Stop::Interrupted(sig)),
@@ -403,8 +432,9 @@ impl Orchestrator<'_> {
                         self.on_report(r)?;
                     }
                 }
-                () = tokio::time::sleep_until(wake), if next.is_some() && self.unconfirmed.is_empty() => {
-                    self.fire_due()
+                r = timer.wait(), if armed.is_some() => {
+                    armed = None;
+                    r.map_err(ProcessError::Io)?;
                 }
             }
         }
