@@ -64,7 +64,10 @@ pub(super) async fn run_protocol(
 ) -> (RunOutput, Option<Stop>) {
     let n = scenario.cluster.servers;
     let (inbox_tx, inbox) = unbounded_channel();
-    let driver = Driver::new(scenario, seed);
+    let mut driver = Driver::new(scenario, seed);
+    // The issuer signs every ticket before the run starts (as when tickets are sold), on every
+    // core: its signing is not part of validating them.
+    driver.presign(std::thread::available_parallelism().map_or(1, |p| p.get()));
     let bar = progress::bar(driver.total_tickets(), protocol.name(), opts.progress);
     let mut o = Orchestrator {
         scenario,
