@@ -626,13 +626,18 @@ mod tests {
         );
         let (mut lazy, mut eager) = (Driver::new(&s, 9), Driver::new(&s, 9));
         eager.presign(3);
-        assert_eq!(eager.credentials.len(), 41, "every generated ticket and the scripted one");
+        assert_eq!(
+            eager.credentials.len(),
+            41,
+            "every generated ticket and the scripted one"
+        );
         for (id, c) in eager.credentials.clone() {
             assert_eq!(lazy.credential(&id), c, "{id:?}");
         }
-        let mut bad = eager.credentials.values().filter(|c| {
-            eager.verifier().check(c, 0).is_err()
-        });
+        let mut bad = eager
+            .credentials
+            .values()
+            .filter(|c| eager.verifier().check(c, 0).is_err());
         assert!(bad.next().is_some(), "the bad fractions are kept");
     }
 }

@@ -26,8 +26,8 @@
 
 use super::auth::{self, Role, Secret};
 use super::clock::{mono_ns, unix_us, RunClock};
-use super::platform::PreciseTimer;
 use super::cluster::Cluster;
+use super::platform::PreciseTimer;
 use super::wire::{
     forward_frames, FrameReader, FromServer, LinkFault, ServerConfig, ToServer, UserReq, UserResp,
 };
