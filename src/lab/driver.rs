@@ -133,14 +133,15 @@ impl<'a> Driver<'a> {
         c
     }
 
-    /// Make every ticket's credential now, on up to `threads` threads, instead of when its user
-    /// first hands it over. The same credentials either way (each is a function of the seed and
-    /// the ticket id); a real-time runtime calls this before its run's clock starts, so that the
+    /// Make the credentials of the scripted tickets and of the first `max` generated ones now,
+    /// on up to `threads` threads, instead of when their user first hands them over (the rest
+    /// still are). The same credentials either way (each is a function of the seed and the
+    /// ticket id); a real-time runtime calls this before its run's clock starts, so that the
     /// issuer's signing — done when a ticket is sold, not while it is validated — stays out of
     /// the measured run.
-    pub fn presign(&mut self, threads: usize) {
+    pub fn presign(&mut self, threads: usize, max: u64) {
         let w = &self.scenario.workload;
-        let mut ids: Vec<Ticket> = (1..=w.tickets)
+        let mut ids: Vec<Ticket> = (1..=w.tickets.min(max))
             .map(|k| Ticket(crate::scenario::generated_ticket_id(k)))
             .chain(self.scripted.iter().cloned())
             .filter(|t| !self.credentials.contains_key(t))
@@ -278,6 +279,12 @@ impl<'a> Driver<'a> {
     /// Record a protocol event (`submit`, `send`, `decide`) where the runtime saw it happen.
     pub fn record(&mut self, event: Event) {
         self.history.push(event);
+    }
+
+    /// How many events the driver has recorded so far (a runtime that records its servers'
+    /// events later places them by this).
+    pub fn recorded(&self) -> usize {
+        self.history.len()
     }
 
     /// The history, in the order events were recorded.

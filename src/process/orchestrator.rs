@@ -29,7 +29,8 @@ use super::clock::{mono_ns, unix_us, RunClock};
 use super::cluster::Cluster;
 use super::platform::PreciseTimer;
 use super::wire::{
-    forward_frames, FrameReader, FromServer, LinkFault, ServerConfig, ToServer, UserReq, UserResp,
+    decode_body, encode_frame, forward_frames, is_event_body, FrameReader, FromServer, LinkFault,
+    ServerConfig, ToServer, UserReq, UserResp,
 };
 use super::{Interrupt, ProcessError, RunOptions, Stop};
 use crate::history::Event;
@@ -39,6 +40,7 @@ use crate::lab::RunOutput;
 use crate::progress;
 use crate::protocol::{NodeConfig, Note, ProtocolKind, ServerId, Ticket, Time};
 use crate::scenario::{FaultAction, Scenario};
+use bytes::{Bytes, BytesMut};
 use indicatif::ProgressBar;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
@@ -52,6 +54,8 @@ use tracing::{debug, info, warn, Instrument};
 const SETUP_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long servers get to say goodbye before they are killed.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
+/// How many generated tickets are signed before the run starts, at most.
+const PRESIGNED: u64 = 100_000;
 /// After a kill, how long to keep reading what the servers had already sent.
 const DRAIN_AFTER_KILL: Duration = Duration::from_secs(2);
 
@@ -65,9 +69,11 @@ pub(super) async fn run_protocol(
     let n = scenario.cluster.servers;
     let (inbox_tx, inbox) = unbounded_channel();
     let mut driver = Driver::new(scenario, seed);
-    // The issuer signs every ticket before the run starts (as when tickets are sold), on every
-    // core: its signing is not part of validating them.
-    driver.presign(std::thread::available_parallelism().map_or(1, |p| p.get()));
+    // The issuer signs the tickets before the run starts (as when tickets are sold), on every
+    // core: its signing is not part of validating them. Up to PRESIGNED of them (about a second
+    // of signing on two cores); a longer run signs the rest as its users hand them over.
+    let cores = std::thread::available_parallelism().map_or(1, |p| p.get());
+    driver.presign(cores, PRESIGNED);
     let bar = progress::bar(driver.total_tickets(), protocol.name(), opts.progress);
     let mut o = Orchestrator {
         scenario,
@@ -96,6 +102,7 @@ pub(super) async fn run_protocol(
         rejected: vec![0; usize::from(n) + 1],
         secret: Secret::random(),
         notes: BTreeMap::new(),
+        events: Vec::new(),
         decided: BTreeSet::new(),
         bar,
         end: 0,
@@ -140,9 +147,19 @@ enum Phase {
     Stopping,
 }
 
+/// A frame body of `m` (as a control connection carries it).
+fn encoded(m: &FromServer) -> Bytes {
+    let mut buf = BytesMut::new();
+    match encode_frame(m, &mut buf) {
+        Ok(()) => buf.split_off(4).freeze(),
+        Err(_) => Bytes::new(),
+    }
+}
+
 /// What the connection tasks report to the orchestrator loop.
 enum Report {
-    Server(ServerId, FromServer),
+    /// Frames of a server's control connection, encoded ([`FromServer`] bodies).
+    Frames(ServerId, Vec<Bytes>),
     ControlClosed(ServerId),
     Decided(ServerId, Ticket),
 }
@@ -185,6 +202,11 @@ struct Orchestrator<'a> {
     /// The run's secret (see [`super::auth`]): handed to the servers on their stdin only.
     secret: Secret,
     notes: BTreeMap<Note, u64>,
+    /// The servers' history events as they came, still encoded, each with the number of events
+    /// the driver had recorded by then: decoded and merged in that order after the run
+    /// ([`Orchestrator::into_output`]), so the measured run only moves bytes.
+    events: Vec<(usize, ServerId, Bytes)>,
+    /// Tickets some user has an answer for (the progress bar).
     decided: BTreeSet<Ticket>,
     /// Tickets decided / total (hidden unless wanted and on a terminal).
     bar: ProgressBar,
@@ -263,14 +285,17 @@ impl Orchestrator<'_> {
             writers.push((id, wr));
             let inbox = self.inbox_tx.clone();
             tokio::spawn(async move {
+                // Every whole frame of one read goes to the loop at once, still encoded.
+                let mut frames = Vec::new();
                 loop {
-                    match rd.next::<FromServer>().await {
-                        Ok(Some(m)) => {
-                            if inbox.send(Report::Server(id, m)).is_err() {
+                    match rd.next_frames(&mut frames).await {
+                        Ok(true) => {
+                            let batch = std::mem::take(&mut frames);
+                            if inbox.send(Report::Frames(id, batch)).is_err() {
                                 return;
                             }
                         }
-                        Ok(None) | Err(_) => {
+                        Ok(false) | Err(_) => {
                             let _ = inbox.send(Report::ControlClosed(id));
                             return;
                         }
@@ -523,63 +548,18 @@ impl Orchestrator<'_> {
 
     fn on_report(&mut self, r: Report) -> Result<(), ProcessError> {
         match r {
-            Report::Server(id, m) => match m {
-                FromServer::Event(e) => {
-                    let e = e.into_event(id);
-                    if let Event::Decide { ticket, .. } = &e {
-                        if self.decided.insert(ticket.clone()) {
-                            if self.decided.len() == 1 {
-                                info!(t_us = e.time(), "first ticket decided");
-                            }
-                            self.bar.inc(1);
-                        }
+            Report::Frames(id, frames) => {
+                for body in frames {
+                    if is_event_body(&body) {
+                        self.events.push((self.driver.recorded(), id, body));
+                        continue;
                     }
-                    self.driver.record(e);
-                }
-                FromServer::Note { note, by } => *self.notes.entry(note).or_insert(0) += by,
-                FromServer::Halted { t_us } => {
-                    if matches!(self.phase, Phase::Running | Phase::Quiescing) {
-                        info!(t_us, "s{id} halted itself");
-                        let cmds = self.driver.halted(id, t_us);
-                        self.exec(cmds);
+                    match decode_body::<FromServer>(&body) {
+                        Ok(m) => self.on_server(id, m)?,
+                        Err(e) => warn!(server = id, "an undecodable control frame: {e}"),
                     }
                 }
-                FromServer::Counters {
-                    heartbeats,
-                    retransmissions,
-                    rejected,
-                } => {
-                    self.rejected[usize::from(id)] = rejected;
-                    self.heartbeats[usize::from(id)] = heartbeats;
-                    self.retransmissions[usize::from(id)] = retransmissions;
-                }
-                FromServer::Triggered { fault, t_us } => {
-                    if self.phase == Phase::Running || self.phase == Phase::Quiescing {
-                        // A server that crashes itself on the event died at the event.
-                        let fault = fault as usize;
-                        let now = self.now();
-                        info!(
-                            fault,
-                            t_us,
-                            "fault on an event at s{id}: {:?}",
-                            self.scenario.faults[fault].action
-                        );
-                        let cmds = self.driver.triggered(fault, id, t_us, now);
-                        self.exec(cmds);
-                    }
-                }
-                FromServer::Probe {
-                    round,
-                    sent,
-                    received,
-                } => self.probes[usize::from(id)] = Some((round, (sent, received))),
-                FromServer::Ready => self.ready[usize::from(id)] = true,
-                FromServer::Applied => {
-                    self.unconfirmed.remove(&id);
-                }
-                FromServer::Bye => self.bye[usize::from(id)] = true,
-                FromServer::Hello { .. } => warn!(server = id, "a second hello"),
-            },
+            }
             Report::ControlClosed(id) => {
                 self.closed[usize::from(id)] = true;
                 let expected = self.ctl[usize::from(id)].is_none() || self.bye[usize::from(id)];
@@ -595,10 +575,70 @@ impl Orchestrator<'_> {
             Report::Decided(id, ticket) => {
                 if self.phase == Phase::Running {
                     let now = self.now();
+                    if self.decided.insert(ticket.clone()) {
+                        if self.decided.len() == 1 {
+                            info!(t_us = now, "first ticket decided");
+                        }
+                        self.bar.inc(1);
+                    }
                     let cmds = self.driver.decided(now, &ticket, id);
                     self.exec(cmds);
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// One decoded report of server `id` other than a history event.
+    fn on_server(&mut self, id: ServerId, m: FromServer) -> Result<(), ProcessError> {
+        match m {
+            FromServer::Event(e) => {
+                self.events
+                    .push((self.driver.recorded(), id, encoded(&FromServer::Event(e))))
+            }
+            FromServer::Note { note, by } => *self.notes.entry(note).or_insert(0) += by,
+            FromServer::Halted { t_us } => {
+                if matches!(self.phase, Phase::Running | Phase::Quiescing) {
+                    info!(t_us, "s{id} halted itself");
+                    let cmds = self.driver.halted(id, t_us);
+                    self.exec(cmds);
+                }
+            }
+            FromServer::Counters {
+                heartbeats,
+                retransmissions,
+                rejected,
+            } => {
+                self.rejected[usize::from(id)] = rejected;
+                self.heartbeats[usize::from(id)] = heartbeats;
+                self.retransmissions[usize::from(id)] = retransmissions;
+            }
+            FromServer::Triggered { fault, t_us } => {
+                if self.phase == Phase::Running || self.phase == Phase::Quiescing {
+                    // A server that crashes itself on the event died at the event.
+                    let fault = fault as usize;
+                    let now = self.now();
+                    info!(
+                        fault,
+                        t_us,
+                        "fault on an event at s{id}: {:?}",
+                        self.scenario.faults[fault].action
+                    );
+                    let cmds = self.driver.triggered(fault, id, t_us, now);
+                    self.exec(cmds);
+                }
+            }
+            FromServer::Probe {
+                round,
+                sent,
+                received,
+            } => self.probes[usize::from(id)] = Some((round, (sent, received))),
+            FromServer::Ready => self.ready[usize::from(id)] = true,
+            FromServer::Applied => {
+                self.unconfirmed.remove(&id);
+            }
+            FromServer::Bye => self.bye[usize::from(id)] = true,
+            FromServer::Hello { .. } => warn!(server = id, "a second hello"),
         }
         Ok(())
     }
@@ -754,9 +794,23 @@ impl Orchestrator<'_> {
     }
 
     fn into_output(self) -> RunOutput {
+        // The servers' events, decoded now, go back where they arrived among the driver's own.
+        let recorded = self.driver.into_history();
+        let mut history = Vec::with_capacity(recorded.len() + self.events.len());
+        let mut own = recorded.into_iter().enumerate().peekable();
+        for (at, server, body) in self.events {
+            while let Some((_, e)) = own.next_if(|(i, _)| *i < at) {
+                history.push(e);
+            }
+            match decode_body::<FromServer>(&body) {
+                Ok(FromServer::Event(e)) => history.push(e.into_event(server)),
+                Ok(_) => {}
+                Err(e) => warn!(server, "an undecodable history event: {e}"),
+            }
+        }
+        history.extend(own.map(|(_, e)| e));
         // Stable sort: events of one server arrive in the order it recorded them, so equal
         // timestamps keep that order (a submission before its immediate decision).
-        let mut history = self.driver.into_history();
         history.sort_by_key(Event::time);
         RunOutput {
             history,
