@@ -632,12 +632,14 @@ mod tests {
              [[ticket]]\nid = \"a\"\nsubmit = [{ at_ms = 0.0, server = 1 }]\n",
         );
         let (mut lazy, mut eager) = (Driver::new(&s, 9), Driver::new(&s, 9));
-        eager.presign(3);
+        eager.presign(3, 30);
         assert_eq!(
             eager.credentials.len(),
-            41,
-            "every generated ticket and the scripted one"
+            31,
+            "the first 30 and the scripted one"
         );
+        eager.presign(2, 100);
+        assert_eq!(eager.credentials.len(), 41, "every ticket");
         for (id, c) in eager.credentials.clone() {
             assert_eq!(lazy.credential(&id), c, "{id:?}");
         }

@@ -8,8 +8,11 @@
 //! 2. **Workload.** The users' [`Client`](crate::workload::Client) runs on real time: submissions go out on the user
 //!    connections, decisions come back on them; `[[fault]]`s fire at their times (crash = SIGKILL,
 //!    recorded as a `crash` event; link faults = [`ToServer::Link`] to every server, confirmed
-//!    before later actions). History events stream in from every server's control connection as
-//!    they happen.
+//!    before later actions). A due action fires at once; a future one wakes the loop through the
+//!    platform's [`PreciseTimer`] (tokio's timer wheel would add up to 1 ms to each). History
+//!    events stream in from every server's control connection as they happen — read in batches,
+//!    kept encoded, and decoded after the run in the order they arrived. The issuer's signatures
+//!    on the users' tickets are made before the run's epoch ([`Driver::presign`]).
 //! 3. **Quiescence.** When every submission is resolved and every fault has fired, the run ends
 //!    once no protocol message is in flight: probe every live server's per-peer sent/received
 //!    counters until two consecutive rounds agree and balance (the four-counter method), so the
