@@ -4,10 +4,11 @@
 //! input or setup failure, 130 interrupted by SIGINT/SIGTERM — partial results are written).
 //!
 //! Hidden subcommands: `ticketlab server` (one server process of a processes-mode run, started
-//! by the orchestrator) and `ticketlab bench` (Table 1 in processes mode at δ = 10 ms and 1 ms,
-//! measured latency / theory per protocol).
+//! by the orchestrator) and `ticketlab bench` (`cli/bench.rs`: throughput and latency of Table 1's
+//! protocols with real processes, per tickets in flight).
 
 mod baseline;
+mod bench;
 mod explore;
 mod scale;
 mod sweep;
@@ -58,9 +59,10 @@ enum Cmd {
     /// One server of a processes-mode run (started by `ticketlab run`, not by hand).
     #[command(hide = true)]
     Server(process::server::ServerArgs),
-    /// Table 1 in processes mode at several δ: measured latency / theory per protocol.
+    /// Throughput and latency of Table 1's protocols with real processes, per tickets in flight
+    /// (`src/cli/bench.rs`; `make bench`).
     #[command(hide = true)]
-    Bench(BenchArgs),
+    Bench(bench::BenchArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -205,19 +207,6 @@ struct RunArgs {
     run_id: Option<String>,
 }
 
-#[derive(clap::Args, Debug)]
-struct BenchArgs {
-    /// δ values to measure, in ms.
-    #[arg(long, value_delimiter = ',', default_values_t = vec![10.0, 1.0])]
-    delta_ms: Vec<f64>,
-    /// Extra scenario overrides (applied to the built-in Table 1 scenario).
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    set: Vec<String>,
-    /// Output folder; each δ gets `delta-<δ>ms/` inside.
-    #[arg(long, value_name = "DIR", default_value = "results/bench")]
-    out: PathBuf,
-}
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum Format {
     Table,
@@ -276,7 +265,7 @@ pub fn main() -> ExitCode {
         Cmd::Compare(args) => compare(args),
         Cmd::Diagram(args) => crate::diagram::command(args),
         Cmd::Server(args) => return process::server::main(args),
-        Cmd::Bench(args) => bench(args),
+        Cmd::Bench(args) => bench::bench(args),
     };
     match result {
         Ok(code) => code,
@@ -708,87 +697,6 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
         Format::Table => println!("{}", crate::check::render(&report)),
     }
     Ok(if report.violation.is_some() {
-        ExitCode::from(EXIT_VIOLATION)
-    } else {
-        ExitCode::SUCCESS
-    })
-}
-
-/// `ticketlab bench`: Table 1 in processes mode at each δ; prints measured latency / theory.
-fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
-    let mut rows = comfy_table::Table::new();
-    rows.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
-    rows.set_header(vec![
-        "δ ms",
-        "protocol",
-        "latency max ms",
-        "theory ms",
-        "max / theory",
-        "p50 / theory",
-        "msgs/ticket (theory)",
-        "violations",
-    ]);
-    let mut procs = None;
-    let mut violated = false;
-    let run_id = format!("tlbench{}", std::process::id());
-    let runtime = runtime_for(Mode::Processes, &mut procs, run_id, show_progress())?;
-    for &d in &args.delta_ms {
-        let mut set = args.set.clone();
-        set.push("cluster.mode=processes".into());
-        set.push(format!("cluster.delta_ms={d}"));
-        let scenario = scenario::load(
-            "scenarios/table1.toml (built-in)",
-            scenario::BUILTIN_TABLE1,
-            &set,
-        )?;
-        baseline::refuse(&scenario, "ticketlab bench")?;
-        let seed = scenario.seed.unwrap_or(42);
-        let out_dir = args.out.join(format!("delta-{d}ms"));
-        std::fs::create_dir_all(&out_dir)
-            .with_context(|| format!("cannot create output folder {}", out_dir.display()))?;
-        eprintln!(
-            "ticketlab bench: δ = {d} ms, n = {}, {} tickets, out {}",
-            scenario.cluster.servers,
-            scenario.workload.tickets,
-            out_dir.display()
-        );
-        let (summary, stop) = execute(runtime, &scenario, seed, &out_dir)?;
-        let json = serde_json::to_string_pretty(&summary)?;
-        std::fs::write(out_dir.join("summary.json"), format!("{json}\n"))?;
-        for r in &summary.runs {
-            let theory_ms = r.theory.latency_delta * d;
-            let ratio =
-                |v: Option<f64>| v.map_or("—".into(), |v| format!("{:.4}", v / theory_ms));
-            violated |= !r.violations.is_empty();
-            rows.add_row(vec![
-                format!("{d}"),
-                r.protocol.to_string(),
-                r.latency_ms.max.map_or("—".into(), |v| format!("{v:.3}")),
-                format!("{theory_ms}"),
-                ratio(r.latency_ms.max),
-                ratio(r.latency_ms.p50),
-                format!(
-                    "{:.2} ({})",
-                    r.messages_per_ticket, r.theory.messages_per_ticket
-                ),
-                r.violations.len().to_string(),
-            ]);
-        }
-        match stop {
-            Some(Stop::Interrupted(sig)) => {
-                println!("{rows}");
-                eprintln!("ticketlab bench: interrupted by {sig}");
-                return Ok(ExitCode::from(EXIT_INTERRUPTED));
-            }
-            Some(Stop::Failed(e)) => {
-                println!("{rows}");
-                return Err(e);
-            }
-            None => {}
-        }
-    }
-    println!("{rows}");
-    Ok(if violated {
         ExitCode::from(EXIT_VIOLATION)
     } else {
         ExitCode::SUCCESS

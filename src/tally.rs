@@ -50,6 +50,11 @@ pub struct Tallied {
 }
 
 impl Tally {
+    /// Events observed so far.
+    pub fn events(&self) -> u64 {
+        self.events
+    }
+
     /// An empty tally for a run of `scenario`.
     pub fn new(scenario: &Scenario) -> Self {
         Tally {

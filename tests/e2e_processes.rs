@@ -585,3 +585,60 @@ fn a_byzantine_server_runs_as_a_real_process_and_its_accepts_stay_apart() {
     // bft-fleet validates exactly once: every ticket is accepted by one server.
     assert_eq!(v["runs"][1]["accepted"], 12, "{}", v["runs"][1]);
 }
+
+/// `ticketlab bench` with tiny counts: the shape of what it prints and writes (its figures are
+/// measurements, not checked here).
+#[test]
+fn bench_prints_and_writes_one_row_per_protocol_and_point() {
+    let tmp = tempfile::tempdir().unwrap();
+    let id = run_id("bench");
+    let o = Command::new(env!("CARGO_BIN_EXE_ticketlab"))
+        .current_dir(tmp.path())
+        .args(["bench", "--run-id", &id, "--tickets", "12"])
+        .args([
+            "--in-flight",
+            "1,4",
+            "--protocols",
+            "2pe,se-ct",
+            "--out",
+            "b",
+        ])
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .output()
+        .expect("the binary runs");
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_no_leftovers(&id);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.starts_with("machine: "), "{stdout}");
+    assert!(
+        stdout.contains("tickets/s") && stdout.contains("p99 ms"),
+        "{stdout}"
+    );
+    let csv = std::fs::read_to_string(tmp.path().join("b/bench.csv")).unwrap();
+    let lines: Vec<Vec<&str>> = csv.lines().map(|l| l.split(',').collect()).collect();
+    assert_eq!(lines.len(), 1 + 2 * 2, "{csv}");
+    let header = &lines[0];
+    assert_eq!(&header[..3], ["protocol", "delta_ms", "in_flight"]);
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let in_flight: Vec<&str> = lines[1..].iter().map(|l| l[col("in_flight")]).collect();
+    assert_eq!(in_flight, ["1", "1", "4", "4"]);
+    let protocols: Vec<&str> = lines[1..].iter().map(|l| l[0]).collect();
+    assert_eq!(protocols, ["2pe", "se-ct", "2pe", "se-ct"]);
+    for l in &lines[1..] {
+        assert_eq!(l.len(), header.len(), "{csv}");
+        assert_eq!(l[col("decided")], "12", "{csv}");
+        assert!(
+            l[col("tickets_per_s")].parse::<f64>().unwrap() > 0.0,
+            "{csv}"
+        );
+        assert!(l[col("p99_ms")].parse::<f64>().unwrap() > 0.0, "{csv}");
+        assert_eq!(l[col("violations")], "0", "{csv}");
+    }
+    let json: Value =
+        serde_json::from_str(&std::fs::read_to_string(tmp.path().join("b/bench.json")).unwrap())
+            .unwrap();
+    assert!(json["machine"]["cores"].as_u64().unwrap() >= 1);
+    assert_eq!(json["rows"].as_array().unwrap().len(), 4);
+    assert_eq!(json["complete"], true);
+}

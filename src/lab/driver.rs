@@ -68,6 +68,22 @@ pub enum Command {
     Link(FaultAction),
 }
 
+/// `ticket`'s credential: scripted tickets are genuine; of the generated ones, the fractions
+/// `bad` = (forged, tampered) are bad, drawn per ticket from the seed.
+fn make_credential(
+    issuer: &Issuer,
+    scripted: &BTreeSet<Ticket>,
+    bad: (f64, f64),
+    ticket: &Ticket,
+) -> String {
+    let kind = if scripted.contains(ticket) {
+        Kind::Genuine
+    } else {
+        issuer.kind(ticket, bad.0, bad.1)
+    };
+    issuer.credential(ticket, kind).encode()
+}
+
 /// The runtime-neutral state of one run.
 #[derive(Debug)]
 pub struct Driver<'a> {
@@ -120,14 +136,50 @@ impl<'a> Driver<'a> {
             return c.clone();
         }
         let w = &self.scenario.workload;
-        let kind = if self.scripted.contains(ticket) {
-            Kind::Genuine
-        } else {
-            self.issuer.kind(ticket, w.forged, w.tampered)
-        };
-        let c = self.issuer.credential(ticket, kind).encode();
+        let c = make_credential(&self.issuer, &self.scripted, (w.forged, w.tampered), ticket);
         self.credentials.insert(ticket.clone(), c.clone());
         c
+    }
+
+    /// Make the credentials of the scripted tickets and of the first `max` generated ones now,
+    /// on up to `threads` threads, instead of when their user first hands them over (the rest
+    /// still are). The same credentials either way (each is a function of the seed and the
+    /// ticket id); a real-time runtime calls this before its run's clock starts, so that the
+    /// issuer's signing — done when a ticket is sold, not while it is validated — stays out of
+    /// the measured run.
+    pub fn presign(&mut self, threads: usize, max: u64) {
+        let w = &self.scenario.workload;
+        let mut ids: Vec<Ticket> = (1..=w.tickets.min(max))
+            .map(|k| Ticket(crate::scenario::generated_ticket_id(k)))
+            .chain(self.scripted.iter().cloned())
+            .filter(|t| !self.credentials.contains_key(t))
+            .collect();
+        ids.sort();
+        ids.dedup();
+        if ids.is_empty() {
+            return;
+        }
+        let chunk = ids.len().div_ceil(threads.max(1));
+        let (issuer, scripted) = (&self.issuer, &self.scripted);
+        let bad = (w.forged, w.tampered);
+        let made: Vec<Vec<String>> = std::thread::scope(|scope| {
+            let workers: Vec<_> = ids
+                .chunks(chunk)
+                .map(|part| {
+                    scope.spawn(move || {
+                        part.iter()
+                            .map(|t| make_credential(issuer, scripted, bad, t))
+                            .collect()
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .map(|w| w.join().expect("a signing thread panicked"))
+                .collect()
+        });
+        self.credentials
+            .extend(ids.into_iter().zip(made.into_iter().flatten()));
     }
 
     /// Tickets the users will submit (generated and scripted), for progress bars.
@@ -263,6 +315,12 @@ impl<'a> Driver<'a> {
     /// Record the history with `recorder` (instead of in memory), from the first event on.
     pub fn record_with(&mut self, recorder: Recorder) {
         self.history = recorder;
+    }
+
+    /// How many events the driver has recorded so far (a runtime that records its servers'
+    /// events later places them by this).
+    pub fn recorded(&self) -> usize {
+        self.history.len()
     }
 
     /// The history, in the order events were recorded (empty when it was streamed).
@@ -610,5 +668,30 @@ mod tests {
                 server: 2
             }]
         );
+    }
+
+    #[test]
+    fn presigned_credentials_are_the_ones_made_on_demand() {
+        let s = scenario(
+            "[workload]\ntickets = 40\nforged = 0.2\ntampered = 0.2\n\
+             [[ticket]]\nid = \"a\"\nsubmit = [{ at_ms = 0.0, server = 1 }]\n",
+        );
+        let (mut lazy, mut eager) = (Driver::new(&s, 9), Driver::new(&s, 9));
+        eager.presign(3, 30);
+        assert_eq!(
+            eager.credentials.len(),
+            31,
+            "the first 30 and the scripted one"
+        );
+        eager.presign(2, 100);
+        assert_eq!(eager.credentials.len(), 41, "every ticket");
+        for (id, c) in eager.credentials.clone() {
+            assert_eq!(lazy.credential(&id), c, "{id:?}");
+        }
+        let mut bad = eager
+            .credentials
+            .values()
+            .filter(|c| eager.verifier().check(c, 0).is_err());
+        assert!(bad.next().is_some(), "the bad fractions are kept");
     }
 }

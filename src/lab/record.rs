@@ -67,6 +67,19 @@ impl Recorder {
         }
     }
 
+    /// Events recorded so far (kept or written).
+    pub fn len(&self) -> usize {
+        match self {
+            Recorder::Memory(v) => v.len(),
+            Recorder::Stream(s) => s.tally.events() as usize,
+        }
+    }
+
+    /// Whether nothing was recorded yet.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// The events kept in memory (none when streamed), and what a stream left.
     pub fn finish(self) -> (Vec<Event>, Option<Streamed>) {
         match self {

@@ -8,8 +8,11 @@
 //! 2. **Workload.** The users' [`Client`](crate::workload::Client) runs on real time: submissions go out on the user
 //!    connections, decisions come back on them; `[[fault]]`s fire at their times (crash = SIGKILL,
 //!    recorded as a `crash` event; link faults = [`ToServer::Link`] to every server, confirmed
-//!    before later actions). History events stream in from every server's control connection as
-//!    they happen.
+//!    before later actions). A due action fires at once; a future one wakes the loop through the
+//!    platform's [`PreciseTimer`] (tokio's timer wheel would add up to 1 ms to each). History
+//!    events stream in from every server's control connection as they happen — read in batches,
+//!    kept encoded, and decoded after the run in the order they arrived. The issuer's signatures
+//!    on the users' tickets are made before the run's epoch ([`Driver::presign`]).
 //! 3. **Quiescence.** When every submission is resolved and every fault has fired, the run ends
 //!    once no protocol message is in flight: probe every live server's per-peer sent/received
 //!    counters until two consecutive rounds agree and balance (the four-counter method), so the
@@ -25,10 +28,12 @@
 //! partial output with the reason.
 
 use super::auth::{self, Role, Secret};
-use super::clock::{tokio_instant, unix_us, RunClock};
+use super::clock::{mono_ns, unix_us, RunClock};
 use super::cluster::Cluster;
+use super::platform::PreciseTimer;
 use super::wire::{
-    forward_frames, FrameReader, FromServer, LinkFault, ServerConfig, ToServer, UserReq, UserResp,
+    decode_body, encode_frame, forward_frames, is_event_body, FrameReader, FromServer, LinkFault,
+    ServerConfig, ToServer, UserReq, UserResp,
 };
 use super::{Interrupt, ProcessError, RunOptions, Stop};
 use crate::history::Event;
@@ -38,6 +43,7 @@ use crate::lab::RunOutput;
 use crate::progress;
 use crate::protocol::{NodeConfig, Note, ProtocolKind, ServerId, Ticket, Time};
 use crate::scenario::{FaultAction, Scenario};
+use bytes::{Bytes, BytesMut};
 use indicatif::ProgressBar;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
@@ -57,6 +63,8 @@ fn setup_timeout(n: u16) -> Duration {
 }
 /// How long servers get to say goodbye before they are killed.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
+/// How many generated tickets are signed before the run starts, at most.
+const PRESIGNED: u64 = 100_000;
 /// After a kill, how long to keep reading what the servers had already sent.
 const DRAIN_AFTER_KILL: Duration = Duration::from_secs(2);
 
@@ -69,7 +77,12 @@ pub(super) async fn run_protocol(
 ) -> (RunOutput, Option<Stop>) {
     let n = scenario.cluster.servers;
     let (inbox_tx, inbox) = unbounded_channel();
-    let driver = Driver::new(scenario, seed);
+    let mut driver = Driver::new(scenario, seed);
+    // The issuer signs the tickets before the run starts (as when tickets are sold), on every
+    // core: its signing is not part of validating them. Up to PRESIGNED of them (about a second
+    // of signing on two cores); a longer run signs the rest as its users hand them over.
+    let cores = std::thread::available_parallelism().map_or(1, |p| p.get());
+    driver.presign(cores, PRESIGNED);
     let bar = progress::bar(driver.total_tickets(), protocol.name(), opts.progress);
     let mut o = Orchestrator {
         scenario,
@@ -98,6 +111,7 @@ pub(super) async fn run_protocol(
         rejected: vec![0; usize::from(n) + 1],
         secret: Secret::random(),
         notes: BTreeMap::new(),
+        events: Vec::new(),
         decided: BTreeSet::new(),
         bar,
         end: 0,
@@ -142,9 +156,19 @@ enum Phase {
     Stopping,
 }
 
+/// A frame body of `m` (as a control connection carries it).
+fn encoded(m: &FromServer) -> Bytes {
+    let mut buf = BytesMut::new();
+    match encode_frame(m, &mut buf) {
+        Ok(()) => buf.split_off(4).freeze(),
+        Err(_) => Bytes::new(),
+    }
+}
+
 /// What the connection tasks report to the orchestrator loop.
 enum Report {
-    Server(ServerId, FromServer),
+    /// Frames of a server's control connection, encoded ([`FromServer`] bodies).
+    Frames(ServerId, Vec<Bytes>),
     ControlClosed(ServerId),
     Decided(ServerId, Ticket),
 }
@@ -187,6 +211,11 @@ struct Orchestrator<'a> {
     /// The run's secret (see [`super::auth`]): handed to the servers on their stdin only.
     secret: Secret,
     notes: BTreeMap<Note, u64>,
+    /// The servers' history events as they came, still encoded, each with the number of events
+    /// the driver had recorded by then: decoded and merged in that order after the run
+    /// ([`Orchestrator::into_output`]), so the measured run only moves bytes.
+    events: Vec<(usize, ServerId, Bytes)>,
+    /// Tickets some user has an answer for (the progress bar).
     decided: BTreeSet<Ticket>,
     /// Tickets decided / total (hidden unless wanted and on a terminal).
     bar: ProgressBar,
@@ -265,14 +294,17 @@ impl Orchestrator<'_> {
             writers.push((id, wr));
             let inbox = self.inbox_tx.clone();
             tokio::spawn(async move {
+                // Every whole frame of one read goes to the loop at once, still encoded.
+                let mut frames = Vec::new();
                 loop {
-                    match rd.next::<FromServer>().await {
-                        Ok(Some(m)) => {
-                            if inbox.send(Report::Server(id, m)).is_err() {
+                    match rd.next_frames(&mut frames).await {
+                        Ok(true) => {
+                            let batch = std::mem::take(&mut frames);
+                            if inbox.send(Report::Frames(id, batch)).is_err() {
                                 return;
                             }
                         }
-                        Ok(None) | Err(_) => {
+                        Ok(false) | Err(_) => {
                             let _ = inbox.send(Report::ControlClosed(id));
                             return;
                         }
@@ -389,18 +421,46 @@ impl Orchestrator<'_> {
 
     // ---- phase 2 -------------------------------------------------------------------------
 
+    /// The users and the timed faults on real time. A due action fires at once (think 0: the next
+    /// submission leaves as soon as the last decision is in); a future one wakes the loop through
+    /// the platform's [`PreciseTimer`] (a `timerfd` on Linux), not tokio's 1 ms timer wheel, which
+    /// would add up to a millisecond to every scheduled action.
     async fn workload(&mut self) -> Result<(), Stop> {
         let faults = self.driver.faults();
         self.exec(faults);
         let users = self.driver.start(0);
         self.exec(users);
         let clock = self.clock.expect("set up");
+        let mut timer = PreciseTimer::new().map_err(ProcessError::Io)?;
+        let mut armed: Option<u64> = None;
         loop {
             if self.driver.done() {
                 return Ok(());
             }
-            let next = self.schedule.keys().next().map(|k| k.0);
-            let wake = tokio_instant(clock.mono_of(next.unwrap_or(0)));
+            // Later actions wait while a link fault is not yet confirmed everywhere.
+            let next = self
+                .schedule
+                .keys()
+                .next()
+                .filter(|_| self.unconfirmed.is_empty())
+                .map(|k| clock.mono_of(k.0));
+            if let Some(at) = next {
+                if mono_ns() >= at {
+                    self.fire_due();
+                    // Whatever came in meanwhile, without waiting (the loop fires again first).
+                    while let Ok(r) = self.inbox.try_recv() {
+                        self.on_report(r)?;
+                    }
+                    if let Some(sig) = self.interrupt.fired() {
+                        return Err(Stop::Interrupted(sig));
+                    }
+                    continue;
+                }
+                if armed != Some(at) {
+                    timer.arm(at).map_err(ProcessError::Io)?;
+                    armed = Some(at);
+                }
+            }
             tokio::select! {
                 biased;
                 sig = self.interrupt.wait() => return Err(Stop::Interrupted(sig)),
@@ -409,8 +469,9 @@ impl Orchestrator<'_> {
                         self.on_report(r)?;
                     }
                 }
-                () = tokio::time::sleep_until(wake), if next.is_some() && self.unconfirmed.is_empty() => {
-                    self.fire_due()
+                r = timer.wait(), if armed.is_some() => {
+                    armed = None;
+                    r.map_err(ProcessError::Io)?;
                 }
             }
         }
@@ -496,63 +557,18 @@ impl Orchestrator<'_> {
 
     fn on_report(&mut self, r: Report) -> Result<(), ProcessError> {
         match r {
-            Report::Server(id, m) => match m {
-                FromServer::Event(e) => {
-                    let e = e.into_event(id);
-                    if let Event::Decide { ticket, .. } = &e {
-                        if self.decided.insert(ticket.clone()) {
-                            if self.decided.len() == 1 {
-                                info!(t_us = e.time(), "first ticket decided");
-                            }
-                            self.bar.inc(1);
-                        }
+            Report::Frames(id, frames) => {
+                for body in frames {
+                    if is_event_body(&body) {
+                        self.events.push((self.driver.recorded(), id, body));
+                        continue;
                     }
-                    self.driver.record(e);
-                }
-                FromServer::Note { note, by } => *self.notes.entry(note).or_insert(0) += by,
-                FromServer::Halted { t_us } => {
-                    if matches!(self.phase, Phase::Running | Phase::Quiescing) {
-                        info!(t_us, "s{id} halted itself");
-                        let cmds = self.driver.halted(id, t_us);
-                        self.exec(cmds);
+                    match decode_body::<FromServer>(&body) {
+                        Ok(m) => self.on_server(id, m)?,
+                        Err(e) => warn!(server = id, "an undecodable control frame: {e}"),
                     }
                 }
-                FromServer::Counters {
-                    heartbeats,
-                    retransmissions,
-                    rejected,
-                } => {
-                    self.rejected[usize::from(id)] = rejected;
-                    self.heartbeats[usize::from(id)] = heartbeats;
-                    self.retransmissions[usize::from(id)] = retransmissions;
-                }
-                FromServer::Triggered { fault, t_us } => {
-                    if self.phase == Phase::Running || self.phase == Phase::Quiescing {
-                        // A server that crashes itself on the event died at the event.
-                        let fault = fault as usize;
-                        let now = self.now();
-                        info!(
-                            fault,
-                            t_us,
-                            "fault on an event at s{id}: {:?}",
-                            self.scenario.faults[fault].action
-                        );
-                        let cmds = self.driver.triggered(fault, id, t_us, now);
-                        self.exec(cmds);
-                    }
-                }
-                FromServer::Probe {
-                    round,
-                    sent,
-                    received,
-                } => self.probes[usize::from(id)] = Some((round, (sent, received))),
-                FromServer::Ready => self.ready[usize::from(id)] = true,
-                FromServer::Applied => {
-                    self.unconfirmed.remove(&id);
-                }
-                FromServer::Bye => self.bye[usize::from(id)] = true,
-                FromServer::Hello { .. } => warn!(server = id, "a second hello"),
-            },
+            }
             Report::ControlClosed(id) => {
                 self.closed[usize::from(id)] = true;
                 let expected = self.ctl[usize::from(id)].is_none() || self.bye[usize::from(id)];
@@ -568,10 +584,70 @@ impl Orchestrator<'_> {
             Report::Decided(id, ticket) => {
                 if self.phase == Phase::Running {
                     let now = self.now();
+                    if self.decided.insert(ticket.clone()) {
+                        if self.decided.len() == 1 {
+                            info!(t_us = now, "first ticket decided");
+                        }
+                        self.bar.inc(1);
+                    }
                     let cmds = self.driver.decided(now, &ticket, id);
                     self.exec(cmds);
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// One decoded report of server `id` other than a history event.
+    fn on_server(&mut self, id: ServerId, m: FromServer) -> Result<(), ProcessError> {
+        match m {
+            FromServer::Event(e) => {
+                self.events
+                    .push((self.driver.recorded(), id, encoded(&FromServer::Event(e))))
+            }
+            FromServer::Note { note, by } => *self.notes.entry(note).or_insert(0) += by,
+            FromServer::Halted { t_us } => {
+                if matches!(self.phase, Phase::Running | Phase::Quiescing) {
+                    info!(t_us, "s{id} halted itself");
+                    let cmds = self.driver.halted(id, t_us);
+                    self.exec(cmds);
+                }
+            }
+            FromServer::Counters {
+                heartbeats,
+                retransmissions,
+                rejected,
+            } => {
+                self.rejected[usize::from(id)] = rejected;
+                self.heartbeats[usize::from(id)] = heartbeats;
+                self.retransmissions[usize::from(id)] = retransmissions;
+            }
+            FromServer::Triggered { fault, t_us } => {
+                if self.phase == Phase::Running || self.phase == Phase::Quiescing {
+                    // A server that crashes itself on the event died at the event.
+                    let fault = fault as usize;
+                    let now = self.now();
+                    info!(
+                        fault,
+                        t_us,
+                        "fault on an event at s{id}: {:?}",
+                        self.scenario.faults[fault].action
+                    );
+                    let cmds = self.driver.triggered(fault, id, t_us, now);
+                    self.exec(cmds);
+                }
+            }
+            FromServer::Probe {
+                round,
+                sent,
+                received,
+            } => self.probes[usize::from(id)] = Some((round, (sent, received))),
+            FromServer::Ready => self.ready[usize::from(id)] = true,
+            FromServer::Applied => {
+                self.unconfirmed.remove(&id);
+            }
+            FromServer::Bye => self.bye[usize::from(id)] = true,
+            FromServer::Hello { .. } => warn!(server = id, "a second hello"),
         }
         Ok(())
     }
@@ -727,10 +803,24 @@ impl Orchestrator<'_> {
     }
 
     fn into_output(self) -> RunOutput {
+        let load = self.driver.load();
+        // The servers' events, decoded now, go back where they arrived among the driver's own.
+        let recorded = self.driver.into_history();
+        let mut history = Vec::with_capacity(recorded.len() + self.events.len());
+        let mut own = recorded.into_iter().enumerate().peekable();
+        for (at, server, body) in self.events {
+            while let Some((_, e)) = own.next_if(|(i, _)| *i < at) {
+                history.push(e);
+            }
+            match decode_body::<FromServer>(&body) {
+                Ok(FromServer::Event(e)) => history.push(e.into_event(server)),
+                Ok(_) => {}
+                Err(e) => warn!(server, "an undecodable history event: {e}"),
+            }
+        }
+        history.extend(own.map(|(_, e)| e));
         // Stable sort: events of one server arrive in the order it recorded them, so equal
         // timestamps keep that order (a submission before its immediate decision).
-        let load = self.driver.load();
-        let mut history = self.driver.into_history();
         history.sort_by_key(Event::time);
         RunOutput {
             load,

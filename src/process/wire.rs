@@ -26,7 +26,7 @@ use crate::protocol::{
 };
 use crate::scenario::FaultAction;
 use bincode::Options;
-use bytes::{BufMut, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
@@ -106,6 +106,27 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
             if self.inner.read_buf(&mut self.buf).await? == 0 {
                 return if self.buf.is_empty() {
                     Ok(None)
+                } else {
+                    Err(WireError::Truncated)
+                };
+            }
+        }
+    }
+
+    /// Wait for at least one whole frame, then take every whole frame the buffer holds (raw
+    /// bodies, decoded later by the caller) into `out`: one wake-up, many frames. `Ok(false)` on
+    /// a clean end of stream (between frames).
+    pub async fn next_frames(&mut self, out: &mut Vec<Bytes>) -> Result<bool, WireError> {
+        loop {
+            while let Some(frame) = self.codec.decode(&mut self.buf)? {
+                out.push(frame.freeze());
+            }
+            if !out.is_empty() {
+                return Ok(true);
+            }
+            if self.inner.read_buf(&mut self.buf).await? == 0 {
+                return if self.buf.is_empty() {
+                    Ok(false)
                 } else {
                     Err(WireError::Truncated)
                 };
@@ -475,6 +496,21 @@ impl WireEvent {
     }
 }
 
+/// Decode one frame body (as [`FrameReader::next_frames`] gives it).
+pub fn decode_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, WireError> {
+    Ok(options().deserialize(body)?)
+}
+
+/// The first byte of every encoded [`FromServer::Event`] body: its variant's index, a bincode
+/// varint (one byte below 251). The orchestrator keeps history events as they came, encoded, and
+/// decodes them after the run, so it can tell them from the frames it acts on without decoding.
+pub const EVENT_TAG: u8 = 2;
+
+/// Whether a [`FromServer`] frame body is a history event ([`EVENT_TAG`]).
+pub fn is_event_body(body: &[u8]) -> bool {
+    body.first() == Some(&EVENT_TAG)
+}
+
 /// Server → orchestrator, on the control connection.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum FromServer {
@@ -533,6 +569,46 @@ mod tests {
         assert!(buf.is_empty());
         let back: T = options().deserialize(&frame).unwrap();
         assert_eq!(back, v);
+    }
+
+    #[tokio::test]
+    async fn event_frames_are_told_apart_by_their_first_byte_and_read_in_batches() {
+        let event = FromServer::Event(WireEvent::Decide {
+            t_us: 5,
+            ticket: "t1".into(),
+            outcome: Outcome::Accept,
+            phase: Some(1),
+            why: None,
+        });
+        let others = [
+            FromServer::Ready,
+            FromServer::Bye,
+            FromServer::Applied,
+            FromServer::Halted { t_us: 2 },
+            FromServer::Probe {
+                round: 1,
+                sent: vec![0, 1],
+                received: vec![2, 3],
+            },
+        ];
+        let mut buf = BytesMut::new();
+        encode_frame(&event, &mut buf).unwrap();
+        for o in &others {
+            encode_frame(o, &mut buf).unwrap();
+        }
+        encode_frame(&event, &mut buf).unwrap();
+        let bytes = buf.freeze();
+        let mut rd = FrameReader::new(&bytes[..]);
+        let mut frames = Vec::new();
+        assert!(rd.next_frames(&mut frames).await.unwrap());
+        assert_eq!(frames.len(), others.len() + 2, "one read, every frame");
+        let tags: Vec<bool> = frames.iter().map(|f| is_event_body(f)).collect();
+        assert!(tags[0] && tags[others.len() + 1]);
+        assert!(tags[1..=others.len()].iter().all(|t| !t));
+        assert_eq!(decode_body::<FromServer>(&frames[0]).unwrap(), event);
+        assert_eq!(decode_body::<FromServer>(&frames[1]).unwrap(), others[0]);
+        frames.clear();
+        assert!(!rd.next_frames(&mut frames).await.unwrap(), "clean end");
     }
 
     #[test]

@@ -1,0 +1,445 @@
+//! `ticketlab bench` (hidden; `make bench`): the real-process runtime's throughput and latency,
+//! measured — never a test. Every protocol of Table 1 runs on a fresh local cluster (the built-in
+//! Table 1 scenario, n = 5) at every point of a grid of scenario keys — by default δ (0.001 ms)
+//! × tickets in flight (1, 16, 64, 256; a closed loop, think 0) — one after the other on this
+//! machine, in one invocation. Per point it prints and writes (`bench.csv`, `bench.json` with the
+//! machine it ran on, under `--out`, default `results/bench/`):
+//! - **throughput**: tickets decided per second of the measured interval — from the first
+//!   submission to the last decision in the history (setup, the issuer's signing before the
+//!   epoch and the end-of-run quiescence are outside it);
+//! - **latency** p50 and p99 in ms: the users' (`client_latency_ms` of the summary) when the
+//!   summary has it, else the servers' (`latency_ms`, submission to decision at the server),
+//!   and which one in `latency_source`;
+//! - messages per ticket (theory beside it) and violations, so a fast run is also a right one.
+//!
+//! The grid is a list of [`Axis`] (a scenario key and its values, `--set` syntax); another axis
+//! (an offered load, say) is one more entry in [`axes`].
+
+use super::{runtime_for, show_progress, EXIT_INTERRUPTED, EXIT_VIOLATION};
+use crate::history::Event;
+use crate::lab::{RunOutput, Stop};
+use crate::protocol::ProtocolKind;
+use crate::report::{self, RunSummary};
+use crate::scenario::{self, Mode, Scenario};
+use anyhow::Context;
+use serde::Serialize;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(clap::Args, Debug)]
+pub(super) struct BenchArgs {
+    /// Tickets in flight (the users' closed-loop concurrency), one point each.
+    #[arg(long, value_delimiter = ',', default_values_t = vec![1, 16, 64, 256])]
+    in_flight: Vec<u32>,
+    /// δ values, in ms, one point each.
+    #[arg(long, value_delimiter = ',', default_values_t = vec![0.001])]
+    delta_ms: Vec<f64>,
+    /// Tickets per run.
+    #[arg(long, default_value_t = 20_000)]
+    tickets: u64,
+    /// Protocols to measure (default: Table 1's).
+    #[arg(long, value_delimiter = ',')]
+    protocols: Vec<String>,
+    /// Extra scenario overrides (applied to the built-in Table 1 scenario, before the grid's).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
+    /// Output folder: `bench.csv` and `bench.json` go there.
+    #[arg(long, value_name = "DIR", default_value = "results/bench")]
+    out: PathBuf,
+    /// Name for this bench's server processes (`ticketlab server --run-id ID-<protocol>`).
+    #[arg(long, hide = true)]
+    run_id: Option<String>,
+}
+
+/// One axis of the grid: a scenario key (as `--set` takes it) and its values, in order.
+#[derive(Clone, Debug, Serialize)]
+pub(super) struct Axis {
+    /// The scenario key.
+    key: &'static str,
+    /// The column's name in the table and the CSV.
+    column: &'static str,
+    /// Values as `--set` takes them.
+    values: Vec<String>,
+}
+
+/// The grid's axes, slowest first.
+fn axes(args: &BenchArgs) -> Vec<Axis> {
+    vec![
+        Axis {
+            key: "cluster.delta_ms",
+            column: "delta_ms",
+            values: args.delta_ms.iter().map(|d| d.to_string()).collect(),
+        },
+        Axis {
+            key: "workload.concurrency",
+            column: "in_flight",
+            values: args.in_flight.iter().map(|c| c.to_string()).collect(),
+        },
+    ]
+}
+
+/// Every combination of the axes' values (the first axis slowest), as (column, key, value).
+fn grid(axes: &[Axis]) -> Vec<Vec<(&'static str, &'static str, String)>> {
+    axes.iter().fold(vec![Vec::new()], |points, axis| {
+        points
+            .iter()
+            .flat_map(|p| {
+                axis.values.iter().map(move |v| {
+                    let mut p = p.clone();
+                    p.push((axis.column, axis.key, v.clone()));
+                    p
+                })
+            })
+            .collect()
+    })
+}
+
+/// The machine the bench ran on.
+#[derive(Clone, Debug, Serialize)]
+struct Machine {
+    cpu: String,
+    cores: usize,
+    memory_gib: Option<f64>,
+    kernel: String,
+    /// The 1-minute load average when the bench started (other work on the machine skews
+    /// every figure).
+    load_at_start: Option<f64>,
+    ticketlab: String,
+}
+
+fn first_line_with(path: &str, prefix: &str) -> Option<String> {
+    let text = std::fs::read_to_string(path).ok()?;
+    text.lines()
+        .find(|l| l.starts_with(prefix))
+        .map(|l| l.split_once(':').map_or(l, |(_, v)| v).trim().to_string())
+}
+
+impl Machine {
+    fn here() -> Self {
+        let field = |path: &str| std::fs::read_to_string(path).ok();
+        Machine {
+            cpu: first_line_with("/proc/cpuinfo", "model name").unwrap_or_else(|| "?".into()),
+            cores: std::thread::available_parallelism().map_or(1, |c| c.get()),
+            memory_gib: first_line_with("/proc/meminfo", "MemTotal").and_then(|v| {
+                let kib: f64 = v.split_whitespace().next()?.parse().ok()?;
+                Some((kib / 1024.0 / 1024.0 * 10.0).round() / 10.0)
+            }),
+            kernel: field("/proc/sys/kernel/osrelease")
+                .map_or_else(|| std::env::consts::OS.to_string(), |s| s.trim().into()),
+            load_at_start: field("/proc/loadavg")
+                .and_then(|s| s.split_whitespace().next()?.parse().ok()),
+            ticketlab: env!("CARGO_PKG_VERSION").to_string(),
+        }
+    }
+
+    fn line(&self) -> String {
+        let mem = self.memory_gib.map_or("?".into(), |m| format!("{m} GiB"));
+        let load = self.load_at_start.map_or("?".into(), |l| format!("{l:.2}"));
+        format!(
+            "{} × {} cores, {mem}, kernel {}, load {load} at start, ticketlab {}",
+            self.cpu, self.cores, self.kernel, self.ticketlab
+        )
+    }
+}
+
+/// One measured point.
+#[derive(Clone, Debug, Serialize)]
+pub(super) struct Row {
+    protocol: String,
+    /// The grid's values at this point, by column.
+    point: Vec<(String, String)>,
+    tickets: u64,
+    decided: u64,
+    /// First submission to last decision, ms.
+    interval_ms: f64,
+    tickets_per_s: f64,
+    /// "client" (the users' latency) or "servers" (submission to decision at the server).
+    latency_source: &'static str,
+    p50_ms: Option<f64>,
+    p99_ms: Option<f64>,
+    messages_per_ticket: f64,
+    theory_messages_per_ticket: u64,
+    violations: usize,
+}
+
+/// First submission to last decision of a run's history, µs.
+fn measured_interval(history: &[Event]) -> Option<u64> {
+    let first = history
+        .iter()
+        .filter(|e| matches!(e, Event::Submit { .. }))
+        .map(Event::time)
+        .min()?;
+    let last = history
+        .iter()
+        .filter(|e| matches!(e, Event::Decide { .. }))
+        .map(Event::time)
+        .max()?;
+    Some(last.saturating_sub(first).max(1))
+}
+
+/// The users' latency percentiles if the summary has them, else the servers'.
+fn latency(summary: &RunSummary) -> (&'static str, Option<f64>, Option<f64>) {
+    let json = serde_json::to_value(summary).unwrap_or_default();
+    let pick = |key: &str| {
+        let stats = json.get(key)?;
+        let p = |q: &str| stats.get(q).and_then(serde_json::Value::as_f64);
+        stats.is_object().then(|| (p("p50"), p("p99")))
+    };
+    match pick("client_latency_ms") {
+        Some((p50, p99)) if p50.is_some() => ("client", p50, p99),
+        _ => ("servers", summary.latency_ms.p50, summary.latency_ms.p99),
+    }
+}
+
+fn row(
+    protocol: ProtocolKind,
+    point: &[(&'static str, &'static str, String)],
+    scenario: &Scenario,
+    output: &RunOutput,
+) -> Row {
+    let summary = report::summarize(scenario, protocol, output);
+    let decided = summary.tickets.saturating_sub(summary.undecided);
+    let interval = measured_interval(&output.history);
+    let (latency_source, p50_ms, p99_ms) = latency(&summary);
+    Row {
+        protocol: protocol.name().to_string(),
+        point: point
+            .iter()
+            .map(|(c, _, v)| (c.to_string(), v.clone()))
+            .collect(),
+        tickets: summary.tickets,
+        decided,
+        interval_ms: interval.map_or(0.0, |i| i as f64 / 1000.0),
+        tickets_per_s: interval.map_or(0.0, |i| decided as f64 * 1e6 / i as f64),
+        latency_source,
+        p50_ms,
+        p99_ms,
+        messages_per_ticket: summary.messages_per_ticket,
+        theory_messages_per_ticket: summary.theory.messages_per_ticket,
+        violations: summary.violations.len(),
+    }
+}
+
+fn ms(v: Option<f64>) -> String {
+    v.map_or("—".into(), |v| format!("{v:.3}"))
+}
+
+/// The rows as a terminal table.
+fn table(axes: &[Axis], rows: &[Row]) -> comfy_table::Table {
+    let mut t = comfy_table::Table::new();
+    t.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
+    let mut header = vec!["protocol".to_string()];
+    header.extend(axes.iter().map(|a| a.column.to_string()));
+    header.extend(
+        [
+            "tickets/s",
+            "p50 ms",
+            "p99 ms",
+            "latency of",
+            "msgs/ticket (theory)",
+            "violations",
+        ]
+        .map(String::from),
+    );
+    t.set_header(header);
+    for r in rows {
+        let mut cells = vec![r.protocol.clone()];
+        cells.extend(r.point.iter().map(|(_, v)| v.clone()));
+        cells.extend([
+            format!("{:.0}", r.tickets_per_s),
+            ms(r.p50_ms),
+            ms(r.p99_ms),
+            r.latency_source.to_string(),
+            format!(
+                "{:.2} ({})",
+                r.messages_per_ticket, r.theory_messages_per_ticket
+            ),
+            r.violations.to_string(),
+        ]);
+        t.add_row(cells);
+    }
+    t
+}
+
+/// The rows as CSV (one header line, one line per point).
+pub(super) fn csv(axes: &[Axis], rows: &[Row]) -> String {
+    let mut s = String::from("protocol");
+    for a in axes {
+        let _ = write!(s, ",{}", a.column);
+    }
+    s.push_str(
+        ",tickets,decided,interval_ms,tickets_per_s,latency_source,p50_ms,p99_ms,\
+         messages_per_ticket,theory_messages_per_ticket,violations\n",
+    );
+    let opt = |v: Option<f64>| v.map_or(String::new(), |v| v.to_string());
+    for r in rows {
+        s.push_str(&r.protocol);
+        for (_, v) in &r.point {
+            let _ = write!(s, ",{v}");
+        }
+        let _ = writeln!(
+            s,
+            ",{},{},{},{:.1},{},{},{},{},{},{}",
+            r.tickets,
+            r.decided,
+            r.interval_ms,
+            r.tickets_per_s,
+            r.latency_source,
+            opt(r.p50_ms),
+            opt(r.p99_ms),
+            r.messages_per_ticket,
+            r.theory_messages_per_ticket,
+            r.violations
+        );
+    }
+    s
+}
+
+#[derive(Serialize)]
+struct Report<'a> {
+    machine: &'a Machine,
+    command: Vec<String>,
+    tickets: u64,
+    axes: &'a [Axis],
+    complete: bool,
+    rows: &'a [Row],
+}
+
+fn protocols(args: &BenchArgs) -> anyhow::Result<Vec<ProtocolKind>> {
+    if args.protocols.is_empty() {
+        return Ok(ProtocolKind::TABLE1.to_vec());
+    }
+    args.protocols
+        .iter()
+        .map(|name| {
+            ProtocolKind::from_name(name).ok_or_else(|| {
+                let known: Vec<&str> = ProtocolKind::ALL.iter().map(|p| p.name()).collect();
+                anyhow::anyhow!(
+                    "--protocols: unknown protocol {name:?}, expected one of {}",
+                    known.join(", ")
+                )
+            })
+        })
+        .collect()
+}
+
+/// `ticketlab bench`.
+pub(super) fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
+    let protocols = protocols(&args)?;
+    if args.in_flight.contains(&0) {
+        anyhow::bail!("--in-flight 0: tickets in flight must be at least 1");
+    }
+    let axes = axes(&args);
+    // Every point is loaded and validated before anything runs.
+    let mut points = Vec::new();
+    for point in grid(&axes) {
+        let mut set = args.set.clone();
+        set.push("cluster.mode=processes".into());
+        set.push(format!("workload.tickets={}", args.tickets));
+        set.push("workload.think_ms=0".into());
+        set.push("workload.deadline_ms=60000".into());
+        set.extend(point.iter().map(|(_, k, v)| format!("{k}={v}")));
+        let scenario = scenario::load(
+            "scenarios/table1.toml (built-in)",
+            scenario::BUILTIN_TABLE1,
+            &set,
+        )?;
+        super::baseline::refuse(&scenario, "ticketlab bench")?;
+        points.push((point, scenario));
+    }
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("cannot create output folder {}", args.out.display()))?;
+    let machine = Machine::here();
+    eprintln!(
+        "ticketlab bench: {} protocols × {} points, {} tickets each, n = 5, out {}",
+        protocols.len(),
+        points.len(),
+        args.tickets,
+        args.out.display()
+    );
+    let mut procs = None;
+    let run_id = args
+        .run_id
+        .clone()
+        .unwrap_or_else(|| format!("tlbench{}", std::process::id()));
+    let runtime = runtime_for(Mode::Processes, &mut procs, run_id, show_progress())?;
+    let mut rows = Vec::new();
+    let mut stop = None;
+    'grid: for (point, scenario) in &points {
+        for &protocol in &protocols {
+            if let Some(sig) = runtime.interrupted() {
+                stop = Some(Stop::Interrupted(sig));
+                break 'grid;
+            }
+            let seed = scenario.seed.unwrap_or(42);
+            let run = runtime.run(scenario, protocol, seed);
+            if run.stop.is_none() {
+                rows.push(row(protocol, point, scenario, &run.output));
+            }
+            if run.stop.is_some() {
+                stop = run.stop;
+                break 'grid;
+            }
+        }
+    }
+    let report = Report {
+        machine: &machine,
+        command: std::env::args().collect(),
+        tickets: args.tickets,
+        axes: &axes,
+        complete: stop.is_none(),
+        rows: &rows,
+    };
+    let json = serde_json::to_string_pretty(&report)?;
+    let (csv_path, json_path) = (args.out.join("bench.csv"), args.out.join("bench.json"));
+    std::fs::write(&json_path, format!("{json}\n"))
+        .with_context(|| format!("cannot write {}", json_path.display()))?;
+    std::fs::write(&csv_path, csv(&axes, &rows))
+        .with_context(|| format!("cannot write {}", csv_path.display()))?;
+    println!("machine: {}", machine.line());
+    println!("{}", table(&axes, &rows));
+    eprintln!(
+        "ticketlab bench: wrote {} and {}",
+        csv_path.display(),
+        json_path.display()
+    );
+    match stop {
+        Some(Stop::Interrupted(sig)) => {
+            eprintln!("ticketlab bench: interrupted by {sig}");
+            Ok(ExitCode::from(EXIT_INTERRUPTED))
+        }
+        Some(Stop::Failed(e)) => Err(e),
+        None if rows.iter().any(|r| r.violations > 0) => Ok(ExitCode::from(EXIT_VIOLATION)),
+        None => Ok(ExitCode::SUCCESS),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_grid_is_every_combination_first_axis_slowest() {
+        let axes = vec![
+            Axis {
+                key: "cluster.delta_ms",
+                column: "delta_ms",
+                values: vec!["1".into(), "2".into()],
+            },
+            Axis {
+                key: "workload.concurrency",
+                column: "in_flight",
+                values: vec!["1".into(), "16".into(), "64".into()],
+            },
+        ];
+        let g = grid(&axes);
+        assert_eq!(g.len(), 6);
+        let values: Vec<(String, String)> =
+            g.iter().map(|p| (p[0].2.clone(), p[1].2.clone())).collect();
+        assert_eq!(values[0], ("1".into(), "1".into()));
+        assert_eq!(values[2], ("1".into(), "64".into()));
+        assert_eq!(values[3], ("2".into(), "1".into()));
+        assert!(g.iter().all(|p| p[1].1 == "workload.concurrency"));
+    }
+}
