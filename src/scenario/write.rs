@@ -63,6 +63,7 @@ pub fn to_toml(s: &Scenario, header: &str) -> String {
             c.byzantine_max, c.allow_unsafe
         );
     }
+    write_remote(&mut t, &c.remote);
     let w = &s.workload;
     let submit_to = match &w.submit_to {
         SubmitTo::Random => "\"random\"".to_string(),
@@ -324,5 +325,44 @@ heal = true
 "#;
         assert_eq!(to_toml(&s, "found\nby a test"), want);
         round_trip(&s);
+    }
+}
+
+/// `[cluster]`'s remote keys, when set (`scenario::remote`).
+fn write_remote(t: &mut String, r: &super::remote::Remote) {
+    let list = |v: Vec<String>| {
+        v.iter()
+            .map(|x| format!("{x:?}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if let Some(l) = &r.launch {
+        let _ = writeln!(t, "launch = {:?}", l.text());
+    }
+    if !r.hosts.is_empty() {
+        let _ = writeln!(t, "hosts = [{}]", list(r.hosts.clone()));
+    }
+    if !r.listen.is_empty() {
+        let _ = writeln!(
+            t,
+            "listen = [{}]",
+            list(r.listen.iter().map(|a| a.to_string()).collect())
+        );
+    }
+    if let Some(a) = r.control_addr {
+        let _ = writeln!(t, "control_addr = \"{a}\"");
+    }
+    if !r.attach.is_empty() {
+        let _ = writeln!(
+            t,
+            "attach = [{}]",
+            list(r.attach.iter().map(|a| a.to_string()).collect())
+        );
+    }
+    if let Some(f) = &r.secret_file {
+        let _ = writeln!(t, "secret_file = {:?}", f.display().to_string());
+    }
+    if let Some(us) = r.setup_timeout {
+        let _ = writeln!(t, "setup_timeout_ms = {}", ms(us));
     }
 }

@@ -127,6 +127,8 @@ impl Ctx<'_> {
             }
         };
 
+        let remote = self.remote(raw, servers)?;
+
         Ok(Cluster {
             servers,
             protocols,
@@ -137,6 +139,7 @@ impl Ctx<'_> {
             suspect_after,
             byzantine_max,
             allow_unsafe: raw.allow_unsafe.unwrap_or(false),
+            remote,
         })
     }
 }
