@@ -263,12 +263,18 @@ impl Orchestrator<'_> {
                 let conn = match conn {
                     Ok(Ok(conn)) => conn,
                     Ok(Err(e)) => {
+                        let hint = if matches!(e, ProcessError::Wire(_)) {
+                            " (a server closes a call that does not prove its secret: does \
+                             cluster.secret_file hold the secret it was started with?)"
+                        } else {
+                            ""
+                        };
                         return Err(self
                             .setup_failure(&format!(
-                                "cannot attach s{id} at {at} (cluster.attach[{i}]): {}",
+                                "cannot attach s{id} at {at} (cluster.attach[{i}]): {}{hint}",
                                 error_chain(&e)
                             ))
-                            .into())
+                            .into());
                     }
                     Err(_) => {
                         return Err(self
