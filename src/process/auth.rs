@@ -14,6 +14,10 @@
 //!   listener recomputes it and compares in constant time (`hmac`'s `verify_slice`). A MAC is
 //!   bound to one challenge, so a recorded hello cannot be replayed on another connection, and to
 //!   the claimed role and id, so a user's proof cannot open a peer link or claim another id.
+//! - An attached server (`ticketlab server --listen`) is dialled by the orchestrator: the
+//!   server's challenge is answered by a [`Hello::Orchestrator`] (role `Orchestrator(id)`), whose
+//!   own challenge the server's hello answers ([`attach`], [`accept_orchestrator`]); both sides
+//!   then hold the operator's secret (a file, or stdin), not a per-run one.
 //! - Until it passes, a connection is **unauthenticated** and tightly bounded
 //!   ([`HANDSHAKE_TIMEOUT`], [`MAX_HELLO`], [`MAX_PENDING`]); a failure closes it and is counted
 //!   (`rejected_connections`).

@@ -2,8 +2,8 @@
 //!
 //! Phases of `run_protocol`:
 //! 1. **Setup.** Bind the control listener on 127.0.0.1:0, spawn n `ticketlab server` processes
-//!    (one process group, `kill_on_drop`), take each one's hello (its real listening port), send
-//!    every server the configuration with all ports, wait until each reports its peer links up,
+//!    (one process group, `kill_on_drop`), take each one's hello (its real listening address), send
+//!    every server the configuration with all addresses, wait until each reports its peer links up,
 //!    open one user connection per server, then hand out the run epoch ([`ToServer::Start`]).
 //! 2. **Workload.** The users' [`Client`](crate::workload::Client) runs on real time: submissions go out on the user
 //!    connections, decisions come back on them; `[[fault]]`s fire at their times (crash = SIGKILL,
@@ -19,6 +19,15 @@
 //!    release instant — keeps the run going.
 //! 4. **Shutdown.** [`ToServer::Shutdown`], wait for the goodbyes, then SIGKILL whatever is left
 //!    and reap it.
+//!
+//! Servers elsewhere (`scenario::remote`): with `cluster.launch` each server is `sh -c` of the
+//! template, and the control listener is bound where the hosts reach it (`control_addr`, or this
+//! machine's address on the route to the hosts); with `cluster.attach` the orchestrator dials
+//! servers started by hand ([`auth::attach`]). Either way each remote server's clock is pinged
+//! at setup (the min-RTT sample gives its offset: [`ToServer::StartAt`] hands it the epoch on
+//! its own clock, so history timestamps stay on ours), its peer-link pings come back before
+//! Ready, and both go to `summary.json` as `links`. A crash is [`ToServer::Crash`] (plus the
+//! template's `kill`).
 //!
 //! Any stop — SIGINT/SIGTERM, a server dying on its own, a setup failure — kills the whole
 //! process group at once, keeps reading what the servers had already sent, and returns the

@@ -5,8 +5,12 @@
 //! 1. [`platform::die_with_parent`]: on Linux `prctl(PR_SET_PDEATHSIG, SIGKILL)`; everywhere a
 //!    check that the parent is still the orchestrator that spawned us (it could have died before
 //!    the prctl): a server never outlives its run.
-//! 2. Bind a listener on 127.0.0.1:0, dial the orchestrator's control address, send
-//!    [`FromServer::Hello`] with the real port; receive the [`ServerConfig`](super::wire::ServerConfig) (every peer's port).
+//! 2. Dial the orchestrator's control address, bind a listener on the address this host reaches
+//!    it from (127.0.0.1 locally; or `--listen`), send [`FromServer::Hello`] with the real
+//!    address; answer clock pings ([`ToServer::Ping`]); receive the
+//!    [`ServerConfig`](super::wire::ServerConfig) (every peer's address). An *attached* server
+//!    (`--listen` without `--control`) instead waits on its listener for an orchestrator's call
+//!    ([`auth::accept_orchestrator`]), serves that run, and waits for the next.
 //! 3. Dial every peer (one outgoing link per peer, TCP_NODELAY) and accept every peer's link to us
 //!    (giving up if the control connection ends meanwhile); then report [`FromServer::Ready`] and
 //!    wait for [`ToServer::Start`] with the run epoch.
