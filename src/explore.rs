@@ -515,6 +515,7 @@ pub fn generate(seed: u64, protocol: ProtocolKind, sizes: &[u16]) -> Scenario {
             suspect_after: ms_to_us(suspect_after_ms),
             byzantine_max,
             allow_unsafe: false,
+            remote: Default::default(),
         },
         workload,
         tickets: Vec::new(),

@@ -139,6 +139,10 @@ pub struct RunSummary {
     /// Connections to the servers that failed the authentication handshake and were closed
     /// (processes mode; always 0 in the simulator).
     pub rejected_connections: u64,
+    /// The network as measured at setup, per link (servers launched through a template or
+    /// attached; absent otherwise): `from`, `to`, `rtt_us`, `one_way_us`, `offset_us`, `samples`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<crate::lab::LinkStat>,
     /// Measured resilience: the largest f (servers crashed at the start) with every ticket
     /// decided. Only with a `[resilience]` sweep.
     pub resilience_measured: Option<u16>,
@@ -489,6 +493,7 @@ pub fn summarize(scenario: &Scenario, protocol: ProtocolKind, run: &RunOutput) -
         duration_ms: run.end as f64 / 1000.0,
         retransmissions: run.retransmissions,
         rejected_connections: run.rejected_connections,
+        links: run.links.clone(),
         resilience_measured: None,
         resilience: None,
         behaviour: None,

@@ -442,6 +442,7 @@ pub fn counterexample(
             suspect_after: SUSPECT_AFTER_US,
             byzantine_max: 0,
             allow_unsafe: false,
+            remote: Default::default(),
         },
         workload: Workload {
             tickets: 0,

@@ -59,6 +59,39 @@ pub struct RunOutput {
     pub rejected_connections: u64,
     /// What the users saw: client latency, tickets answered over time, offered load.
     pub load: load::Load,
+    /// The network as measured at setup (processes mode with launched or attached servers;
+    /// otherwise empty).
+    pub links: Vec<LinkStat>,
+}
+
+/// One link as measured at setup: the shortest of `samples` round trips, half of it as the
+/// one-way estimate, and the clock offset of `to` relative to `from` (to's monotonic clock minus
+/// from's at the same instant, as that round trip measured it; meaningful only between clocks
+/// that are not already one, i.e. other hosts: on one machine it shows the measurement's
+/// error).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct LinkStat {
+    pub from: String,
+    pub to: String,
+    pub rtt_us: f64,
+    pub one_way_us: f64,
+    pub offset_us: f64,
+    pub samples: u32,
+}
+
+impl LinkStat {
+    /// From a round trip and an offset in ns.
+    pub fn new(from: String, to: String, rtt_ns: u64, offset_ns: i64, samples: u32) -> Self {
+        let us = |ns: f64| (ns / 100.0).round() / 10.0;
+        LinkStat {
+            from,
+            to,
+            rtt_us: us(rtt_ns as f64) + 0.0,
+            one_way_us: us(rtt_ns as f64 / 2.0),
+            offset_us: us(offset_ns as f64) + 0.0,
+            samples,
+        }
+    }
 }
 
 /// How much the simulator did for a run, and in how long (summary.json's `sim_speed`).

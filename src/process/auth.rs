@@ -14,6 +14,10 @@
 //!   listener recomputes it and compares in constant time (`hmac`'s `verify_slice`). A MAC is
 //!   bound to one challenge, so a recorded hello cannot be replayed on another connection, and to
 //!   the claimed role and id, so a user's proof cannot open a peer link or claim another id.
+//! - An attached server (`ticketlab server --listen`) is dialled by the orchestrator: the
+//!   server's challenge is answered by a [`Hello::Orchestrator`] (role `Orchestrator(id)`), whose
+//!   own challenge the server's hello answers ([`attach`], [`accept_orchestrator`]); both sides
+//!   then hold the operator's secret (a file, or stdin), not a per-run one.
 //! - Until it passes, a connection is **unauthenticated** and tightly bounded
 //!   ([`HANDSHAKE_TIMEOUT`], [`MAX_HELLO`], [`MAX_PENDING`]); a failure closes it and is counted
 //!   (`rejected_connections`).
@@ -30,6 +34,7 @@ use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use std::fmt;
+use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -76,6 +81,35 @@ impl Secret {
         Ok(Secret(b))
     }
 
+    /// A secret file's content: 64 hex digits (surrounding whitespace ignored) or 32 raw bytes.
+    pub fn parse(content: &[u8]) -> Result<Self, String> {
+        let text = std::str::from_utf8(content).map(str::trim).unwrap_or("");
+        if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
+            let mut b = [0u8; 32];
+            for (i, byte) in b.iter_mut().enumerate() {
+                *byte =
+                    u8::from_str_radix(&text[2 * i..2 * i + 2], 16).map_err(|e| e.to_string())?;
+            }
+            return Ok(Secret(b));
+        }
+        if content.len() == 32 {
+            let mut b = [0u8; 32];
+            b.copy_from_slice(content);
+            return Ok(Secret(b));
+        }
+        Err(format!(
+            "expected 64 hex digits (e.g. from `openssl rand -hex 32`), found {} bytes",
+            content.len()
+        ))
+    }
+
+    /// Read a secret file ([`Secret::parse`]).
+    pub fn from_file(path: &std::path::Path) -> Result<Self, String> {
+        let content =
+            std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        Self::parse(&content).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
     /// The bytes, to hand to a server through its stdin pipe.
     pub fn bytes(&self) -> &[u8; 32] {
         &self.0
@@ -114,6 +148,8 @@ pub enum Role {
     User,
     /// Server `id`'s control connection to the orchestrator.
     Control(u16),
+    /// The orchestrator dialling an attached server to make it server `id`.
+    Orchestrator(u16),
 }
 
 fn keyed(secret: &Secret, challenge: &Challenge, role: Role, run_id: &str) -> HmacSha256 {
@@ -128,6 +164,10 @@ fn keyed(secret: &Secret, challenge: &Challenge, role: Role, run_id: &str) -> Hm
         Role::User => m.update(b"U\0\0"),
         Role::Control(id) => {
             m.update(b"C");
+            m.update(&id.to_be_bytes());
+        }
+        Role::Orchestrator(id) => {
+            m.update(b"O");
             m.update(&id.to_be_bytes());
         }
     }
@@ -205,6 +245,11 @@ pub async fn accept(
                 "a user hello without the run's secret".into(),
             ))
         }
+        Hello::Orchestrator { .. } => {
+            return Err(WireError::Unexpected(
+                "an orchestrator's hello while this server is in a run".into(),
+            ))
+        }
     };
     rd.set_max_frame(MAX_FRAME);
     Ok(who)
@@ -228,7 +273,11 @@ pub async fn connect(
             mac: tag,
         },
         Role::User => Hello::User { run_id, mac: tag },
-        Role::Control(_) => unreachable!("the control hello is a FromServer::Hello"),
+        Role::Control(_) | Role::Orchestrator(_) => {
+            return Err(WireError::Unexpected(format!(
+                "{role:?} connections have their own hello"
+            )))
+        }
     };
     let mut buf = BytesMut::new();
     encode_frame(&hello, &mut buf)?;
@@ -236,48 +285,125 @@ pub async fn connect(
     Ok(())
 }
 
+/// A server's control connection once its hello has passed: its id, listening address, pid, and
+/// the connection's two halves.
+pub type ControlConn = (
+    ServerId,
+    SocketAddr,
+    u32,
+    FrameReader<OwnedReadHalf>,
+    OwnedWriteHalf,
+);
+
 /// The orchestrator's side of a server's control connection: send a challenge, read the
 /// server's [`FromServer::Hello`] (at most [`MAX_HELLO`] bytes), check its MAC. Returns the
-/// server's id, listening port, pid and the connection. The caller bounds the time.
+/// server's id, listening address, pid and the connection. The caller bounds the time.
 pub async fn control_hello(
     mut stream: TcpStream,
     secret: &Secret,
     run_id: &str,
     n: u16,
-) -> Result<
-    (
-        ServerId,
-        u16,
-        u32,
-        FrameReader<OwnedReadHalf>,
-        OwnedWriteHalf,
-    ),
-    WireError,
-> {
+) -> Result<ControlConn, WireError> {
     stream.set_nodelay(true)?;
     let c = challenge();
     stream.write_all(&c).await?;
     let (rd, wr) = stream.into_split();
-    let mut rd = FrameReader::new(rd);
+    read_control_hello(FrameReader::new(rd), wr, &c, secret, run_id, n, None).await
+}
+
+/// The server's hello answering challenge `c` (for server `want`, if given).
+async fn read_control_hello(
+    mut rd: FrameReader<OwnedReadHalf>,
+    wr: OwnedWriteHalf,
+    c: &Challenge,
+    secret: &Secret,
+    run_id: &str,
+    n: u16,
+    want: Option<ServerId>,
+) -> Result<ControlConn, WireError> {
     rd.set_max_frame(MAX_HELLO);
     match rd.expect::<FromServer>().await? {
         FromServer::Hello {
             id,
-            port,
+            addr,
             pid,
             run_id: r,
             mac,
         } if r == run_id
             && (1..=n).contains(&id)
-            && verify(secret, &c, Role::Control(id), run_id, &mac) =>
+            && want.is_none_or(|w| w == id)
+            && verify(secret, c, Role::Control(id), run_id, &mac) =>
         {
             rd.set_max_frame(MAX_FRAME);
-            Ok((id, port, pid, rd, wr))
+            Ok((id, addr, pid, rd, wr))
         }
         FromServer::Hello { id, .. } => Err(WireError::Unexpected(format!(
             "a control hello claiming s{id} without the run's secret"
         ))),
         _ => Err(WireError::Unexpected("expected a hello".into())),
+    }
+}
+
+/// The orchestrator dialling an attached server (`ticketlab server --listen`) to make it server
+/// `id` of run `run_id`: answer its challenge ([`Hello::Orchestrator`], which proves the
+/// secret), send ours, check its hello. The caller bounds the time.
+pub async fn attach(
+    mut stream: TcpStream,
+    secret: &Secret,
+    run_id: &str,
+    id: ServerId,
+    n: u16,
+) -> Result<ControlConn, WireError> {
+    stream.set_nodelay(true)?;
+    let mut theirs: Challenge = [0; 32];
+    stream.read_exact(&mut theirs).await?;
+    let ours = challenge();
+    let hello = Hello::Orchestrator {
+        id,
+        run_id: run_id.to_string(),
+        mac: mac(secret, &theirs, Role::Orchestrator(id), run_id),
+        challenge: ours.to_vec(),
+    };
+    let mut buf = BytesMut::new();
+    encode_frame(&hello, &mut buf)?;
+    stream.write_all(&buf).await?;
+    let (rd, wr) = stream.into_split();
+    read_control_hello(FrameReader::new(rd), wr, &ours, secret, run_id, n, Some(id)).await
+}
+
+/// An attached server's side of an orchestrator's call: send a challenge, read a
+/// [`Hello::Orchestrator`] and check it. Returns the server id and run id it was given and the
+/// orchestrator's challenge (which the server's [`FromServer::Hello`] answers).
+pub async fn accept_orchestrator(
+    rd: &mut FrameReader<OwnedReadHalf>,
+    wr: &mut OwnedWriteHalf,
+    secret: &Secret,
+) -> Result<(ServerId, String, Challenge), WireError> {
+    let c = challenge();
+    wr.write_all(&c).await?;
+    rd.set_max_frame(MAX_HELLO);
+    let hello = rd.expect::<Hello>().await?;
+    rd.set_max_frame(MAX_FRAME);
+    match hello {
+        Hello::Orchestrator {
+            id,
+            run_id,
+            mac,
+            challenge,
+        } if id >= 1
+            && verify(secret, &c, Role::Orchestrator(id), &run_id, &mac)
+            && challenge.len() == 32 =>
+        {
+            let mut theirs: Challenge = [0; 32];
+            theirs.copy_from_slice(&challenge);
+            Ok((id, run_id, theirs))
+        }
+        Hello::Orchestrator { .. } => Err(WireError::Unexpected(
+            "an orchestrator's hello without the secret".into(),
+        )),
+        _ => Err(WireError::Unexpected(
+            "expected an orchestrator's hello (this server is waiting for a run)".into(),
+        )),
     }
 }
 

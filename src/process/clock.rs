@@ -80,6 +80,14 @@ impl RunClock {
         }
     }
 
+    /// The clock whose time 0 is `epoch_mono_ns` on this process's `CLOCK_MONOTONIC`, as is (a
+    /// server on another host: the orchestrator measured the offset between the two clocks).
+    pub fn at_mono(epoch_mono_ns: u64) -> Self {
+        RunClock {
+            epoch_mono: epoch_mono_ns,
+        }
+    }
+
     /// The run epoch on `CLOCK_MONOTONIC`, ns.
     pub fn epoch_mono(&self) -> u64 {
         self.epoch_mono

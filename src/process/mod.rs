@@ -10,7 +10,8 @@
 //!   instant (send time + δ, jitter, faults), and holds each incoming one until that instant;
 //! - [`auth`] is the per-run secret and the handshake every connection to a server must pass;
 //! - [`wire`] is the framing and the messages of the three kinds of connection;
-//! - [`clock`] is the shared time base (µs since a run epoch handed out as UNIX time);
+//! - [`clock`] is the shared time base (µs since a run epoch handed out as UNIX time, or on a
+//!   remote server's own clock from the offset measured at setup);
 //! - [`platform`] is the seam around the only Linux-specific calls (parent-death signal, the
 //!   precise per-link timer), with a portable fallback (macOS, or `--features portable`).
 //!
@@ -19,7 +20,9 @@
 //! live in their own process group that the orchestrator kills as a whole, are spawned
 //! `kill_on_drop`, and exit when their control connection closes (the portable parent-death
 //! signal); SIGINT/SIGTERM to the orchestrator kill the cluster and still write partial results
-//! ([`Interrupt`]).
+//! ([`Interrupt`]). Servers launched through a template or attached (`scenario::remote`) may
+//! run on other hosts: for them the end of the control connection is the parent-death signal,
+//! and a crash fault is an order on it.
 
 pub mod auth;
 pub mod clock;

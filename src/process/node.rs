@@ -204,7 +204,11 @@ impl Node {
                     self.report(FromServer::Bye);
                     return Flow::Stop;
                 }
-                other @ (ToServer::Config(_) | ToServer::Start { .. }) => {
+                other @ (ToServer::Config(_)
+                | ToServer::Start { .. }
+                | ToServer::StartAt { .. }
+                | ToServer::Ping { .. }
+                | ToServer::Crash) => {
                     warn!("ignoring {other:?} after start");
                 }
             },

@@ -2,8 +2,8 @@
 //!
 //! Phases of `run_protocol`:
 //! 1. **Setup.** Bind the control listener on 127.0.0.1:0, spawn n `ticketlab server` processes
-//!    (one process group, `kill_on_drop`), take each one's hello (its real listening port), send
-//!    every server the configuration with all ports, wait until each reports its peer links up,
+//!    (one process group, `kill_on_drop`), take each one's hello (its real listening address), send
+//!    every server the configuration with all addresses, wait until each reports its peer links up,
 //!    open one user connection per server, then hand out the run epoch ([`ToServer::Start`]).
 //! 2. **Workload.** The users' [`Client`](crate::workload::Client) runs on real time: submissions go out on the user
 //!    connections, decisions come back on them; `[[fault]]`s fire at their times (crash = SIGKILL,
@@ -23,9 +23,20 @@
 //! 4. **Shutdown.** [`ToServer::Shutdown`], wait for the goodbyes, then SIGKILL whatever is left
 //!    and reap it.
 //!
+//! Servers elsewhere (`scenario::remote`): with `cluster.launch` each server is `sh -c` of the
+//! template, and the control listener is bound where the hosts reach it (`control_addr`, or this
+//! machine's address on the route to the hosts); with `cluster.attach` the orchestrator dials
+//! servers started by hand ([`auth::attach`]). Either way each remote server's clock is pinged
+//! at setup (the min-RTT sample gives its offset: [`ToServer::StartAt`] hands it the epoch on
+//! its own clock, so history timestamps stay on ours), its peer-link pings come back before
+//! Ready, and both go to `summary.json` as `links`. A crash is [`ToServer::Crash`] (plus the
+//! template's `kill`).
+//!
 //! Any stop — SIGINT/SIGTERM, a server dying on its own, a setup failure — kills the whole
 //! process group at once, keeps reading what the servers had already sent, and returns the
 //! partial output with the reason.
+
+mod setup;
 
 use super::auth::{self, Role, Secret};
 use super::clock::{mono_ns, unix_us, RunClock};
@@ -39,15 +50,16 @@ use super::{Interrupt, ProcessError, RunOptions, Stop};
 use crate::history::Event;
 use crate::lab::driver::{Action, Command, Driver};
 use crate::lab::triggers::Trigger;
-use crate::lab::RunOutput;
+use crate::lab::{LinkStat, RunOutput};
 use crate::progress;
 use crate::protocol::{NodeConfig, Note, ProtocolKind, ServerId, Ticket, Time};
 use crate::scenario::{FaultAction, Scenario};
 use bytes::{Bytes, BytesMut};
 use indicatif::ProgressBar;
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 use std::time::Duration;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 use tokio::time::Instant;
@@ -61,6 +73,8 @@ const SETUP_TIMEOUT: Duration = Duration::from_secs(20);
 fn setup_timeout(n: u16) -> Duration {
     SETUP_TIMEOUT.max(Duration::from_millis(400) * u32::from(n))
 }
+/// Clock pings per remote server at setup (and per peer link, by the servers).
+const CLOCK_PINGS: u8 = 8;
 /// How long servers get to say goodbye before they are killed.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 /// How many generated tickets are signed before the run starts, at most.
@@ -83,6 +97,17 @@ pub(super) async fn run_protocol(
     // of signing on two cores); a longer run signs the rest as its users hand them over.
     let cores = std::thread::available_parallelism().map_or(1, |p| p.get());
     driver.presign(cores, PRESIGNED);
+    // A fresh secret per run; attached servers hold the operator's.
+    let secret = match &scenario.cluster.remote.secret_file {
+        Some(path) if !scenario.cluster.remote.attach.is_empty() => match Secret::from_file(path) {
+            Ok(s) => s,
+            Err(e) => {
+                let e = ProcessError::Setup(format!("cluster.secret_file: {e}"));
+                return (RunOutput::default(), Some(Stop::Failed(e)));
+            }
+        },
+        _ => Secret::random(),
+    };
     let bar = progress::bar(driver.total_tickets(), protocol.name(), opts.progress);
     let mut o = Orchestrator {
         scenario,
@@ -109,7 +134,9 @@ pub(super) async fn run_protocol(
         heartbeats: vec![0; usize::from(n) + 1],
         retransmissions: vec![0; usize::from(n) + 1],
         rejected: vec![0; usize::from(n) + 1],
-        secret: Secret::random(),
+        secret,
+        offsets: vec![None; usize::from(n) + 1],
+        peer_pings: Vec::new(),
         notes: BTreeMap::new(),
         events: Vec::new(),
         decided: BTreeSet::new(),
@@ -208,8 +235,13 @@ struct Orchestrator<'a> {
     /// Connections each server closed for failing the handshake (index 0: the orchestrator's
     /// control listener).
     rejected: Vec<u64>,
-    /// The run's secret (see [`super::auth`]): handed to the servers on their stdin only.
+    /// The run's secret (see [`super::auth`]): handed to the servers on their stdin only (or,
+    /// attached servers, the operator's `cluster.secret_file`).
     secret: Secret,
+    /// Remote servers' (round trip, clock offset) to ours, ns, from the clock pings at setup.
+    offsets: Vec<Option<(u64, i64)>>,
+    /// Each server's pings of its outgoing peer links.
+    peer_pings: Vec<(ServerId, super::wire::PeerPing)>,
     notes: BTreeMap<Note, u64>,
     /// The servers' history events as they came, still encoded, each with the number of events
     /// the driver had recorded by then: decoded and merged in that order after the run
@@ -236,188 +268,7 @@ impl Orchestrator<'_> {
         Ok(())
     }
 
-    // ---- phase 1 -------------------------------------------------------------------------
-
-    async fn setup(&mut self) -> Result<(), Stop> {
-        let n = self.n;
-        let deadline = Instant::now() + setup_timeout(n);
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-            .await
-            .map_err(ProcessError::Io)?;
-        let control = listener.local_addr().map_err(ProcessError::Io)?;
-        self.cluster = Cluster::spawn(n, control, &self.run_id, &self.secret).await?;
-        info!(run_id = %self.run_id, "spawned {n} servers");
-
-        // Hellos: who is on which port.
-        let mut ports: Vec<(ServerId, u16)> = Vec::new();
-        let mut writers = Vec::new();
-        while ports.len() < usize::from(n) {
-            let stream = tokio::select! {
-                biased;
-                sig = self.interrupt.wait() => return Err(Stop::Interrupted(sig)),
-                r = listener.accept() => r.map_err(ProcessError::Io)?.0,
-                () = tokio::time::sleep_until(deadline) => {
-                    return Err(self.setup_failure("servers did not all connect back in time").into())
-                }
-                () = tokio::time::sleep(Duration::from_millis(100)) => {
-                    self.cluster.check_exited()?;
-                    continue;
-                }
-            };
-            // Anyone local can connect here: only a server that knows the secret gets further.
-            let hello = auth::control_hello(stream, &self.secret, &self.run_id, n);
-            let (id, port, pid, mut rd, wr) =
-                match tokio::time::timeout(auth::handshake_timeout(n), hello).await {
-                    Ok(Ok(hello)) => hello,
-                    Ok(Err(e)) => {
-                        self.rejected[0] += 1;
-                        warn!("rejected a control connection: {e}");
-                        continue;
-                    }
-                    Err(_) => {
-                        self.rejected[0] += 1;
-                        warn!("rejected a control connection: no hello in time");
-                        continue;
-                    }
-                };
-            if self.cluster.pid(id) != Some(pid) {
-                return Err(self
-                    .setup_failure(&format!("unexpected hello from s{id} (pid {pid})"))
-                    .into());
-            }
-            if ports.iter().any(|p| p.0 == id) {
-                return Err(self
-                    .setup_failure(&format!("s{id} said hello twice"))
-                    .into());
-            }
-            ports.push((id, port));
-            writers.push((id, wr));
-            let inbox = self.inbox_tx.clone();
-            tokio::spawn(async move {
-                // Every whole frame of one read goes to the loop at once, still encoded.
-                let mut frames = Vec::new();
-                loop {
-                    match rd.next_frames(&mut frames).await {
-                        Ok(true) => {
-                            let batch = std::mem::take(&mut frames);
-                            if inbox.send(Report::Frames(id, batch)).is_err() {
-                                return;
-                            }
-                        }
-                        Ok(false) | Err(_) => {
-                            let _ = inbox.send(Report::ControlClosed(id));
-                            return;
-                        }
-                    }
-                }
-            });
-        }
-        ports.sort_unstable();
-        let c = &self.scenario.cluster;
-        for (id, wr) in writers {
-            let (tx, rx) = unbounded_channel();
-            tokio::spawn(async move {
-                let _ = forward_frames(wr, rx).await;
-            });
-            let cfg = ServerConfig {
-                run_id: self.run_id.clone(),
-                protocol: self.protocol,
-                node: NodeConfig {
-                    me: id,
-                    n,
-                    heartbeat: c.heartbeat,
-                    suspect_after: c.suspect_after,
-                    seed: self.seed,
-                    delta: c.delta,
-                    byzantine: c.byzantine_for(self.protocol),
-                },
-                byzantine: crate::lab::byzantine::role(self.scenario, id),
-                delta: c.delta,
-                jitter: c.jitter,
-                seed: self.seed,
-                issuer: crate::lab::tickets::Issuer::derive(self.seed).public(),
-                peers: ports.clone(),
-                triggers: Trigger::of(&self.scenario.faults, Some(id)),
-                crash_self: self.crash_self(id),
-            };
-            let _ = tx.send(ToServer::Config(Box::new(cfg)));
-            self.ctl[usize::from(id)] = Some(tx);
-        }
-
-        // Every server's mesh is up.
-        if !self
-            .pump_until(deadline, |o| o.ready[1..].iter().all(|&r| r))
-            .await?
-        {
-            return Err(self
-                .setup_failure("the servers' links did not all come up in time")
-                .into());
-        }
-
-        // One user connection per server.
-        for &(id, port) in &ports {
-            let mut stream = TcpStream::connect((Ipv4Addr::LOCALHOST, port))
-                .await
-                .map_err(ProcessError::Io)?;
-            stream.set_nodelay(true).map_err(ProcessError::Io)?;
-            let handshake = auth::connect(&mut stream, &self.secret, Role::User, &self.run_id);
-            tokio::time::timeout_at(deadline, handshake)
-                .await
-                .map_err(|_| self.setup_failure(&format!("s{id} did not answer a user's hello")))?
-                .map_err(ProcessError::Wire)?;
-            let (rd, wr) = stream.into_split();
-            let (tx, rx) = unbounded_channel();
-            tokio::spawn(async move {
-                let _ = forward_frames(wr, rx).await;
-            });
-            self.users[usize::from(id)] = Some(tx);
-            let inbox = self.inbox_tx.clone();
-            tokio::spawn(async move {
-                let mut rd = FrameReader::new(rd);
-                while let Ok(Some(resp)) = rd.next::<UserResp>().await {
-                    // Decided or rejected at once: either way the user has its answer.
-                    let (UserResp::Decided { ticket, .. } | UserResp::Rejected { ticket, .. }) =
-                        resp;
-                    if inbox.send(Report::Decided(id, ticket)).is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-
-        // Time 0, on the wall clock and on the monotonic clock every process shares.
-        let epoch = unix_us();
-        let clock = RunClock::from_unix_epoch(epoch);
-        self.clock = Some(clock);
-        for tx in self.ctl.iter().flatten() {
-            let _ = tx.send(ToServer::Start {
-                epoch_unix_us: epoch,
-                epoch_mono_ns: clock.epoch_mono(),
-            });
-        }
-        self.phase = Phase::Running;
-        info!(epoch, "cluster up");
-        Ok(())
-    }
-
-    /// The event-triggered faults (`after = {..}`) at server `id` that crash `id` itself.
-    fn crash_self(&self, id: ServerId) -> Vec<u32> {
-        let faults = self.scenario.faults.iter().enumerate();
-        faults
-            .filter(|(_, f)| {
-                f.after.as_ref().is_some_and(|a| a.server == id)
-                    && matches!(&f.action, FaultAction::Crash(s) if s.contains(&id))
-            })
-            .map(|(i, _)| i as u32)
-            .collect()
-    }
-
-    fn setup_failure(&self, what: &str) -> ProcessError {
-        ProcessError::Setup(format!(
-            "{} ({} servers, run {})",
-            what, self.n, self.run_id
-        ))
-    }
+    // ---- phase 1: see `setup.rs` ------------------------------------------------------
 
     // ---- phase 2 -------------------------------------------------------------------------
 
@@ -519,6 +370,12 @@ impl Orchestrator<'_> {
                     }
                 }
                 Command::Crash(s) => {
+                    if self.remote() {
+                        // Not (necessarily) our child: it kills itself on this order.
+                        if let Some(tx) = &self.ctl[usize::from(s)] {
+                            let _ = tx.send(ToServer::Crash);
+                        }
+                    }
                     self.cluster.kill(s);
                     self.ctl[usize::from(s)] = None;
                     self.users[usize::from(s)] = None;
@@ -647,7 +504,12 @@ impl Orchestrator<'_> {
                 self.unconfirmed.remove(&id);
             }
             FromServer::Bye => self.bye[usize::from(id)] = true,
-            FromServer::Hello { .. } => warn!(server = id, "a second hello"),
+            FromServer::Hello { .. } | FromServer::Pong { .. } => {
+                warn!(server = id, "a second hello or a late pong")
+            }
+            FromServer::PeerPings(pings) => {
+                self.peer_pings.extend(pings.into_iter().map(|p| (id, p)))
+            }
         }
         Ok(())
     }
@@ -828,6 +690,7 @@ impl Orchestrator<'_> {
             heartbeats: self.heartbeats.iter().sum(),
             retransmissions: self.retransmissions.iter().sum(),
             rejected_connections: self.rejected.iter().sum(),
+            links: setup::links(&self.offsets, &self.peer_pings),
             notes: self.notes,
             end: self.end,
             ..RunOutput::default()

@@ -5,8 +5,12 @@
 //! 1. [`platform::die_with_parent`]: on Linux `prctl(PR_SET_PDEATHSIG, SIGKILL)`; everywhere a
 //!    check that the parent is still the orchestrator that spawned us (it could have died before
 //!    the prctl): a server never outlives its run.
-//! 2. Bind a listener on 127.0.0.1:0, dial the orchestrator's control address, send
-//!    [`FromServer::Hello`] with the real port; receive the [`ServerConfig`](super::wire::ServerConfig) (every peer's port).
+//! 2. Dial the orchestrator's control address, bind a listener on the address this host reaches
+//!    it from (127.0.0.1 locally; or `--listen`), send [`FromServer::Hello`] with the real
+//!    address; answer clock pings ([`ToServer::Ping`]); receive the
+//!    [`ServerConfig`](super::wire::ServerConfig) (every peer's address). An *attached* server
+//!    (`--listen` without `--control`) instead waits on its listener for an orchestrator's call
+//!    ([`auth::accept_orchestrator`]), serves that run, and waits for the next.
 //! 3. Dial every peer (one outgoing link per peer, TCP_NODELAY) and accept every peer's link to us
 //!    (giving up if the control connection ends meanwhile); then report [`FromServer::Ready`] and
 //!    wait for [`ToServer::Start`] with the run epoch.
@@ -52,7 +56,8 @@ use super::clock::{mono_ns, RunClock};
 use super::node::{Input, Link, Node};
 use super::platform::{self, PreciseTimer};
 use super::wire::{
-    forward_frames, FrameReader, FrameWriter, FromServer, PeerFrame, ToServer, UserReq,
+    encode_frame, forward_frames, FrameReader, FrameWriter, FromServer, PeerFrame, PeerPing,
+    ToServer, UserReq,
 };
 use crate::lab::netmodel::LinkModel;
 use crate::lab::tickets::Verifier;
@@ -75,261 +80,9 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tracing::{debug, info, trace, warn, Instrument};
 
-/// Arguments of the hidden `ticketlab server` subcommand (set by the orchestrator).
-#[derive(clap::Args, Debug, Clone)]
-pub struct ServerArgs {
-    /// This server's id, 1..=n.
-    #[arg(long)]
-    pub id: ServerId,
-    /// The orchestrator's control address (127.0.0.1:port).
-    #[arg(long)]
-    pub control: SocketAddr,
-    /// The orchestrator's pid: the server exits if its parent is not (or no longer) this process.
-    #[arg(long)]
-    pub parent_pid: u32,
-    /// The run's id (also makes the process easy to find: `pgrep -f RUN_ID`).
-    #[arg(long)]
-    pub run_id: String,
-}
-
-/// Entry point of `ticketlab server`.
-pub fn main(args: ServerArgs) -> ExitCode {
-    if let Err(e) = platform::die_with_parent(args.parent_pid) {
-        // E.g. the orchestrator died before the prctl took effect: nobody would ever stop us.
-        eprintln!("ticketlab server s{}: {e}, exiting", args.id);
-        return ExitCode::from(2);
-    }
-    // Normally inherited from the orchestrator already.
-    super::raise_open_files();
-    // The run's secret, on stdin from the orchestrator (never on the command line).
-    let secret = match Secret::read_from(std::io::stdin().lock()) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("ticketlab server s{}: no secret on stdin: {e}", args.id);
-            return ExitCode::from(2);
-        }
-    };
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("ticketlab server s{}: cannot start a runtime: {e}", args.id);
-            return ExitCode::from(2);
-        }
-    };
-    let span = tracing::info_span!("node", id = args.id);
-    match rt.block_on(serve(args.clone(), secret).instrument(span)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("ticketlab server s{}: error: {e:#}", args.id);
-            ExitCode::from(2)
-        }
-    }
-}
-
-async fn serve(args: ServerArgs, secret: Secret) -> anyhow::Result<()> {
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .await
-        .context("cannot bind a listener on 127.0.0.1")?;
-    let port = listener.local_addr()?.port();
-    let mut ctl = TcpStream::connect(args.control)
-        .await
-        .with_context(|| format!("cannot reach the orchestrator at {}", args.control))?;
-    ctl.set_nodelay(true)?;
-    let mut challenge: auth::Challenge = [0; 32];
-    ctl.read_exact(&mut challenge)
-        .await
-        .context("no challenge from the orchestrator")?;
-    let (ctl_rd, ctl_wr) = ctl.into_split();
-    let mut ctl_rd = FrameReader::new(ctl_rd);
-    let mut ctl_wr = FrameWriter::new(ctl_wr);
-    ctl_wr
-        .send(&FromServer::Hello {
-            id: args.id,
-            port,
-            pid: std::process::id(),
-            run_id: args.run_id.clone(),
-            mac: auth::mac(&secret, &challenge, Role::Control(args.id), &args.run_id),
-        })
-        .await?;
-    let cfg = match ctl_rd.expect::<ToServer>().await? {
-        ToServer::Config(cfg) => *cfg,
-        other => bail!("expected the configuration, got {other:?}"),
-    };
-    if cfg.node.me != args.id || cfg.run_id != args.run_id {
-        bail!(
-            "configuration for s{} of run {}, but this is s{} of run {}",
-            cfg.node.me,
-            cfg.run_id,
-            args.id,
-            args.run_id
-        );
-    }
-    let n = cfg.node.n;
-    debug!(port, n, protocol = %cfg.protocol, "configured");
-
-    let (in_tx, in_rx) = unbounded_channel::<Input>();
-    let (peer_up_tx, mut peer_up_rx) = unbounded_channel::<ServerId>();
-    // Incoming peer links wait for the run clock before they read (a peer may start first).
-    let (clock_tx, clock_rx) = watch::channel(None::<RunClock>);
-    let rejected = Arc::new(AtomicU64::new(0));
-    let listen = Arc::new(Listen {
-        run_id: cfg.run_id.clone(),
-        secret: secret.clone(),
-        n,
-        inputs: in_tx.clone(),
-        peer_up: peer_up_tx,
-        clock: clock_rx,
-        rejected: rejected.clone(),
-        pending: Arc::new(Semaphore::new(auth::max_pending(n))),
-    });
-    tokio::spawn(accept_loop(listener, listen).in_current_span());
-
-    // Outgoing links: dial every peer (their listeners were bound before they said hello).
-    let mut links: Vec<Option<Link>> = (0..=n).map(|_| None).collect();
-    for &(peer, peer_port) in &cfg.peers {
-        if peer == args.id {
-            continue;
-        }
-        let mut stream = dial(peer_port)
-            .await
-            .with_context(|| format!("cannot connect to s{peer} at 127.0.0.1:{peer_port}"))?;
-        auth::connect(&mut stream, &secret, Role::Peer(args.id), &cfg.run_id)
-            .await
-            .with_context(|| format!("handshake with s{peer}"))?;
-        let (_rd, wr) = stream.into_split();
-        let (tx, rx) = unbounded_channel();
-        tokio::spawn(link_writer(peer, wr, rx).instrument(tracing::debug_span!("link", to = peer)));
-        links[usize::from(peer)] = Some(Link {
-            tx,
-            last_release: 0,
-            cut: VecDeque::new(),
-        });
-    }
-    // Incoming links: every peer dials us.
-    let mut up = vec![false; usize::from(n) + 1];
-    let mut missing = n - 1;
-    while missing > 0 {
-        // Nothing comes on the control connection before Ready; its end means the orchestrator
-        // is gone (a peer that died with it would never dial us).
-        let p = tokio::select! {
-            p = peer_up_rx.recv() => p,
-            m = ctl_rd.next::<ToServer>() => match m {
-                Ok(None) => bail!("the orchestrator is gone (control connection closed)"),
-                Ok(Some(other)) => bail!("expected nothing before Ready, got {other:?}"),
-                Err(e) => bail!("control connection: {e}"),
-            },
-        };
-        let Some(p) = p else {
-            bail!("listener stopped")
-        };
-        if let Some(seen) = up.get_mut(usize::from(p)) {
-            if !std::mem::replace(seen, true) {
-                missing -= 1;
-            }
-        }
-    }
-    ctl_wr.send(&FromServer::Ready).await?;
-    let clock = match ctl_rd.expect::<ToServer>().await? {
-        ToServer::Start {
-            epoch_unix_us,
-            epoch_mono_ns,
-        } => RunClock::shared(epoch_unix_us, epoch_mono_ns),
-        other => bail!("expected Start, got {other:?}"),
-    };
-    let _ = clock_tx.send(Some(clock));
-    info!(now_us = clock.now(), "started");
-
-    // Control reader → node inputs; node → control writer.
-    let ctl_in = in_tx.clone();
-    tokio::spawn(
-        async move {
-            loop {
-                match ctl_rd.next::<ToServer>().await {
-                    Ok(Some(cmd)) => {
-                        if ctl_in.send(Input::Control(cmd)).is_err() {
-                            return;
-                        }
-                    }
-                    Ok(None) | Err(_) => {
-                        let _ = ctl_in.send(Input::ControlClosed);
-                        return;
-                    }
-                }
-            }
-        }
-        .in_current_span(),
-    );
-    let (ev_tx, ev_rx) = unbounded_channel::<FromServer>();
-    let writer = tokio::spawn(
-        async move {
-            if let Err(e) = forward_frames(ctl_wr.into_inner(), ev_rx).await {
-                warn!("control connection: {e}");
-            }
-        }
-        .in_current_span(),
-    );
-    drop(in_tx);
-
-    let protocol = crate::lab::byzantine::build(cfg.protocol, &cfg.node, cfg.byzantine);
-    let node = Node {
-        me: args.id,
-        n,
-        clock,
-        protocol,
-        out: Out::new(args.id, n),
-        links,
-        model: LinkModel::new(cfg.delta, cfg.jitter),
-        rng: ChaCha8Rng::seed_from_u64(
-            cfg.seed ^ 0x9E37_79B9_7F4A_7C15_u64.wrapping_mul(u64::from(args.id)),
-        ),
-        timers: BTreeMap::new(),
-        users: BTreeMap::new(),
-        waiting: BTreeMap::new(),
-        events: ev_tx,
-        triggers: Triggers::new(cfg.triggers),
-        crash_self: cfg.crash_self,
-        dying: false,
-        heartbeats: 0,
-        retransmissions: 0,
-        rejected,
-        sent: vec![0; usize::from(n) + 1],
-        received: vec![0; usize::from(n) + 1],
-        next_seq: 0,
-        scratch: BytesMut::with_capacity(64 * 1024),
-        verifier: Verifier::new(cfg.issuer),
-    };
-    let died = node.run(in_rx).await;
-    // The node dropped its event sender: the writer flushes what is left and ends.
-    let _ = writer.await;
-    if died {
-        // A crash-on-event fault: everything up to the event is reported; nothing after it may
-        // happen. kill -9 ourselves, exactly like a timed crash.
-        // SAFETY: kill(2) on this very process.
-        unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
-    }
-    Ok(())
-}
-
-/// Connect to a peer on loopback (it is listening already; retry briefly on transient errors).
-async fn dial(port: u16) -> std::io::Result<TcpStream> {
-    let mut last = None;
-    for attempt in 0..20u64 {
-        match TcpStream::connect((Ipv4Addr::LOCALHOST, port)).await {
-            Ok(s) => {
-                s.set_nodelay(true)?;
-                return Ok(s);
-            }
-            Err(e) => {
-                last = Some(e);
-                tokio::time::sleep(Duration::from_millis(5 * (attempt + 1))).await;
-            }
-        }
-    }
-    Err(last.unwrap_or_else(|| std::io::Error::other("no attempt")))
-}
+mod start;
+use start::answer_pings;
+pub use start::{main, ServerArgs};
 
 /// What the listener's connection tasks share.
 struct Listen {
@@ -343,6 +96,8 @@ struct Listen {
     rejected: Arc<AtomicU64>,
     /// Permits for connections in their handshake ([`auth::max_pending`]).
     pending: Arc<Semaphore>,
+    /// Pings each incoming peer link answers before its frames ([`super::wire::ServerConfig::ping_peers`]).
+    ping_peers: u8,
 }
 
 impl Listen {
@@ -353,7 +108,7 @@ impl Listen {
 }
 
 /// Accept peer links and user connections; each must first pass the handshake ([`auth`]).
-async fn accept_loop(listener: TcpListener, listen: Arc<Listen>) {
+async fn accept_loop(listener: Arc<TcpListener>, listen: Arc<Listen>) {
     let mut next_conn = 0u64;
     loop {
         let stream = match listener.accept().await {
@@ -401,6 +156,11 @@ async fn connection(
     let inputs = listen.inputs.clone();
     match who {
         auth::Peer::Server(from) => {
+            if listen.ping_peers > 0 {
+                if let Err(e) = answer_pings(&mut rd, &mut wr, listen.ping_peers).await {
+                    return listen.reject(&format!("s{from}'s pings: {e}"));
+                }
+            }
             let _ = listen.peer_up.send(from);
             let mut clock = listen.clock.clone();
             let clock = match clock.wait_for(Option::is_some).await {

@@ -31,6 +31,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::io;
+use std::net::SocketAddr;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::tcp::OwnedReadHalf;
 use tokio_util::codec::{Decoder, LengthDelimitedCodec};
@@ -227,6 +228,16 @@ pub enum Hello {
     },
     /// A user connection; `UserReq` frames follow. `mac`: role `User`.
     User { run_id: String, mac: Vec<u8> },
+    /// The orchestrator dialling an attached server (`ticketlab server --listen`): it proves the
+    /// secret for server `id` of run `run_id` (role `Orchestrator(id)`) and sends its own
+    /// `challenge`, which the server answers with its [`FromServer::Hello`]; the connection is
+    /// then that server's control connection.
+    Orchestrator {
+        id: ServerId,
+        run_id: String,
+        mac: Vec<u8>,
+        challenge: Vec<u8>,
+    },
 }
 
 /// One server→server message on a peer link. The sender writes it as soon as the protocol sends
@@ -280,8 +291,8 @@ pub struct ServerConfig {
     pub seed: u64,
     /// The run's ticket issuer's Ed25519 public key: tickets are verified with it.
     pub issuer: [u8; 32],
-    /// Every server's listening port on 127.0.0.1, including this one's.
-    pub peers: Vec<(ServerId, u16)>,
+    /// Every server's listening address, including this one's.
+    pub peers: Vec<(ServerId, SocketAddr)>,
     /// Event-triggered faults (`after = {..}`) watched at this server. The server reports
     /// [`FromServer::Triggered`] when one fires.
     pub triggers: Vec<Trigger>,
@@ -291,6 +302,10 @@ pub struct ServerConfig {
     pub crash_self: Vec<u32>,
     /// This server's Byzantine behaviour and from when (`byzantine` faults), if any.
     pub byzantine: Option<(crate::lab::byzantine::Behaviour, Time)>,
+    /// Ping every peer this many times when its link opens, and report the round trips and
+    /// clock offsets ([`FromServer::PeerPings`]) before [`FromServer::Ready`]; 0: no pings (a
+    /// local run, whose processes share one clock).
+    pub ping_peers: u8,
 }
 
 /// A link fault on the wire: the [`FaultAction`]s that shape links (see [`crate::lab::netmodel`]).
@@ -384,6 +399,18 @@ pub enum ToServer {
     },
     /// Report the final counters, say goodbye and exit.
     Shutdown,
+    /// Answer at once with [`FromServer::Pong`] (clock synchronisation at setup, before the
+    /// configuration).
+    Ping {
+        seq: u32,
+    },
+    /// Start the protocol, with the run epoch given on *this server's own* `CLOCK_MONOTONIC`,
+    /// ns (the orchestrator measured the offset between the clocks at setup): used as is.
+    StartAt {
+        epoch_mono_ns: u64,
+    },
+    /// kill -9 yourself now (a crash fault on a server the orchestrator cannot signal).
+    Crash,
 }
 
 /// A history event as the server records it (`from`/`server` is the reporting server).
@@ -518,7 +545,8 @@ pub enum FromServer {
     /// challenge ([`super::auth::mac`], role `Control(id)`).
     Hello {
         id: ServerId,
-        port: u16,
+        /// The server's listening address, as peers and users on other hosts reach it.
+        addr: SocketAddr,
         pid: u32,
         run_id: String,
         mac: Vec<u8>,
@@ -552,6 +580,20 @@ pub enum FromServer {
     },
     /// Last frame before a clean exit.
     Bye,
+    /// Answer to [`ToServer::Ping`]: this server's `CLOCK_MONOTONIC` when it answered, ns.
+    Pong { seq: u32, mono_ns: u64 },
+    /// The pings of this server's outgoing peer links ([`ServerConfig::ping_peers`]).
+    PeerPings(Vec<PeerPing>),
+}
+
+/// One outgoing peer link's pings at setup: the shortest round trip, and the peer's clock minus
+/// this server's measured in that round trip (the peer's reading minus the round trip's middle).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeerPing {
+    pub to: ServerId,
+    pub rtt_ns: u64,
+    pub offset_ns: i64,
+    pub samples: u32,
 }
 
 #[cfg(test)]

@@ -23,6 +23,7 @@
 mod error;
 mod overrides;
 mod raw;
+pub mod remote;
 mod sweep;
 #[cfg(test)]
 mod testkit;
@@ -133,6 +134,10 @@ pub struct Cluster {
     pub byzantine_max: u16,
     /// Run protocols beyond their Byzantine bound anyway (to show the violation).
     pub allow_unsafe: bool,
+    /// Where the servers live (processes mode): launched through a template, attached, or local
+    /// (the default).
+    #[serde(skip_serializing_if = "remote::Remote::is_default")]
+    pub remote: remote::Remote,
 }
 
 /// How an open loop's arrivals are spaced (`workload.arrivals`).
@@ -542,6 +547,7 @@ mod tests {
                 suspect_after: 100_000,
                 byzantine_max: 0,
                 allow_unsafe: false,
+                remote: Default::default(),
             }
         );
         assert_eq!(

@@ -53,6 +53,14 @@ pub(super) struct RawCluster {
     pub(super) suspect_after_ms: Option<f64>,
     pub(super) byzantine_max: Option<i64>,
     pub(super) allow_unsafe: Option<bool>,
+    // Where the servers live (see `super::remote`).
+    pub(super) launch: Option<String>,
+    pub(super) hosts: Option<Vec<String>>,
+    pub(super) listen: Option<Vec<String>>,
+    pub(super) control_addr: Option<String>,
+    pub(super) attach: Option<Vec<String>>,
+    pub(super) secret_file: Option<String>,
+    pub(super) setup_timeout_ms: Option<f64>,
 }
 
 #[derive(Default, Deserialize)]

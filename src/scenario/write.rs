@@ -64,6 +64,7 @@ pub fn to_toml(s: &Scenario, header: &str) -> String {
             c.byzantine_max, c.allow_unsafe
         );
     }
+    write_remote(&mut t, &c.remote);
     let w = &s.workload;
     let submit_to = match &w.submit_to {
         SubmitTo::Random => "\"random\"".to_string(),
@@ -192,6 +193,45 @@ pub fn to_toml(s: &Scenario, header: &str) -> String {
     t
 }
 
+/// `[cluster]`'s remote keys, when set (`scenario::remote`).
+fn write_remote(t: &mut String, r: &super::remote::Remote) {
+    let list = |v: Vec<String>| {
+        v.iter()
+            .map(|x| format!("{x:?}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if let Some(l) = &r.launch {
+        let _ = writeln!(t, "launch = {:?}", l.text());
+    }
+    if !r.hosts.is_empty() {
+        let _ = writeln!(t, "hosts = [{}]", list(r.hosts.clone()));
+    }
+    if !r.listen.is_empty() {
+        let _ = writeln!(
+            t,
+            "listen = [{}]",
+            list(r.listen.iter().map(|a| a.to_string()).collect())
+        );
+    }
+    if let Some(a) = r.control_addr {
+        let _ = writeln!(t, "control_addr = \"{a}\"");
+    }
+    if !r.attach.is_empty() {
+        let _ = writeln!(
+            t,
+            "attach = [{}]",
+            list(r.attach.iter().map(|a| a.to_string()).collect())
+        );
+    }
+    if let Some(f) = &r.secret_file {
+        let _ = writeln!(t, "secret_file = {:?}", f.display().to_string());
+    }
+    if let Some(us) = r.setup_timeout {
+        let _ = writeln!(t, "setup_timeout_ms = {}", ms(us));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -204,6 +244,23 @@ mod tests {
         let back = load("back.toml", &text, &[]).unwrap_or_else(|e| panic!("{e}\n{text}"));
         assert_eq!(&back, s, "{text}");
         text
+    }
+
+    #[test]
+    fn remote_keys_round_trip() {
+        let launched = load_ok(&edit(
+            "mode",
+            "launch = \"ssh {host} {command}\"\nhosts = [\"10.0.0.2\", \"u@b\"]\n\
+             listen = [\"0.0.0.0:7000\"]\ncontrol_addr = \"10.0.0.1\"\nsetup_timeout_ms = 5000",
+        ));
+        let text = round_trip(&launched);
+        assert!(text.contains("launch = \"ssh {host} {command}\""), "{text}");
+        let attached = load_ok(&edit(
+            "mode",
+            "attach = [\"10.0.0.2:7000\", \"10.0.0.3:7000\", \"10.0.0.4:7000\", \
+             \"10.0.0.5:7000\", \"10.0.0.6:7000\"]\nsecret_file = \"run.key\"",
+        ));
+        round_trip(&attached);
     }
 
     #[test]

@@ -69,6 +69,7 @@ pub fn sim_scenario(name: &str, n: u16, protocols: &[ProtocolKind], tickets: u64
             suspect_after: 100_000,
             byzantine_max: 0,
             allow_unsafe: false,
+            remote: Default::default(),
         },
         workload: Workload {
             tickets,

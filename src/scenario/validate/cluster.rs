@@ -174,6 +174,7 @@ impl Ctx<'_> {
                  cluster.mode = \"processes\" (or drop the baseline from cluster.protocols)",
             ));
         }
+        let remote = self.remote(raw, servers)?;
 
         Ok(Cluster {
             servers,
@@ -186,6 +187,7 @@ impl Ctx<'_> {
             suspect_after,
             byzantine_max,
             allow_unsafe: raw.allow_unsafe.unwrap_or(false),
+            remote,
         })
     }
 }

@@ -4,6 +4,7 @@
 
 mod cluster;
 mod faults;
+mod remote;
 mod workload;
 
 use super::error::{line_col, one_line};
