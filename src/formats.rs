@@ -126,6 +126,9 @@ pub fn baseline_csv_fields(summary: &Summary, b: &BaselineSummary) -> Vec<String
         String::new(),
         String::new(),
     ]);
+    f.extend(stats(&b.client_latency_ms));
+    let opt = |v: Option<f64>| v.map_or(String::new(), |v| v.to_string());
+    f.extend([opt(b.throughput_per_s), opt(b.offered_per_s)]);
     f
 }
 

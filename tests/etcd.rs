@@ -243,7 +243,7 @@ fn the_simulator_faults_and_sweeps_refuse_etcd_clearly() {
     let id = run_id("refuse");
     let etcd = r#"cluster.protocols=["2pe","etcd"]"#;
     let cases: &[(&[&str], &str)] = &[
-        (&["--sim"], "--sim: the etcd baseline"),
+        (&["--sim"], "has no simulated form"),
         (
             &["--set", r#"cluster.mode="sim""#],
             "has no simulated form: expected cluster.mode = \"processes\"",

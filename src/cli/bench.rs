@@ -38,6 +38,11 @@ pub(super) struct BenchArgs {
     /// Tickets per run.
     #[arg(long, default_value_t = 20_000)]
     tickets: u64,
+    /// Offered loads (tickets/s, open loop, Poisson arrivals) of the saturation sweep, run after
+    /// the closed-loop grid at the first δ: offered load → throughput and client latency, with
+    /// `sweep.csv` and `throughput.svg` under `OUT/saturation/`. `--rates ""` skips it.
+    #[arg(long, value_delimiter = ',', default_values_t = vec![2_000, 5_000, 10_000, 20_000, 40_000])]
+    rates: Vec<u32>,
     /// Protocols to measure (default: Table 1's).
     #[arg(long, value_delimiter = ',')]
     protocols: Vec<String>,
@@ -407,12 +412,64 @@ pub(super) fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
     match stop {
         Some(Stop::Interrupted(sig)) => {
             eprintln!("ticketlab bench: interrupted by {sig}");
-            Ok(ExitCode::from(EXIT_INTERRUPTED))
+            return Ok(ExitCode::from(EXIT_INTERRUPTED));
         }
-        Some(Stop::Failed(e)) => Err(e),
-        None if rows.iter().any(|r| r.violations > 0) => Ok(ExitCode::from(EXIT_VIOLATION)),
-        None => Ok(ExitCode::SUCCESS),
+        Some(Stop::Failed(e)) => return Err(e),
+        None => {}
     }
+    let closed = if rows.iter().any(|r| r.violations > 0) {
+        ExitCode::from(EXIT_VIOLATION)
+    } else {
+        ExitCode::SUCCESS
+    };
+    if args.rates.is_empty() {
+        return Ok(closed);
+    }
+    drop(procs);
+    let open = saturation(&args, &protocols)?;
+    Ok(if open == ExitCode::SUCCESS { closed } else { open })
+}
+
+/// The saturation sweep: `ticketlab run` swept over `workload.rate` (open loop) on the built-in
+/// Table 1 scenario at the first δ, into `OUT/saturation/` (the sweep's `sweep.csv`, with
+/// offered load, throughput and client latency per point, and its `throughput.svg`).
+fn saturation(args: &BenchArgs, protocols: &[ProtocolKind]) -> anyhow::Result<ExitCode> {
+    if args.rates.contains(&0) {
+        anyhow::bail!("--rates 0: an offered load must be at least 1 ticket/s");
+    }
+    let names: Vec<String> = protocols
+        .iter()
+        .map(|p| format!("{:?}", p.name()))
+        .collect();
+    let delta = args.delta_ms.first().copied().unwrap_or(0.0);
+    let mut set = args.set.clone();
+    set.extend([
+        "cluster.mode=processes".to_string(),
+        format!("cluster.protocols=[{}]", names.join(",")),
+        format!("cluster.delta_ms={delta}"),
+        format!("workload.tickets={}", args.tickets),
+        "workload.deadline_ms=60000".to_string(),
+    ]);
+    let rates: Vec<String> = args.rates.iter().map(u32::to_string).collect();
+    let run = super::RunArgs {
+        scenario: None,
+        sim: false,
+        seed: None,
+        set,
+        sweep: vec![format!("workload.rate={}", rates.join(","))],
+        out: Some(args.out.join("saturation")),
+        format: super::RunFormat::Table,
+        strict: false,
+        diagram: false,
+        run_id: args.run_id.clone(),
+    };
+    eprintln!(
+        "ticketlab bench: saturation sweep, offered {} tickets/s, δ = {delta} ms",
+        rates.join(", ")
+    );
+    let (file, text) = super::scenario_text(&run)?;
+    let axes = super::sweep::axes(&run, &file, &text)?;
+    super::sweep::sweep(&run, &file, &text, axes)
 }
 
 #[cfg(test)]

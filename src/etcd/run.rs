@@ -117,11 +117,13 @@ pub(super) async fn run(scenario: &Scenario, seed: u64, mut opts: Options<'_>) -
     } else {
         row.bar.finish();
     }
+    let load = row.driver.load();
     let mut history = row.driver.into_history();
     history.sort_by_key(Event::time);
     EtcdRun {
         output: RunOutput {
             history,
+            load,
             end,
             ..RunOutput::default()
         },

@@ -49,8 +49,14 @@ pub struct BaselineSummary {
     pub messages: Option<u64>,
     /// Always null: no theory row.
     pub theory: Option<Theory>,
-    /// Tickets decided per second of run: (tickets − undecided) / duration.
+    /// Tickets decided per second of the measured interval (the warm-up excluded, as for the
+    /// protocols' rows: docs/LOAD.md); (tickets − undecided) / duration when nothing was measured.
     pub throughput_per_s: Option<f64>,
+    /// The users' latency (submission, from its intended time in an open loop → the answer), ms
+    /// — the same figure as the protocols' `client_latency_ms`.
+    pub client_latency_ms: Stats,
+    /// The realized arrival rate after the warm-up (open loop only).
+    pub offered_per_s: Option<f64>,
     /// From the users' start (the store healthy) to the last answer, ms.
     pub duration_ms: f64,
     /// Requests sent to the store, retries included.
@@ -130,7 +136,12 @@ pub fn summarize(
         messages_per_ticket: None,
         messages: None,
         theory: None,
-        throughput_per_s: throughput(tickets, undecided, duration_ms),
+        throughput_per_s: run
+            .load
+            .throughput_per_s()
+            .or_else(|| throughput(tickets, undecided, duration_ms)),
+        client_latency_ms: stats(&run.load.client, 1000.0),
+        offered_per_s: run.load.offered_per_s,
         duration_ms,
         transactions: facts.transactions,
         retries: facts.retries,
