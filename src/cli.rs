@@ -86,7 +86,8 @@ struct ExploreArgs {
     #[arg(long)]
     processes: bool,
     /// Fault schedules: random times (default), the targeted ones in turn (`targeted`: churn,
-    /// slow-acks, split-send, bursts — aimed at round changes and half-sent steps), or one of them.
+    /// slow-acks, split-send, bursts, stale-ack — aimed at round changes and half-sent steps), or
+    /// one of them.
     #[arg(long, value_enum, default_value_t = NemesisArg::Random)]
     nemesis: NemesisArg,
 }
@@ -99,6 +100,7 @@ enum NemesisArg {
     SlowAcks,
     SplitSend,
     Bursts,
+    StaleAck,
 }
 
 impl NemesisArg {
@@ -110,6 +112,7 @@ impl NemesisArg {
             NemesisArg::SlowAcks => Schedules::One(Nemesis::SlowAcks),
             NemesisArg::SplitSend => Schedules::One(Nemesis::SplitSend),
             NemesisArg::Bursts => Schedules::One(Nemesis::Bursts),
+            NemesisArg::StaleAck => Schedules::One(Nemesis::StaleAck),
         }
     }
 }
