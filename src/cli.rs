@@ -91,7 +91,8 @@ struct ExploreArgs {
     #[arg(long)]
     processes: bool,
     /// Fault schedules: random times (default), the targeted ones in turn (`targeted`: churn,
-    /// slow-acks, split-send, bursts — aimed at round changes and half-sent steps), or one of them.
+    /// slow-acks, split-send, bursts, stale-ack — aimed at round changes and half-sent steps), or
+    /// one of them.
     #[arg(long, value_enum, default_value_t = NemesisArg::Random)]
     nemesis: NemesisArg,
 }
@@ -104,6 +105,7 @@ enum NemesisArg {
     SlowAcks,
     SplitSend,
     Bursts,
+    StaleAck,
 }
 
 impl NemesisArg {
@@ -115,6 +117,7 @@ impl NemesisArg {
             NemesisArg::SlowAcks => Schedules::One(Nemesis::SlowAcks),
             NemesisArg::SplitSend => Schedules::One(Nemesis::SplitSend),
             NemesisArg::Bursts => Schedules::One(Nemesis::Bursts),
+            NemesisArg::StaleAck => Schedules::One(Nemesis::StaleAck),
         }
     }
 }

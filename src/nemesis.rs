@@ -21,6 +21,12 @@
 //!   the others never will.
 //! - **bursts** — random links get short delay bursts (several δ), reordering messages across
 //!   links while each link stays FIFO.
+//! - **stale-ack** — at n = 5, docs/PROTOCOLS.md §11's schedule with its times drawn from the
+//!   seed: one ticket raced by s2 and s3; the link s2 → s1 holds s2's round-1 C-ACK while the
+//!   suspicions, forced in rotation right after each coordinator's C-PROPOSE, walk the instance
+//!   through rounds 1, 3 and 6 (s1 again) and 7; slow links keep each proposal from all but the
+//!   servers the schedule needs. It aims at a coordinator that counts an old round's C-ACK
+//!   (`ct-stale-ack`); at other sizes it is churn.
 
 use crate::protocol::{ProtocolKind, ServerId};
 use crate::scenario::{
@@ -42,6 +48,7 @@ pub enum Nemesis {
     SlowAcks,
     SplitSend,
     Bursts,
+    StaleAck,
 }
 
 impl Nemesis {
@@ -51,6 +58,7 @@ impl Nemesis {
         Nemesis::SlowAcks,
         Nemesis::SplitSend,
         Nemesis::Bursts,
+        Nemesis::StaleAck,
     ];
 
     pub fn name(self) -> &'static str {
@@ -60,6 +68,7 @@ impl Nemesis {
             Nemesis::SlowAcks => "slow-acks",
             Nemesis::SplitSend => "split-send",
             Nemesis::Bursts => "bursts",
+            Nemesis::StaleAck => "stale-ack",
         }
     }
 }
@@ -127,6 +136,10 @@ pub fn aim(
     }
     match nemesis {
         Nemesis::Random => return base,
+        Nemesis::StaleAck if n == 5 => {
+            stale_ack(&mut base, &mut rng, &mut faults);
+        }
+        Nemesis::StaleAck => return aim(base, Nemesis::Churn, protocol, first, seed),
         Nemesis::Churn | Nemesis::SlowAcks => {
             let proposal = proposal_message(protocol, first);
             for &c in &at_risk {
@@ -247,11 +260,114 @@ pub fn aim(
     base
 }
 
+/// The stale-ack schedule at n = 5 (docs/PROTOCOLS.md §11; `scenarios/zoo-ct-stale-ack.toml` is
+/// one instance of it): times in ms at δ = 10 ms, each drawn from a window that keeps the
+/// schedule's order. No spontaneous suspicion and no jitter: the forced ones make the rounds.
+/// Replaces the races drawn above by one early race on instance 0 (they move 500 ms later).
+fn stale_ack(base: &mut Scenario, rng: &mut ChaCha8Rng, faults: &mut Vec<Fault>) {
+    let ms = |v: f64| ms_to_us((v * 10.0).round() / 10.0);
+    base.cluster.jitter = 0;
+    base.cluster.suspect_after = ms_to_us(100_000.0);
+    base.workload.tickets = 0;
+    for t in &mut base.tickets {
+        for s in &mut t.submit {
+            s.at += ms(500.0);
+        }
+    }
+    // t1: m2 reaches s1 first (v = [m2]); s3's pending starts with its own m3 (w = [m3, m2]).
+    base.tickets.insert(
+        0,
+        ScriptedTicket {
+            id: "t1".into(),
+            submit: vec![
+                Submission { server: 2, at: 0 },
+                Submission {
+                    server: 3,
+                    at: ms(rng.gen_range(1.0..6.0)),
+                },
+            ],
+        },
+    );
+    let delay = |at: f64, from: Vec<ServerId>, to: Vec<ServerId>, d: f64| Fault {
+        at: ms(at),
+        after: None,
+        action: FaultAction::Delay {
+            from,
+            to,
+            delay: ms(d),
+        },
+    };
+    // Right after s`c`'s `count`-th C-PROPOSE copy, `by` suspects `server`.
+    let suspect = |c: ServerId, count: u32, by: ServerId, server: ServerId, d: f64| Fault {
+        at: 0,
+        after: Some(After {
+            server: c,
+            event: EventKind::Send("C-PROPOSE".into()),
+            count,
+        }),
+        action: FaultAction::Suspect {
+            by,
+            server,
+            duration: ms(d),
+        },
+    };
+    // s2's round-1 C-ACK (sent at 20 ms) arrives after s1's round-6 proposal (≈ 55 ms).
+    faults.push(delay(
+        rng.gen_range(2.0..15.0),
+        vec![2],
+        vec![1],
+        rng.gen_range(38.0..50.0),
+    ));
+    // Round 1 → 3 at s3, s4, s5 as soon as s1 proposed v (10 ms): only s2 locks v.
+    for by in 3..=5 {
+        faults.push(suspect(1, 4, by, 2, rng.gen_range(3.0..8.0)));
+        faults.push(suspect(1, 4, by, 1, rng.gen_range(3.0..8.0)));
+    }
+    // s3's C-PROPOSE(3) (≈ 22 ms) reaches s4 and s5 stale: only s3 locks w.
+    faults.push(delay(
+        rng.gen_range(14.0..20.0),
+        vec![3],
+        vec![4, 5],
+        rng.gen_range(80.0..150.0),
+    ));
+    // Rounds 3, 4, 5 → 6 at s1 and s2 right after s3 proposed w.
+    for by in 1..=2 {
+        for server in 3..=5 {
+            faults.push(suspect(3, 4, by, server, rng.gen_range(15.0..30.0)));
+        }
+    }
+    // s4's and s5's round-6 estimates (≈ 35 ms) reach s1 after s3's (≈ 45 ms); their later
+    // messages only after s1 decided.
+    faults.push(delay(
+        rng.gen_range(27.0..33.0),
+        vec![4, 5],
+        vec![1],
+        rng.gen_range(18.0..24.0),
+    ));
+    faults.push(delay(
+        rng.gen_range(40.0..50.0),
+        vec![4, 5],
+        vec![1],
+        rng.gen_range(80.0..150.0),
+    ));
+    // s1's round-6 C-PROPOSE and its DECIDE reach s2, s4, s5 stale.
+    faults.push(delay(
+        rng.gen_range(45.0..52.0),
+        vec![1],
+        vec![2, 4, 5],
+        rng.gen_range(80.0..150.0),
+    ));
+    // Round 6 → 7 at s2, s4, s5 right after s1 proposed w (its 8th C-PROPOSE copy).
+    for by in [2, 4, 5] {
+        faults.push(suspect(1, 8, by, 1, rng.gen_range(3.0..8.0)));
+    }
+}
+
 /// What `explore --nemesis` asked for: one schedule for every run, or the targeted ones in turn.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Schedules {
     One(Nemesis),
-    /// Seed k runs `TARGETED[k mod 4]`.
+    /// Seed k runs `TARGETED[k mod 5]`.
     Targeted,
 }
 

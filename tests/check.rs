@@ -277,3 +277,30 @@ fn bad_bounds_and_unknown_protocols_are_clear_errors() {
         assert!(stderr(&o).contains(want), "{args:?}: {}", stderr(&o));
     }
 }
+
+#[test]
+fn ct_stale_ack_below_n5_is_reported_harmless_not_just_unviolated() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = ticketlab(
+        &[
+            "check",
+            "--protocol",
+            "ct-stale-ack",
+            "--servers",
+            "3",
+            "--tickets",
+            "1",
+            "--max-states",
+            "20000",
+            "--out",
+            "o",
+        ],
+        dir.path(),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("ct-stale-ack is harmless at n = 3") && out.contains("§11"),
+        "{out}"
+    );
+}

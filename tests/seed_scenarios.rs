@@ -4,8 +4,10 @@
 //! protocols.
 
 use std::collections::BTreeMap;
+use ticketlab::checker::Violation;
 use ticketlab::lab::Runtime;
 use ticketlab::protocol::ProtocolKind;
+use ticketlab::protocol::ServerId;
 use ticketlab::report::{self, RunSummary};
 use ticketlab::scenario::{self, Scenario};
 use ticketlab::sim::Simulator;
@@ -113,4 +115,33 @@ fn the_seed_protocols_measure_their_resilience() {
             assert!(m.sweep.iter().all(|pt| pt.violations == 0), "{p} n={n}");
         }
     }
+}
+
+#[test]
+fn zoo_ct_stale_ack_breaks_e1_on_the_hand_built_schedule_and_se_ct_holds() {
+    // docs/PROTOCOLS.md §11's n = 5 schedule, built by hand: the same faults, the same ticket.
+    let s = load("zoo-ct-stale-ack", &[]);
+    let r = rows(&s);
+    let good = &r[&ProtocolKind::SeCt];
+    assert!(good.violations.is_empty(), "se-ct: {:?}", good.violations);
+    assert_eq!(
+        (good.accepted, good.undecided),
+        (1, 0),
+        "se-ct accepts t1 once"
+    );
+    let bad = &r[&ProtocolKind::CtStaleAck];
+    let accepts: Vec<ServerId> = bad
+        .violations
+        .iter()
+        .flat_map(|v| match v {
+            Violation::E1 { accepts, .. } => accepts.iter().map(|a| a.0).collect(),
+            _ => Vec::new(),
+        })
+        .collect();
+    assert_eq!(
+        accepts,
+        [3, 2],
+        "s3 then s2 accept t1: {:?}",
+        bad.violations
+    );
 }
