@@ -427,7 +427,11 @@ pub(super) fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
     }
     drop(procs);
     let open = saturation(&args, &protocols)?;
-    Ok(if open == ExitCode::SUCCESS { closed } else { open })
+    Ok(if open == ExitCode::SUCCESS {
+        closed
+    } else {
+        open
+    })
 }
 
 /// The saturation sweep: `ticketlab run` swept over `workload.rate` (open loop) on the built-in
