@@ -23,6 +23,7 @@ pub mod report;
 pub mod resilience;
 pub mod scenario;
 pub mod shrink;
+pub mod signals;
 pub mod sim;
 pub mod sweep;
 pub mod tally;

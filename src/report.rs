@@ -398,6 +398,20 @@ pub(crate) fn tally(tallied: &Tallied) -> Tally {
     }
 }
 
+/// Forged or tampered tickets a server took in anyway, as the summary lists them.
+pub(crate) fn bad_admitted(checked: &checker::Checked) -> Vec<BadAdmitted> {
+    checked
+        .bad_admitted
+        .iter()
+        .map(|(ticket, server, t_us, reason)| BadAdmitted {
+            ticket: ticket.clone(),
+            server: *server,
+            t_us: *t_us,
+            reason: *reason,
+        })
+        .collect()
+}
+
 pub fn summarize(scenario: &Scenario, protocol: ProtocolKind, run: &RunOutput) -> RunSummary {
     // A streamed run was tallied as it went; a history in memory is tallied now.
     let kept;
@@ -469,16 +483,7 @@ pub fn summarize(scenario: &Scenario, protocol: ProtocolKind, run: &RunOutput) -
         forged_rejected: rejections.get(&Rejection::Forged).copied().unwrap_or(0),
         tampered_rejected: rejections.get(&Rejection::Tampered).copied().unwrap_or(0),
         expired_rejected: rejections.get(&Rejection::Expired).copied().unwrap_or(0),
-        bad_admitted: checked
-            .bad_admitted
-            .iter()
-            .map(|(ticket, server, t_us, reason)| BadAdmitted {
-                ticket: ticket.clone(),
-                server: *server,
-                t_us: *t_us,
-                reason: *reason,
-            })
-            .collect(),
+        bad_admitted: bad_admitted(checked),
         crashed: checked.crashed.keys().copied().collect(),
         notes: run
             .notes

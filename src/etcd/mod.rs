@@ -22,10 +22,9 @@ mod txn;
 
 use crate::lab::{RunOutput, Stop};
 use crate::scenario::Scenario;
+use crate::signals::Interrupt;
 use anyhow::Context;
 use std::path::PathBuf;
-use tokio::signal::unix::{signal, SignalKind};
-use tokio::sync::watch;
 
 /// The environment variable naming the `etcd` binary (default: `etcd` on `PATH`).
 pub const BINARY_ENV: &str = "TICKETLAB_ETCD";
@@ -109,7 +108,7 @@ pub struct Etcd {
     version: String,
     run_id: String,
     progress: bool,
-    interrupt: watch::Receiver<Option<&'static str>>,
+    interrupt: Interrupt,
 }
 
 impl Etcd {
@@ -122,7 +121,7 @@ impl Etcd {
             .build()
             .context("cannot start the tokio runtime")?;
         let interrupt = rt
-            .block_on(async { watch_signals() })
+            .block_on(async { Interrupt::install() })
             .context("cannot install the SIGINT/SIGTERM handlers")?;
         Ok(Etcd {
             rt,
@@ -136,7 +135,7 @@ impl Etcd {
 
     /// A signal received so far, if any.
     pub fn interrupted(&self) -> Option<&'static str> {
-        *self.interrupt.borrow()
+        self.interrupt.fired()
     }
 
     /// The etcd row of `scenario` with `seed`, on a fresh cluster of `cluster.servers` members.
@@ -151,26 +150,4 @@ impl Etcd {
         r.extra.version = self.version.clone();
         r
     }
-}
-
-/// SIGINT/SIGTERM observed: once installed, the signals no longer kill ticketlab; they stop the
-/// running row, which kills its members and returns what it recorded.
-fn watch_signals() -> std::io::Result<watch::Receiver<Option<&'static str>>> {
-    let mut int = signal(SignalKind::interrupt())?;
-    let mut term = signal(SignalKind::terminate())?;
-    let (tx, rx) = watch::channel(None);
-    tokio::spawn(async move {
-        let name = tokio::select! {
-            _ = int.recv() => "SIGINT",
-            _ = term.recv() => "SIGTERM",
-        };
-        let _ = tx.send(Some(name));
-        loop {
-            tokio::select! {
-                _ = int.recv() => {}
-                _ = term.recv() => {}
-            }
-        }
-    });
-    Ok(rx)
 }

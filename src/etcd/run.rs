@@ -13,12 +13,12 @@ use crate::lab::{RunOutput, Stop};
 use crate::progress;
 use crate::protocol::{Outcome, ServerId, Ticket, Time};
 use crate::scenario::Scenario;
+use crate::signals::Interrupt;
 use indicatif::ProgressBar;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::Duration;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
-use tokio::sync::watch;
 use tokio::time::Instant;
 use tracing::{info, warn};
 
@@ -29,7 +29,7 @@ pub(super) struct Options<'a> {
     pub(super) binary: &'a Path,
     pub(super) run_id: &'a str,
     pub(super) progress: bool,
-    pub(super) interrupt: watch::Receiver<Option<&'static str>>,
+    pub(super) interrupt: Interrupt,
 }
 
 /// A transaction's end.
@@ -73,7 +73,7 @@ pub(super) async fn run(scenario: &Scenario, seed: u64, mut opts: Options<'_>) -
     info!(run_id, "spawned {n} etcd members");
     let started = tokio::select! {
         biased;
-        sig = interrupted(&mut opts.interrupt) => Err(Stop::Interrupted(sig)),
+        sig = opts.interrupt.wait() => Err(Stop::Interrupted(sig)),
         r = wait_healthy(&mut members, &store, n) => r.map_err(Stop::Failed),
     };
     if let Err(stop) = started {
@@ -140,13 +140,6 @@ fn failed(e: anyhow::Error) -> EtcdRun {
     }
 }
 
-async fn interrupted(rx: &mut watch::Receiver<Option<&'static str>>) -> &'static str {
-    match rx.wait_for(Option::is_some).await {
-        Ok(v) => v.unwrap_or("signal"),
-        Err(_) => std::future::pending().await,
-    }
-}
-
 /// Every member answers `/health` with a leader elected, or a member died, or time is up.
 async fn wait_healthy(members: &mut Members, store: &Store, n: u16) -> anyhow::Result<()> {
     let deadline = Instant::now() + START_TIMEOUT;
@@ -184,7 +177,7 @@ impl Row<'_> {
     async fn workload(
         &mut self,
         done_rx: &mut UnboundedReceiver<Done>,
-        interrupt: &mut watch::Receiver<Option<&'static str>>,
+        interrupt: &mut Interrupt,
     ) -> Option<Stop> {
         let faults = self.driver.faults();
         self.exec(0, faults);
@@ -203,7 +196,7 @@ impl Row<'_> {
             let wake = self.epoch + Duration::from_micros(next.unwrap_or(0));
             tokio::select! {
                 biased;
-                sig = interrupted(interrupt) => return Some(Stop::Interrupted(sig)),
+                sig = interrupt.wait() => return Some(Stop::Interrupted(sig)),
                 Some(done) = done_rx.recv() => self.on_done(done, true),
                 () = tokio::time::sleep_until(wake), if next.is_some() => self.fire_due(),
             }
@@ -215,14 +208,14 @@ impl Row<'_> {
     async fn drain(
         &mut self,
         done_rx: &mut UnboundedReceiver<Done>,
-        interrupt: &mut watch::Receiver<Option<&'static str>>,
+        interrupt: &mut Interrupt,
     ) -> Option<Stop> {
         let give_up = tokio::time::sleep(DRAIN);
         tokio::pin!(give_up);
         while self.in_flight > 0 {
             tokio::select! {
                 biased;
-                sig = interrupted(interrupt) => return Some(Stop::Interrupted(sig)),
+                sig = interrupt.wait() => return Some(Stop::Interrupted(sig)),
                 Some(done) = done_rx.recv() => self.on_done(done, false),
                 () = &mut give_up => {
                     warn!(left = self.in_flight, "etcd transactions unanswered at the end of the run");

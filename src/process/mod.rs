@@ -37,8 +37,6 @@ use crate::lab::{self, RunResult, Runtime};
 use crate::protocol::{ProtocolKind, ServerId};
 use crate::scenario::{Mode, Scenario};
 use anyhow::Context;
-use tokio::signal::unix::{signal, SignalKind};
-use tokio::sync::watch;
 
 /// Real local processes as a [`Runtime`]: one current-thread tokio runtime and one SIGINT/SIGTERM
 /// watch per `ticketlab` invocation; each run spawns a fresh cluster. Runs happen one at a time
@@ -164,46 +162,4 @@ struct RunOptions {
     interrupt: Interrupt,
 }
 
-/// SIGINT/SIGTERM, observed: once installed, the signals no longer kill the orchestrator; they
-/// make every running orchestrator loop stop, kill its cluster and write what it has.
-#[derive(Clone, Debug)]
-pub struct Interrupt {
-    rx: watch::Receiver<Option<&'static str>>,
-}
-
-impl Interrupt {
-    /// Install the handlers (inside a tokio runtime).
-    pub fn install() -> std::io::Result<Self> {
-        let mut int = signal(SignalKind::interrupt())?;
-        let mut term = signal(SignalKind::terminate())?;
-        let (tx, rx) = watch::channel(None);
-        tokio::spawn(async move {
-            let name = tokio::select! {
-                _ = int.recv() => "SIGINT",
-                _ = term.recv() => "SIGTERM",
-            };
-            let _ = tx.send(Some(name));
-            // Keep the handlers (and the sender) alive: later signals are absorbed.
-            loop {
-                tokio::select! {
-                    _ = int.recv() => {}
-                    _ = term.recv() => {}
-                }
-            }
-        });
-        Ok(Interrupt { rx })
-    }
-
-    /// The signal received so far, if any.
-    pub fn fired(&self) -> Option<&'static str> {
-        *self.rx.borrow()
-    }
-
-    /// Wait for a signal.
-    pub async fn wait(&mut self) -> &'static str {
-        match self.rx.wait_for(Option::is_some).await {
-            Ok(v) => v.unwrap_or("signal"),
-            Err(_) => std::future::pending().await,
-        }
-    }
-}
+pub use crate::signals::Interrupt;

@@ -156,16 +156,7 @@ pub fn summarize(
         forged_rejected: rejections.get(&Rejection::Forged).copied().unwrap_or(0),
         tampered_rejected: rejections.get(&Rejection::Tampered).copied().unwrap_or(0),
         expired_rejected: rejections.get(&Rejection::Expired).copied().unwrap_or(0),
-        bad_admitted: checked
-            .bad_admitted
-            .iter()
-            .map(|(ticket, server, t_us, reason)| BadAdmitted {
-                ticket: ticket.clone(),
-                server: *server,
-                t_us: *t_us,
-                reason: *reason,
-            })
-            .collect(),
+        bad_admitted: super::bad_admitted(checked),
     }
 }
 
