@@ -204,20 +204,31 @@ pub fn notes(summary: &Summary) -> String {
         );
         text.push_str(&wrap(&line, " ", 80, 0));
     }
-    text.push_str("\nlatency in ms (client-observed: submission → decision) and throughput:");
+    text.push_str("\nlatency seen by users, ms, and throughput (decided/s after the warm-up):");
+    // A summary without the users' figures (an old one) falls back to what it has.
+    fn client<'a>(c: &'a Stats, fallback: &'a Stats) -> &'a Stats {
+        if c.p50.is_some() {
+            c
+        } else {
+            fallback
+        }
+    }
     let rows = summary
         .runs
         .iter()
         .map(|r| {
-            let t = throughput(r.tickets, r.undecided, r.duration_ms);
-            (r.label(), &r.latency_ms, t)
+            let t = r
+                .throughput_per_s
+                .or_else(|| throughput(r.tickets, r.undecided, r.duration_ms));
+            (r.label(), client(&r.client_latency_ms, &r.latency_ms), t)
         })
-        .chain(
-            summary
-                .baselines
-                .iter()
-                .map(|b| (b.protocol.to_string(), &b.latency_ms, b.throughput_per_s)),
-        )
+        .chain(summary.baselines.iter().map(|b| {
+            (
+                b.protocol.to_string(),
+                client(&b.client_latency_ms, &b.latency_ms),
+                b.throughput_per_s,
+            )
+        }))
         .collect::<Vec<_>>();
     let width = rows.iter().map(|r| r.0.chars().count()).max().unwrap_or(0);
     for (label, ms, t) in rows {
