@@ -18,9 +18,10 @@ table1: build
 table1-sim: build
 	./target/release/ticketlab run scenarios/table1.toml --sim
 
-# Not a test: a measurement. Table 1's protocols with real processes (n = 5, δ = 0.001 ms,
-# 20,000 tickets per run) at 1, 16, 64 and 256 tickets in flight: throughput (tickets/s) and
-# latency p50/p99 per point, with the machine; writes results/bench/bench.csv and bench.json.
+# Not a test: a measurement. Table 1's protocols with real processes (n = 5, δ = 0, 20,000
+# tickets per run) at 1, 16, 64 and 256 tickets in flight: throughput (tickets/s) and latency
+# p50/p99 per point, with the machine; writes results/bench/bench.csv and bench.json. Then the
+# saturation sweep (open loop, offered load → throughput, p99): results/bench/saturation/.
 bench: build
 	./target/release/ticketlab bench
 

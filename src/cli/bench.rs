@@ -1,6 +1,6 @@
 //! `ticketlab bench` (hidden; `make bench`): the real-process runtime's throughput and latency,
 //! measured — never a test. Every protocol of Table 1 runs on a fresh local cluster (the built-in
-//! Table 1 scenario, n = 5) at every point of a grid of scenario keys — by default δ (0.001 ms)
+//! Table 1 scenario, n = 5) at every point of a grid of scenario keys — by default δ (0 ms)
 //! × tickets in flight (1, 16, 64, 256; a closed loop, think 0) — one after the other on this
 //! machine, in one invocation. Per point it prints and writes (`bench.csv`, `bench.json` with the
 //! machine it ran on, under `--out`, default `results/bench/`):
@@ -33,7 +33,7 @@ pub(super) struct BenchArgs {
     #[arg(long, value_delimiter = ',', default_values_t = vec![1, 16, 64, 256])]
     in_flight: Vec<u32>,
     /// δ values, in ms, one point each.
-    #[arg(long, value_delimiter = ',', default_values_t = vec![0.001])]
+    #[arg(long, value_delimiter = ',', default_values_t = vec![0.0])]
     delta_ms: Vec<f64>,
     /// Tickets per run.
     #[arg(long, default_value_t = 20_000)]
@@ -235,15 +235,19 @@ fn table(axes: &[Axis], rows: &[Row]) -> comfy_table::Table {
     let mut t = comfy_table::Table::new();
     t.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
     let mut header = vec!["protocol".to_string()];
-    header.extend(axes.iter().map(|a| a.column.to_string()));
+    header.extend(axes.iter().map(|a| match a.column {
+        "delta_ms" => "δ ms".to_string(),
+        "in_flight" => "in flight".to_string(),
+        other => other.to_string(),
+    }));
     header.extend(
         [
             "tickets/s",
             "p50 ms",
             "p99 ms",
-            "latency of",
-            "msgs/ticket (theory)",
-            "violations",
+            "of",
+            "msgs (theory)",
+            "viol.",
         ]
         .map(String::from),
     );
@@ -473,7 +477,58 @@ fn saturation(args: &BenchArgs, protocols: &[ProtocolKind]) -> anyhow::Result<Ex
     );
     let (file, text) = super::scenario_text(&run)?;
     let axes = super::sweep::axes(&run, &file, &text)?;
-    super::sweep::sweep(&run, &file, &text, axes)
+    let code = super::sweep::sweep(&run, &file, &text, axes)?;
+    let csv_path = args.out.join("saturation").join("sweep.csv");
+    if let Ok(csv) = std::fs::read_to_string(&csv_path) {
+        println!("saturation (open loop): offered load → throughput and the users' latency");
+        println!("{}", saturation_table(&csv));
+    }
+    Ok(code)
+}
+
+/// The saturation sweep's `sweep.csv` as a short table: offered load, throughput, the users'
+/// latency p50/p99, messages per ticket, violations.
+fn saturation_table(csv: &str) -> comfy_table::Table {
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap_or_default().split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name);
+    let mut t = comfy_table::Table::new();
+    t.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
+    t.set_header(vec![
+        "protocol",
+        "rate",
+        "offered/s",
+        "decided/s",
+        "p50 ms",
+        "p99 ms",
+        "msgs/ticket",
+        "viol.",
+    ]);
+    let columns = [
+        "protocol",
+        "workload.rate",
+        "offered_per_s",
+        "throughput_per_s",
+        "client_latency_ms_p50",
+        "client_latency_ms_p99",
+        "messages_per_ticket",
+        "violations",
+    ];
+    for line in lines {
+        let fields: Vec<&str> = line.split(',').collect();
+        let cell = |name: &str| {
+            let v = col(name).and_then(|i| fields.get(i)).copied().unwrap_or("");
+            match v.parse::<f64>() {
+                Ok(x) if name.ends_with("_per_s") => format!("{x:.0}"),
+                Ok(x) if name.contains("latency") || name.starts_with("messages") => {
+                    format!("{x:.2}")
+                }
+                _ => v.to_string(),
+            }
+        };
+        t.add_row(columns.map(cell).to_vec());
+    }
+    t
 }
 
 #[cfg(test)]
