@@ -9,7 +9,7 @@
 //! stays within theory + a wide margin.
 
 mod common;
-use common::procs::processes_with;
+use common::procs::{assert_none_left, processes_with};
 
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
@@ -40,19 +40,6 @@ fn stderr(o: &Output) -> String {
 /// A run id nobody else uses (the test binary's pid + a per-test tag).
 fn run_id(tag: &str) -> String {
     format!("e2e{}{tag}", std::process::id())
-}
-
-/// No process of the run is left (allowing a moment for processes the kernel is killing).
-fn assert_no_leftovers(run_id: &str) {
-    let until = Instant::now() + Duration::from_secs(3);
-    loop {
-        let left = processes_with(run_id);
-        if left.is_empty() {
-            return;
-        }
-        assert!(Instant::now() < until, "processes left behind: {left:?}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 fn summary(dir: &Path) -> Value {
@@ -95,7 +82,7 @@ fn table1_with_real_processes_counts_exactly_and_latency_is_at_least_theory() {
     ]);
     let o = output(c);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert_no_leftovers(&id);
+    assert_none_left(&id);
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["mode"], "processes");
     assert_eq!(v["complete"], true);
@@ -164,7 +151,7 @@ crash = [2]
         &["crash.toml", "--format", "json", "--out", "out"],
     ));
     assert!(o.status.success(), "{}", stderr(&o));
-    assert_no_leftovers(&id);
+    assert_none_left(&id);
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["complete"], true);
     for run in v["runs"].as_array().unwrap() {
@@ -247,7 +234,7 @@ crash = [2]
         &["held.toml", "--format", "json", "--out", "out"],
     ));
     assert!(o.status.success(), "{}", stderr(&o));
-    assert_no_leftovers(&id);
+    assert_none_left(&id);
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
     let run = &v["runs"][0];
     assert_eq!(run["violations"].as_array().unwrap().len(), 0, "{run}");
@@ -342,7 +329,7 @@ fn ctrl_c_kills_the_cluster_and_writes_partial_results() {
     // SAFETY: kill(2) on our own child.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     let status = child.wait().unwrap();
-    assert_no_leftovers(&id);
+    assert_none_left(&id);
     assert_eq!(status.code(), Some(130), "{}", stderr.join().unwrap());
     let s = summary(dir.path());
     assert_eq!(s["complete"], false);
@@ -362,7 +349,7 @@ fn kill_9_of_the_orchestrator_leaves_no_server_behind() {
     // connection with the portable build (don't wait for stderr: the servers hold it too).
     child.kill().unwrap();
     child.wait().unwrap();
-    assert_no_leftovers(&id);
+    assert_none_left(&id);
 }
 
 #[test]
@@ -383,7 +370,7 @@ fn crash_on_event_kills_the_server_right_after_its_accept_as_in_the_simulator() 
     ]);
     let o = output(c);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert_no_leftovers(&id);
+    assert_none_left(&id);
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
     for run in v["runs"].as_array().unwrap() {
         let name = run["protocol"].as_str().unwrap();
@@ -455,7 +442,7 @@ pause = [3]
         &["pause.toml", "--format", "json", "--out", "out"],
     ));
     assert!(o.status.success(), "{}", stderr(&o));
-    assert_no_leftovers(&id);
+    assert_none_left(&id);
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
     let run = &v["runs"][0];
     assert_eq!(v["complete"], true);
@@ -530,7 +517,7 @@ fn explore_with_real_processes_checks_every_run_and_leaves_nothing_behind() {
     assert_eq!(v["runs"], 4);
     assert_eq!(v["violations"], 0);
     assert!(v["failures"].as_array().unwrap().is_empty());
-    assert_no_leftovers(&needle);
+    assert_none_left(&needle);
 }
 
 /// A Byzantine server in processes mode, under both Byzantine-tolerant protocols: the adversary
@@ -565,7 +552,7 @@ fn a_byzantine_server_runs_as_a_real_process_and_its_accepts_stay_apart() {
     );
     let o = output(c);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert_no_leftovers(&id);
+    assert_none_left(&id);
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["mode"], "processes");
     for (run, protocol) in v["runs"]
@@ -608,7 +595,7 @@ fn bench_prints_and_writes_one_row_per_protocol_and_point() {
         .output()
         .expect("the binary runs");
     assert!(o.status.success(), "{}", stderr(&o));
-    assert_no_leftovers(&id);
+    assert_none_left(&id);
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(stdout.starts_with("machine: "), "{stdout}");
     assert!(

@@ -5,7 +5,7 @@
 //! line) and its own TMPDIR (their data folders), so leftovers are found.
 
 mod common;
-use common::procs::processes_with;
+use common::procs::{assert_none_left, processes_with};
 
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -50,15 +50,7 @@ fn stderr(o: &Output) -> String {
 
 /// No member of the run is left, and no data folder.
 fn assert_no_leftovers(dir: &Path, id: &str) {
-    let until = Instant::now() + Duration::from_secs(3);
-    loop {
-        let left = processes_with(id);
-        if left.is_empty() {
-            break;
-        }
-        assert!(Instant::now() < until, "processes left behind: {left:?}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    assert_none_left(id);
     let data: Vec<_> = std::fs::read_dir(dir.join("tmp"))
         .unwrap()
         .flatten()

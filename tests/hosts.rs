@@ -5,7 +5,7 @@
 //! process left. (On separate network stacks: `tests/netns.sh`, as root.)
 
 mod common;
-use common::procs::processes_with;
+use common::procs::assert_none_left;
 
 use serde_json::Value;
 use std::path::Path;
@@ -37,19 +37,6 @@ fn stderr(o: &Output) -> String {
 
 fn run_id(tag: &str) -> String {
     format!("hosts{}{tag}", std::process::id())
-}
-
-/// No process whose command line mentions `needle` is left (allowing a moment for the kernel).
-fn assert_gone(needle: &str) {
-    let until = Instant::now() + Duration::from_secs(3);
-    loop {
-        let left = processes_with(needle);
-        if left.is_empty() {
-            return;
-        }
-        assert!(Instant::now() < until, "processes left behind: {left:?}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 const SCENARIO: &str = r#"name = "hosts"
@@ -86,7 +73,7 @@ fn launched_through_a_template_servers_run_report_links_and_crash_by_order() {
         .iter()
         .any(|l| l["from"] == "orchestrator" && l["to"] == "s2"));
     assert!(links.iter().any(|l| l["from"] == "s3" && l["to"] == "s1"));
-    assert_gone(&id);
+    assert_none_left(&id);
 }
 
 #[test]
@@ -114,7 +101,7 @@ fn a_launch_command_that_fails_or_does_not_exist_is_a_setup_error() {
         assert!(t0.elapsed() < Duration::from_secs(10), "{:?}", t0.elapsed());
         // Partial results are written.
         assert!(dir.path().join("out/summary.json").exists());
-        assert_gone(&id);
+        assert_none_left(&id);
     }
 }
 
@@ -144,8 +131,8 @@ fn a_server_that_never_says_hello_times_out_and_nothing_is_left() {
     assert!(e.contains("sleep 107.31 #"), "{e}");
     assert!(took < Duration::from_secs(8), "{took:?}");
     assert!(dir.path().join("out/summary.json").exists());
-    assert_gone("107.31");
-    assert_gone(&id);
+    assert_none_left("107.31");
+    assert_none_left(&id);
 }
 
 #[test]

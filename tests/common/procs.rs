@@ -43,3 +43,20 @@ pub fn processes_with(needle: &str) -> Vec<(u32, String)> {
         .filter(|(pid, cmd)| *pid != std::process::id() && cmd.contains(needle))
         .collect()
 }
+
+/// No live process mentions `needle` on its command line, allowing a moment for processes the
+/// kernel is still killing; fails the test with the ones left otherwise.
+pub fn assert_none_left(needle: &str) {
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    loop {
+        let left = processes_with(needle);
+        if left.is_empty() {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < until,
+            "processes left behind: {left:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
