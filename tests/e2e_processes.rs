@@ -575,6 +575,15 @@ fn a_byzantine_server_runs_as_a_real_process_and_its_accepts_stay_apart() {
 
 /// `ticketlab bench` with tiny counts: the shape of what it prints and writes (its figures are
 /// measurements, not checked here).
+/// Whether an `etcd` binary is on PATH (or named by `TICKETLAB_ETCD`).
+fn which_etcd() -> bool {
+    if let Some(p) = std::env::var_os("TICKETLAB_ETCD") {
+        return std::path::Path::new(&p).is_file();
+    }
+    std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|d| d.join("etcd").is_file()))
+}
+
 #[test]
 fn bench_prints_and_writes_one_row_per_protocol_and_point() {
     let tmp = tempfile::tempdir().unwrap();
@@ -602,6 +611,26 @@ fn bench_prints_and_writes_one_row_per_protocol_and_point() {
         stdout.contains("tickets/s") && stdout.contains("p99 ms"),
         "{stdout}"
     );
+    // The saturation sweep: one row per offered load and protocol, offered load beside throughput.
+    let sweep = std::fs::read_to_string(tmp.path().join("b/saturation/sweep.csv")).unwrap();
+    assert_eq!(sweep.lines().count(), 1 + 5 * 2, "{sweep}");
+    assert!(
+        sweep.lines().next().unwrap().contains("offered_per_s"),
+        "{sweep}"
+    );
+    assert!(stdout.contains("offered/s"), "{stdout}");
+    // With etcd installed, the comparison row and its ratios; without, a line saying why not.
+    let etcd = tmp.path().join("b/etcd.json");
+    if which_etcd() {
+        let json: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&etcd).unwrap()).unwrap();
+        assert_eq!(json["etcd"]["accepted"], 12, "{json}");
+        assert_eq!(json["ratios"].as_array().map(Vec::len), Some(2), "{json}");
+        assert!(stdout.contains("× etcd"), "{stdout}");
+    } else {
+        assert!(!etcd.exists());
+        assert!(stderr(&o).contains("no etcd comparison"), "{}", stderr(&o));
+    }
     let csv = std::fs::read_to_string(tmp.path().join("b/bench.csv")).unwrap();
     let lines: Vec<Vec<&str>> = csv.lines().map(|l| l.split(',').collect()).collect();
     assert_eq!(lines.len(), 1 + 2 * 2, "{csv}");

@@ -40,9 +40,16 @@ pub(super) struct BenchArgs {
     tickets: u64,
     /// Offered loads (tickets/s, open loop, Poisson arrivals) of the saturation sweep, run after
     /// the closed-loop grid at the first δ: offered load → throughput and client latency, with
-    /// `sweep.csv` and `throughput.svg` under `OUT/saturation/`. `--rates ""` skips it.
+    /// `sweep.csv` and `throughput.svg` under `OUT/saturation/`.
     #[arg(long, value_delimiter = ',', default_values_t = vec![2_000, 5_000, 10_000, 20_000, 40_000])]
     rates: Vec<u32>,
+    /// Skip the saturation sweep.
+    #[arg(long)]
+    no_saturation: bool,
+    /// Skip the etcd comparison (run when the `etcd` binary is installed: the same workload at
+    /// the largest in-flight count against a real etcd cluster of n members).
+    #[arg(long)]
+    no_etcd: bool,
     /// Protocols to measure (default: Table 1's).
     #[arg(long, value_delimiter = ',')]
     protocols: Vec<String>,
@@ -83,6 +90,9 @@ fn axes(args: &BenchArgs) -> Vec<Axis> {
         },
     ]
 }
+
+/// One point of the grid: (column, key, value) per axis.
+type Point = Vec<(&'static str, &'static str, String)>;
 
 /// Every combination of the axes' values (the first axis slowest), as (column, key, value).
 fn grid(axes: &[Axis]) -> Vec<Vec<(&'static str, &'static str, String)>> {
@@ -159,6 +169,9 @@ pub(super) struct Row {
     /// First submission to last decision, ms.
     interval_ms: f64,
     tickets_per_s: f64,
+    /// The summary's `throughput_per_s`: decided per second after the warm-up (the figure the
+    /// etcd comparison uses for both sides).
+    throughput_per_s: Option<f64>,
     /// "client" (the users' latency) or "servers" (submission to decision at the server).
     latency_source: &'static str,
     p50_ms: Option<f64>,
@@ -217,6 +230,7 @@ fn row(
         decided,
         interval_ms: interval.map_or(0.0, |i| i as f64 / 1000.0),
         tickets_per_s: interval.map_or(0.0, |i| decided as f64 * 1e6 / i as f64),
+        throughput_per_s: summary.throughput_per_s,
         latency_source,
         p50_ms,
         p99_ms,
@@ -426,16 +440,114 @@ pub(super) fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     };
-    if args.rates.is_empty() {
+    drop(procs);
+    if !args.no_etcd {
+        etcd_comparison(&args, &points, &rows)?;
+    }
+    if args.no_saturation || args.rates.is_empty() {
         return Ok(closed);
     }
-    drop(procs);
     let open = saturation(&args, &protocols)?;
     Ok(if open == ExitCode::SUCCESS {
         closed
     } else {
         open
     })
+}
+
+/// The same users against a real etcd cluster (the `etcd` baseline row) at the grid's last
+/// point (the largest in-flight count), and each protocol's throughput as a multiple of etcd's —
+/// both the summaries' `throughput_per_s` (after the warm-up), measured in this one invocation.
+/// Written to `OUT/etcd.json`. Without the `etcd` binary it says so and skips.
+fn etcd_comparison(
+    args: &BenchArgs,
+    points: &[(Point, Scenario)],
+    rows: &[Row],
+) -> anyhow::Result<()> {
+    let Some((point, scenario)) = points.last() else {
+        return Ok(());
+    };
+    let etcd = match crate::etcd::Etcd::new(
+        format!("tlbenchetcd{}", std::process::id()),
+        show_progress(),
+    ) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("ticketlab bench: no etcd comparison: {e:#}");
+            return Ok(());
+        }
+    };
+    let label: Vec<String> = point.iter().map(|(c, _, v)| format!("{c} {v}")).collect();
+    eprintln!(
+        "ticketlab bench: etcd baseline at {} (n = {}, {} tickets)",
+        label.join(", "),
+        scenario.cluster.servers,
+        args.tickets
+    );
+    let seed = scenario.seed.unwrap_or(42);
+    let r = etcd.run(scenario, seed);
+    if let Some(stop) = r.stop {
+        return match stop {
+            Stop::Interrupted(sig) => anyhow::bail!("interrupted by {sig}"),
+            Stop::Failed(e) => Err(e.context("the etcd baseline")),
+        };
+    }
+    let facts = report::baseline::StoreFacts {
+        store: r.extra.version.replace(" Version:", ""),
+        transactions: r.extra.transactions,
+        retries: r.extra.retries,
+        failed: r.extra.failed,
+    };
+    let b =
+        report::baseline::summarize(scenario, crate::scenario::Baseline::Etcd, &r.output, &facts);
+    let here: Vec<(String, String)> = point
+        .iter()
+        .map(|(c, _, v)| (c.to_string(), v.clone()))
+        .collect();
+    let mut t = comfy_table::Table::new();
+    t.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
+    t.set_header(vec![
+        "row",
+        "decided/s",
+        "p50 ms",
+        "p99 ms",
+        "× etcd",
+        "viol.",
+    ]);
+    let mut ratios = Vec::new();
+    for r in rows.iter().filter(|r| r.point == here) {
+        let ratio = match (r.throughput_per_s, b.throughput_per_s) {
+            (Some(p), Some(e)) if e > 0.0 => Some(p / e),
+            _ => None,
+        };
+        ratios.push((r.protocol.clone(), ratio));
+        t.add_row(vec![
+            r.protocol.clone(),
+            r.throughput_per_s.map_or("—".into(), |v| format!("{v:.0}")),
+            ms(r.p50_ms),
+            ms(r.p99_ms),
+            ratio.map_or("—".into(), |v| format!("{v:.1}")),
+            r.violations.to_string(),
+        ]);
+    }
+    t.add_row(vec![
+        format!("etcd ({})", facts.store),
+        b.throughput_per_s.map_or("—".into(), |v| format!("{v:.0}")),
+        ms(b.client_latency_ms.p50),
+        ms(b.client_latency_ms.p99),
+        "1.0".into(),
+        b.violations.len().to_string(),
+    ]);
+    println!(
+        "etcd baseline at {}: decided/s after the warm-up, the users' latency",
+        label.join(", ")
+    );
+    println!("{t}");
+    let path = args.out.join("etcd.json");
+    let json = serde_json::json!({ "point": here, "etcd": b, "ratios": ratios });
+    std::fs::write(&path, format!("{}\n", serde_json::to_string_pretty(&json)?))
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
 }
 
 /// The saturation sweep: `ticketlab run` swept over `workload.rate` (open loop) on the built-in
