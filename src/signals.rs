@@ -48,3 +48,17 @@ impl Interrupt {
         }
     }
 }
+
+/// A current-thread tokio runtime with the SIGINT/SIGTERM watch installed in it: what a runtime
+/// that runs real processes (the cluster's servers, the etcd members) starts with.
+pub fn runtime_with_interrupt() -> anyhow::Result<(tokio::runtime::Runtime, Interrupt)> {
+    use anyhow::Context;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the tokio runtime")?;
+    let interrupt = rt
+        .block_on(async { Interrupt::install() })
+        .context("cannot install the SIGINT/SIGTERM handlers")?;
+    Ok((rt, interrupt))
+}

@@ -116,13 +116,7 @@ impl Etcd {
     pub fn new(run_id: String, progress: bool) -> anyhow::Result<Self> {
         let binary = binary()?;
         let version = version(&binary)?;
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .context("cannot start the tokio runtime")?;
-        let interrupt = rt
-            .block_on(async { Interrupt::install() })
-            .context("cannot install the SIGINT/SIGTERM handlers")?;
+        let (rt, interrupt) = crate::signals::runtime_with_interrupt()?;
         Ok(Etcd {
             rt,
             binary,

@@ -36,7 +36,6 @@ pub mod wire;
 use crate::lab::{self, RunResult, Runtime};
 use crate::protocol::{ProtocolKind, ServerId};
 use crate::scenario::{Mode, Scenario};
-use anyhow::Context;
 
 /// Real local processes as a [`Runtime`]: one current-thread tokio runtime and one SIGINT/SIGTERM
 /// watch per `ticketlab` invocation; each run spawns a fresh cluster. Runs happen one at a time
@@ -52,13 +51,7 @@ impl Processes {
     /// `progress` shows a bar per run on a terminal.
     pub fn new(run_id: String, progress: bool) -> anyhow::Result<Self> {
         raise_open_files();
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .context("cannot start the tokio runtime")?;
-        let interrupt = rt
-            .block_on(async { Interrupt::install() })
-            .context("cannot install the SIGINT/SIGTERM handlers")?;
+        let (rt, interrupt) = crate::signals::runtime_with_interrupt()?;
         Ok(Processes {
             rt,
             opts: RunOptions {
