@@ -63,14 +63,21 @@ fn stats(s: &Stats) -> [String; 5] {
     [opt(s.p50), opt(s.p90), opt(s.p99), opt(s.p999), opt(s.max)]
 }
 
-/// `r`'s CSV fields, in [`CSV_COLUMNS`] order.
-pub fn csv_fields(summary: &Summary, r: &RunSummary) -> Vec<String> {
-    let mut f = vec![
+/// The fields every CSV line starts with: the run's scenario, mode, n, δ and seed.
+fn run_fields(summary: &Summary) -> Vec<String> {
+    vec![
         summary.scenario.clone(),
         summary.mode.to_string(),
         summary.servers.to_string(),
         summary.delta_ms.to_string(),
         summary.seed.to_string(),
+    ]
+}
+
+/// `r`'s CSV fields, in [`CSV_COLUMNS`] order.
+pub fn csv_fields(summary: &Summary, r: &RunSummary) -> Vec<String> {
+    let mut f = run_fields(summary);
+    f.extend([
         r.protocol.name().to_string(),
         r.behaviour
             .map(|b| b.name().to_string())
@@ -80,7 +87,7 @@ pub fn csv_fields(summary: &Summary, r: &RunSummary) -> Vec<String> {
         r.rejected.to_string(),
         r.undecided.to_string(),
         r.violations.len().to_string(),
-    ];
+    ]);
     f.extend(stats(&r.latency_delta));
     f.extend(stats(&r.latency_ms));
     f.extend([
@@ -100,12 +107,8 @@ pub fn csv_fields(summary: &Summary, r: &RunSummary) -> Vec<String> {
 
 /// A baseline row's CSV fields: no δ, no messages, no theory (empty fields).
 pub fn baseline_csv_fields(summary: &Summary, b: &BaselineSummary) -> Vec<String> {
-    let mut f = vec![
-        summary.scenario.clone(),
-        summary.mode.to_string(),
-        summary.servers.to_string(),
-        summary.delta_ms.to_string(),
-        summary.seed.to_string(),
+    let mut f = run_fields(summary);
+    f.extend([
         b.protocol.name().to_string(),
         String::new(),
         b.tickets.to_string(),
@@ -113,7 +116,7 @@ pub fn baseline_csv_fields(summary: &Summary, b: &BaselineSummary) -> Vec<String
         b.rejected.to_string(),
         b.undecided.to_string(),
         b.violations.len().to_string(),
-    ];
+    ]);
     f.extend(std::iter::repeat_n(String::new(), 5));
     f.extend(stats(&b.latency_ms));
     f.extend([
