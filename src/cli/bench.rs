@@ -30,7 +30,7 @@ use std::process::ExitCode;
 #[derive(clap::Args, Debug)]
 pub(super) struct BenchArgs {
     /// Tickets in flight (the users' closed-loop concurrency), one point each.
-    #[arg(long, value_delimiter = ',', default_values_t = vec![1, 16, 64, 256])]
+    #[arg(long, value_delimiter = ',', default_values_t = vec![1, 16, 64, 256, 1024])]
     in_flight: Vec<u32>,
     /// δ values, in ms, one point each.
     #[arg(long, value_delimiter = ',', default_values_t = vec![0.0])]

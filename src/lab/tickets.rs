@@ -223,26 +223,75 @@ impl Verifier {
     /// Verify the text a user handed over at `now`: the bare ticket for the protocol, or why it is
     /// rejected (with the id it claims, for the history).
     pub fn check(&self, text: &str, now: Time) -> Result<Ticket, (Ticket, Rejection)> {
-        let Some(t) = SignedTicket::decode(text) else {
-            return Err((SignedTicket::id_of(text), Rejection::Tampered));
-        };
-        let Some(key) = &self.key else {
-            return Err((t.id, Rejection::Forged));
-        };
-        if t.key != self.id {
-            return Err((t.id, Rejection::Forged));
+        self.check_all(&[text], now)
+            .pop()
+            .expect("one verdict per text")
+    }
+
+    /// [`check`](Self::check) for several texts taken in together at `now`, one verdict each, in
+    /// order — the same verdicts, for about half the CPU per signature once a dozen are together:
+    /// the issuer's signatures are checked with Ed25519 batch verification
+    /// ([`ed25519_dalek::verify_batch`]); a batch that fails is split in halves until each bad
+    /// signature stands alone, so one tampered ticket costs its neighbours a few more checks, not
+    /// their verdicts. Forged tickets (another key's id) never enter a batch.
+    pub fn check_all(&self, texts: &[&str], now: Time) -> Vec<Result<Ticket, (Ticket, Rejection)>> {
+        let mut verdicts = Vec::with_capacity(texts.len());
+        // The tickets whose signature is to be checked: (verdict index, message, signature, expiry).
+        let mut signed = Vec::new();
+        for text in texts {
+            let verdict = match (SignedTicket::decode(text), &self.key) {
+                (None, _) => Err((SignedTicket::id_of(text), Rejection::Tampered)),
+                (Some(t), None) => Err((t.id, Rejection::Forged)),
+                (Some(t), Some(_)) if t.key != self.id => Err((t.id, Rejection::Forged)),
+                (Some(t), Some(_)) => {
+                    let m = message(&t.id, t.value, t.expiry);
+                    signed.push((verdicts.len(), m, Signature::from_bytes(&t.sig), t.expiry));
+                    Ok(t.id)
+                }
+            };
+            verdicts.push(verdict);
         }
-        let sig = Signature::from_bytes(&t.sig);
-        if key
-            .verify(&message(&t.id, t.value, t.expiry), &sig)
-            .is_err()
-        {
-            return Err((t.id, Rejection::Tampered));
+        if let Some(key) = &self.key {
+            let mut genuine = vec![false; signed.len()];
+            verify_split(key, &signed, &mut genuine);
+            for ((i, _, _, expiry), genuine) in signed.iter().zip(genuine) {
+                let v = &mut verdicts[*i];
+                if let Ok(id) = v {
+                    if !genuine {
+                        *v = Err((id.clone(), Rejection::Tampered));
+                    } else if now > *expiry {
+                        *v = Err((id.clone(), Rejection::Expired));
+                    }
+                }
+            }
         }
-        if now > t.expiry {
-            return Err((t.id, Rejection::Expired));
+        verdicts
+    }
+}
+
+/// Mark in `genuine` which of `signed`'s signatures `key` made: one batch verification for the
+/// lot, halves of a failed batch checked again, a lone signature on its own.
+fn verify_split(
+    key: &VerifyingKey,
+    signed: &[(usize, Vec<u8>, Signature, Time)],
+    genuine: &mut [bool],
+) {
+    match signed {
+        [] => {}
+        [(_, m, sig, _)] => genuine[0] = key.verify(m, sig).is_ok(),
+        _ => {
+            let messages: Vec<&[u8]> = signed.iter().map(|s| &s.1[..]).collect();
+            let sigs: Vec<Signature> = signed.iter().map(|s| s.2).collect();
+            let keys = vec![*key; signed.len()];
+            if ed25519_dalek::verify_batch(&messages, &sigs, &keys).is_ok() {
+                genuine.fill(true);
+            } else {
+                let half = signed.len() / 2;
+                let (g1, g2) = genuine.split_at_mut(half);
+                verify_split(key, &signed[..half], g1);
+                verify_split(key, &signed[half..], g2);
+            }
         }
-        Ok(t.id)
     }
 }
 
@@ -290,6 +339,60 @@ mod tests {
             Err((id, Rejection::Forged)),
             "another run's issuer is not this run's"
         );
+    }
+
+    #[test]
+    fn a_batch_gets_the_verdicts_of_one_by_one_checks_wherever_its_bad_tickets_sit() {
+        let issuer = Issuer::derive(3);
+        let v = issuer.verifier();
+        let mut texts = Vec::new();
+        for i in 0..40 {
+            let id = Ticket(format!("t{i}"));
+            texts.push(match i % 13 {
+                3 => issuer.credential(&id, Kind::Tampered).encode(),
+                7 => issuer.credential(&id, Kind::Forged).encode(),
+                9 => issuer.sign(&id, FARE, 10).encode(), // expired at 11
+                11 => format!("t{i}|garbage"),
+                _ => issuer.credential(&id, Kind::Genuine).encode(),
+            });
+        }
+        // Every prefix and a few windows: batches of 1..40 with the bad ones anywhere.
+        for (a, b) in [
+            (0, 40),
+            (0, 1),
+            (0, 2),
+            (3, 4),
+            (2, 5),
+            (0, 17),
+            (5, 40),
+            (13, 29),
+        ] {
+            let batch: Vec<&str> = texts[a..b].iter().map(String::as_str).collect();
+            let one_by_one: Vec<_> = batch.iter().map(|t| v.check(t, 11)).collect();
+            assert_eq!(v.check_all(&batch, 11), one_by_one, "tickets {a}..{b}");
+        }
+        let verdicts = v.check_all(&texts.iter().map(String::as_str).collect::<Vec<_>>(), 11);
+        let count = |r: Option<Rejection>| {
+            verdicts
+                .iter()
+                .filter(|v| v.as_ref().err().map(|e| e.1) == r)
+                .count()
+        };
+        assert_eq!(count(None), 28);
+        assert_eq!(count(Some(Rejection::Tampered)), 3 + 3);
+        assert_eq!(count(Some(Rejection::Forged)), 3);
+        assert_eq!(count(Some(Rejection::Expired)), 3);
+        // All genuine: one batch, all accepted.
+        let good: Vec<String> = (0..16)
+            .map(|i| {
+                issuer
+                    .credential(&Ticket(format!("g{i}")), Kind::Genuine)
+                    .encode()
+            })
+            .collect();
+        let good: Vec<&str> = good.iter().map(String::as_str).collect();
+        assert!(v.check_all(&good, 0).iter().all(Result::is_ok));
+        assert!(v.check_all(&[], 0).is_empty());
     }
 
     #[test]
