@@ -372,10 +372,11 @@ fn targeted_schedules_catch_the_bug_zoo_with_replayable_scenarios() {
 
 #[test]
 fn the_stale_ack_schedule_catches_ct_stale_ack_at_n5_and_spares_the_correct_protocols() {
-    // docs/PROTOCOLS.md §11: harmless below n = 5, and neither random faults nor the other
-    // schedules ever found it. `--nemesis targeted` runs stale-ack on seeds 4, 9, 14, …; measured
-    // (`explore --protocols ct-stale-ack --servers 5 --nemesis targeted --seeds 1000`): 111 of
-    // the 200 stale-ack runs fail, the first at seed 9.
+    // docs/PROTOCOLS.md §11: the round path (an older round's C-ACK of the same instance) is
+    // harmless below n = 5, and neither random faults nor the other schedules ever found it.
+    // `--nemesis targeted` runs stale-ack on seeds 4, 9, 14, …; measured (`explore --protocols
+    // ct-stale-ack --servers 5 --nemesis targeted --seeds 1000`): 111 of the 200 stale-ack runs
+    // fail, the first at seed 9.
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("zoo");
     let report = ticketlab::explore::campaign(

@@ -317,26 +317,8 @@ pub fn run(cfg: &Config, out: &Path, runtime: &dyn Runtime) -> anyhow::Result<Re
             ),
         );
     }
-    if let Some(note) = harmless_note(cfg) {
-        report.notes.push(note);
-    }
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
-}
-
-/// A bug-zoo variant that cannot break anything at this size: say so rather than let "no
-/// violation" read as a verdict on the variant.
-fn harmless_note(cfg: &Config) -> Option<String> {
-    (cfg.protocol == ProtocolKind::CtStaleAck && cfg.servers <= 4).then(|| {
-        format!(
-            "ct-stale-ack is harmless at n = {} (any n ≤ 4): a stale C-ACK always supports the value a \
-             real one would (proof in docs/PROTOCOLS.md §11), so no violation is expected here. \
-             It breaks E-1 only from n = 5, after six round changes in a precise order: see \
-             scenarios/zoo-ct-stale-ack.toml and `ticketlab explore --protocols ct-stale-ack \
-             --servers 5 --nemesis stale-ack`",
-            cfg.servers
-        )
-    })
 }
 
 /// One search over `model`'s tickets (the whole workload, or one independent ticket).

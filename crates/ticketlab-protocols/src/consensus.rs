@@ -65,8 +65,9 @@ use std::collections::{BTreeMap, BTreeSet};
 /// breaks a step of the locking argument above. Never set in a shipped protocol.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Flaw {
-    /// The coordinator counts a C-ACK of an *older* round toward its current proposal: an ACK
-    /// for an earlier value no longer proves that a majority locked this one.
+    /// The coordinator counts a C-ACK of an *older* round toward its current proposal — of an
+    /// earlier round of this instance, or of an earlier instance (its tally ignores the
+    /// instance): an ACK for an earlier value no longer proves that a majority locked this one.
     StaleAck,
     /// A coordinator of round r > 1 proposes without waiting for a majority of estimates (its
     /// own is enough): it may miss the value a majority locked in an earlier round.
@@ -359,6 +360,15 @@ impl Consensus {
         out: &mut Out,
     ) -> Option<Decision> {
         let k = instance_of(&msg)?;
+        if k < self.k && self.flaw == Some(Flaw::StaleAck) && matches!(msg, Msg::CAck { .. }) {
+            // The flaw: a late C-ACK of an earlier instance (every failure-free run has some)
+            // counted toward this instance's proposal.
+            if self.proposal.is_some() {
+                self.acks.insert(from);
+                return self.check_acks(out);
+            }
+            return None;
+        }
         if k < self.k {
             // Stale: help a process that is behind (never for C-ACK or DECIDE: those arrive late in
             // every failure-free run and need nothing).

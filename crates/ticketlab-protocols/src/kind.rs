@@ -22,7 +22,7 @@ pub enum ProtocolKind {
     #[serde(rename = "se-gb")]
     SeGb,
     /// Bug zoo: SE over CT-broadcast whose consensus coordinator counts C-ACKs of older rounds
-    /// (`consensus::Flaw::StaleAck`). Not in Table 1.
+    /// and earlier instances (`consensus::Flaw::StaleAck`). Not in Table 1.
     #[serde(rename = "ct-stale-ack")]
     CtStaleAck,
     /// Bug zoo: SE over CT-broadcast whose consensus coordinator of a round r > 1 proposes

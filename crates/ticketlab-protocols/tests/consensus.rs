@@ -591,6 +591,33 @@ fn zoo_stale_ack_counts_an_older_rounds_ack_toward_the_current_proposal() {
 }
 
 #[test]
+fn zoo_stale_ack_counts_an_earlier_instances_late_ack_toward_the_next_proposal() {
+    let (a, b) = ([m(1, 0, "a")], [m(2, 0, "b")]);
+    for flawed in [false, true] {
+        let mut s1 = Node::new(1, 3);
+        if flawed {
+            s1.c = Consensus::new(1, 3).with_flaw(Flaw::StaleAck);
+        }
+        s1.pending(&a);
+        s1.msg(2, Msg::CAck { k: 0, r: 1 });
+        // s3's ack of instance 0 still in flight when instance 1 starts; before the proposal
+        // it counts for nothing either way.
+        let early = s1.msg(3, Msg::CAck { k: 0, r: 1 });
+        assert_eq!(early, (vec![], None));
+        assert_eq!(s1.pending(&b), (sends(&[2, 3], propose(1, 1, &b)), None));
+        let late = s1.msg(3, Msg::CAck { k: 0, r: 1 });
+        if flawed {
+            // Own ack + instance 0's: "a majority" for b, which nobody else has seen.
+            let mut want = sends(&[2, 3], decide(1, &b));
+            want.push(DECIDED);
+            assert_eq!(late, (want, decision(1, &b)));
+        } else {
+            assert_eq!(late, (vec![], None), "the correct tally knows its instance");
+        }
+    }
+}
+
+#[test]
 fn zoo_early_propose_proposes_a_later_round_on_its_own_estimate_alone() {
     let a = [m(2, 0, "a")];
     let mut s2 = Node::new(2, 3);
