@@ -274,32 +274,37 @@ fn real_servers_reject_bad_tickets_before_their_protocol() {
     assert_eq!(ids(&refused), ids(&sim_refused));
 }
 
-/// What one verification costs on this machine (the server's work per submission in the process
-/// runtime): `cargo test --release --test tickets -- --ignored --nocapture`.
+/// What verification costs on this machine (the server's work per submission in the process
+/// runtime), one ticket at a time and in the batches a loaded server takes in together
+/// (`Verifier::check_all`), side by side: `cargo test --release --test tickets -- --ignored
+/// --nocapture`.
 #[test]
 #[ignore = "a measurement, not a test"]
 fn measure_the_cost_of_verification() {
     use ticketlab::lab::tickets::{Issuer, Kind};
     let issuer = Issuer::derive(42);
     let v = issuer.verifier();
-    let texts: Vec<String> = (0..2000)
+    let texts: Vec<String> = (0..2048)
         .map(|i| {
             issuer
                 .credential(&format!("t{i}").as_str().into(), Kind::Genuine)
                 .encode()
         })
         .collect();
-    let mut per = Vec::new();
-    for _ in 0..5 {
-        let start = std::time::Instant::now();
-        for t in &texts {
-            assert!(v.check(t, 0).is_ok());
+    let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+    for batch in [1, 4, 16, 64] {
+        let mut per = Vec::new();
+        for _ in 0..5 {
+            let start = std::time::Instant::now();
+            for chunk in texts.chunks(batch) {
+                assert!(v.check_all(chunk, 0).iter().all(Result::is_ok));
+            }
+            per.push(start.elapsed().as_secs_f64() * 1e6 / texts.len() as f64);
         }
-        per.push(start.elapsed().as_secs_f64() * 1e6 / texts.len() as f64);
+        per.sort_by(f64::total_cmp);
+        println!(
+            "verify, batches of {batch:>2}: median {:.1} µs per ticket (runs: {per:.1?})",
+            per[2]
+        );
     }
-    per.sort_by(f64::total_cmp);
-    println!(
-        "verify: median {:.1} µs per ticket (runs: {per:.1?})",
-        per[2]
-    );
 }

@@ -165,6 +165,16 @@ impl Consensus {
         }
     }
 
+    /// Whether new undelivered messages would act at once through [`set_pending`]
+    /// (Self::set_pending): the instance is idle (they start it) or this process coordinates
+    /// round 1 and has not proposed yet. Otherwise `pending` is only read when a round is entered,
+    /// so a caller may hand it over later — before its next call into this instance — with the
+    /// same outcome.
+    pub fn wants_pending(&self) -> bool {
+        !self.active
+            || (self.round == 1 && self.coordinator(1) == self.me && self.proposal.is_none())
+    }
+
     /// The caller's undelivered messages changed. Starts the current instance when there is
     /// something to order; lets the round-1 coordinator propose.
     pub fn set_pending(

@@ -13,6 +13,7 @@
 //!   (s_1) it is still 4(n−1) messages but only 2δ at s_1: it proposes at once and decides on the
 //!   majority of C-ACKs; the other servers deliver it after 3δ (docs/PROTOCOLS.md §5).
 
+use super::backlog::Backlog;
 use super::consensus::{Consensus, Decision};
 use super::fd::{FailureDetector, FdChange};
 use super::{
@@ -27,7 +28,9 @@ pub struct CtBroadcast {
     cons: Consensus,
     ids: MsgIds,
     /// Received, not yet delivered, in receipt order.
-    undelivered: Vec<AppMsg>,
+    undelivered: Backlog,
+    /// `undelivered` changed since consensus last got it ([`CtBroadcast::refresh`]).
+    stale: bool,
     delivered: BTreeSet<MsgId>,
     relayed: BTreeSet<MsgId>,
 }
@@ -38,7 +41,8 @@ impl CtBroadcast {
             fd: FailureDetector::new(cfg.me, cfg.n, cfg.heartbeat, cfg.suspect_after),
             cons: Consensus::new(cfg.me, cfg.n),
             ids: MsgIds::new(cfg.me),
-            undelivered: Vec::new(),
+            undelivered: Backlog::default(),
+            stale: false,
             delivered: BTreeSet::new(),
             relayed: BTreeSet::new(),
         }
@@ -51,11 +55,38 @@ impl CtBroadcast {
     }
 
     fn receive(&mut self, m: AppMsg) -> bool {
-        if self.delivered.contains(&m.id) || self.undelivered.iter().any(|u| u.id == m.id) {
+        if self.delivered.contains(&m.id) || !self.undelivered.push(m) {
             return false;
         }
-        self.undelivered.push(m);
+        self.stale = true;
         true
+    }
+
+    /// New undelivered messages: handed to consensus at once when they act at once
+    /// ([`Consensus::wants_pending`]: they start the instance, or the round-1 coordinator
+    /// proposes them), else just before consensus's next input ([`CtBroadcast::refresh`]) — the
+    /// same outcomes as handing over every change, without copying the whole backlog per message
+    /// received (which made a loaded server quadratic in its backlog).
+    fn offer(&mut self, out: &mut Out, delivered: &mut Vec<AppMsg>) {
+        if self.cons.wants_pending() {
+            self.stale = false;
+            let d = self
+                .cons
+                .set_pending(self.undelivered.to_vec(), &self.fd, out);
+            self.drive(d, out, delivered);
+        }
+    }
+
+    /// Bring consensus's copy of the undelivered messages up to date before an input. Only an
+    /// assignment: while the copy is stale, consensus does not want it at once (see `offer`),
+    /// and nothing but its own inputs changes that.
+    fn refresh(&mut self, out: &mut Out) {
+        if std::mem::take(&mut self.stale) {
+            let d = self
+                .cons
+                .set_pending(self.undelivered.to_vec(), &self.fd, out);
+            debug_assert!(d.is_none(), "a deferred pending acted at once");
+        }
     }
 
     /// Run consensus to quiescence from a first result: deliver each decision, restart the next
@@ -67,17 +98,21 @@ impl CtBroadcast {
             while let Some(d) = decision.take() {
                 for m in d.value {
                     if self.delivered.insert(m.id) {
-                        self.undelivered.retain(|u| u.id != m.id);
+                        self.undelivered.remove(&m.id);
                         delivered.push(m);
                     }
                 }
+                self.stale = false;
                 decision = self
                     .cons
-                    .set_pending(self.undelivered.clone(), &self.fd, out);
+                    .set_pending(self.undelivered.to_vec(), &self.fd, out);
                 inbox.extend(self.cons.take_future());
             }
             match inbox.pop_front() {
-                Some((from, msg)) => decision = self.cons.on_message(from, msg, &self.fd, out),
+                Some((from, msg)) => {
+                    self.refresh(out);
+                    decision = self.cons.on_message(from, msg, &self.fd, out);
+                }
                 None => break,
             }
         }
@@ -90,6 +125,7 @@ impl CtBroadcast {
                     out.send_others(&Msg::AbData(m.clone()));
                 }
             }
+            self.refresh(out);
             let d = self.cons.on_suspect(p, &self.fd, out);
             self.drive(d, out, delivered);
         }
@@ -108,10 +144,7 @@ impl AtomicBroadcast for CtBroadcast {
         };
         out.send_others(&Msg::AbData(m.clone()));
         self.receive(m);
-        let d = self
-            .cons
-            .set_pending(self.undelivered.clone(), &self.fd, out);
-        self.drive(d, out, delivered);
+        self.offer(out, delivered);
     }
 
     fn on_message(
@@ -128,14 +161,12 @@ impl AtomicBroadcast for CtBroadcast {
             Msg::Heartbeat => None,
             Msg::AbData(m) => {
                 if self.receive(m) {
-                    let d = self
-                        .cons
-                        .set_pending(self.undelivered.clone(), &self.fd, out);
-                    self.drive(d, out, delivered);
+                    self.offer(out, delivered);
                 }
                 None
             }
             m if m.is_consensus() => {
+                self.refresh(out);
                 let d = self.cons.on_message(from, m, &self.fd, out);
                 self.drive(d, out, delivered);
                 None

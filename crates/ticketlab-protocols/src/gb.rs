@@ -200,7 +200,7 @@ impl StageRules for GbStage {
         s.chks.clear();
         s.maj = None;
         s.fast_k.clear();
-        for m in b.undelivered.clone() {
+        for m in b.undelivered.to_vec() {
             if b.stopped {
                 break; // the rest stays undelivered and goes into the value
             }
@@ -236,7 +236,7 @@ impl GenericBroadcast {
         if self.delivered.contains(&id) || acks < self.rules.q {
             return;
         }
-        let Some(m) = self.undelivered.iter().find(|m| m.id == id).cloned() else {
+        let Some(m) = self.undelivered.get(&id).cloned() else {
             return;
         };
         self.deliver(m, delivered);

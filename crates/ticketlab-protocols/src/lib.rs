@@ -19,6 +19,7 @@
 //!   server→server message that crosses a link and is counted;
 //! - [`Effect::SetTimer`] replaces a pending timer with the same [`Timer`] id.
 
+pub mod backlog;
 pub mod consensus;
 pub mod ct;
 pub mod draw;

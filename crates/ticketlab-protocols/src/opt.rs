@@ -188,7 +188,7 @@ impl StageRules for OptStage {
             majority_fast: b.rules.majority_fast,
             ..OptStage::default()
         };
-        let left = b.undelivered.clone();
+        let left = b.undelivered.to_vec();
         if left.is_empty() {
             return;
         }

@@ -33,6 +33,7 @@
 //! Nothing here changes which messages are sent or in which order: it is the code the two
 //! broadcasts had in common, with the differences as hooks.
 
+use super::backlog::Backlog;
 use super::consensus::{instance_of, Consensus, Decision};
 use super::fd::{FailureDetector, FdChange};
 use super::{AppMsg, AtomicBroadcast, Body, Control, Msg, MsgId, MsgIds, NodeConfig, Note, Out};
@@ -79,7 +80,9 @@ pub struct Staged<R: StageRules> {
     /// Stage k stopped: the fast path is over for it, consensus k under way.
     pub(crate) stopped: bool,
     /// Received and not delivered, in receipt order.
-    pub(crate) undelivered: Vec<AppMsg>,
+    pub(crate) undelivered: Backlog,
+    /// Consensus k's value changed since consensus last got it ([`Staged::update_pending`]).
+    stale: bool,
     /// Delivered or undelivered: every message received so far.
     known: BTreeSet<MsgId>,
     pub(crate) delivered: BTreeSet<MsgId>,
@@ -109,7 +112,8 @@ impl<R: StageRules> Staged<R> {
             ids: MsgIds::new(cfg.me),
             stage: 0,
             stopped: false,
-            undelivered: Vec::new(),
+            undelivered: Backlog::default(),
+            stale: false,
             known: BTreeSet::new(),
             delivered: BTreeSet::new(),
             relayed: BTreeSet::new(),
@@ -162,9 +166,40 @@ impl<R: StageRules> Staged<R> {
         Some(v)
     }
 
-    /// Hand consensus k the current value, if the stage stopped and the value exists.
+    /// Consensus k's value changed (the stage stopped, a message arrived, the head exists):
+    /// hand it over at once when it acts at once ([`Consensus::wants_pending`]: it starts the
+    /// instance or the round-1 coordinator proposes it), else just before the next thing that
+    /// reads it or changes it ([`Staged::flush`]) — the same outcomes as handing over every
+    /// change, without building the whole value per message received (which made a loaded
+    /// server quadratic in its backlog).
     pub(crate) fn update_pending(&mut self, out: &mut Out) {
         if !self.stopped || !self.in_step() {
+            return;
+        }
+        self.stale = true;
+        if self.cons.wants_pending() {
+            self.flush(out);
+        }
+    }
+
+    /// [`Staged::flush`] where there is no effect sink: a stale value is one consensus did not
+    /// want at once, and only its own inputs (each after a flush) change that — handing it over
+    /// now is an assignment, with no effect and no decision.
+    fn flush_now(&mut self) {
+        let mut out = Out::new(self.me, self.n);
+        let decided = self.decided.len();
+        self.flush(&mut out);
+        debug_assert!(
+            out.effects.is_empty() && self.decided.len() == decided,
+            "a deferred value acted at once"
+        );
+    }
+
+    /// Hand consensus k the value if it changed since it last got it and exists. Called before
+    /// every consensus input and before a delivery takes a message out of the backlog, so
+    /// consensus always holds the value of the last `update_pending`.
+    fn flush(&mut self, out: &mut Out) {
+        if !std::mem::take(&mut self.stale) {
             return;
         }
         if let Some(v) = self.value() {
@@ -198,10 +233,15 @@ impl<R: StageRules> Staged<R> {
 
     /// Deliver m unless it already was; false if it was.
     pub(crate) fn deliver(&mut self, m: AppMsg, delivered: &mut Vec<AppMsg>) -> bool {
-        if !self.delivered.insert(m.id) {
+        if self.delivered.contains(&m.id) {
             return false;
         }
-        self.undelivered.retain(|u| u.id != m.id);
+        if self.stale {
+            // Consensus must hold the value as it was before this delivery (see `flush`).
+            self.flush_now();
+        }
+        self.delivered.insert(m.id);
+        self.undelivered.remove(&m.id);
         delivered.push(m);
         true
     }
@@ -238,6 +278,7 @@ impl<R: StageRules> Staged<R> {
             self.inbox.push_back((from, msg));
             return;
         }
+        self.flush(out);
         let d = self.cons.on_message(from, msg, &self.fd, out);
         self.push_decision(d);
     }
@@ -296,6 +337,7 @@ impl<R: StageRules> Staged<R> {
             }
             R::on_suspected(self, out);
             if self.in_step() {
+                self.flush(out);
                 let d = self.cons.on_suspect(p, &self.fd, out);
                 self.push_decision(d);
             }
