@@ -81,7 +81,7 @@ pub struct Decision {
     pub value: Vec<AppMsg>,
 }
 
-#[derive(Debug, Hash)]
+#[derive(Debug)]
 pub struct Consensus {
     me: ServerId,
     n: u16,
@@ -106,6 +106,12 @@ pub struct Consensus {
     pulled: BTreeSet<(ServerId, u64)>,
     /// A deliberate bug (bug zoo only).
     flaw: Option<Flaw>,
+}
+
+impl std::hash::Hash for Consensus {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.hash_with_pending(None, h);
+    }
 }
 
 /// The instance number of a consensus message, if it is one.
@@ -150,6 +156,50 @@ impl Consensus {
     /// The coordinator of round r (any instance).
     pub fn coordinator(&self, r: u32) -> ServerId {
         ((r.max(1) - 1) % u32::from(self.n)) as ServerId + 1
+    }
+
+    /// Hash the state as [`Hash`] does, but as if `pending` (when given) had been handed over
+    /// with [`set_pending`](Self::set_pending) while it [does not act at
+    /// once](Self::wants_pending): how a caller that hands its value over lazily hashes the
+    /// state it stands for (`check` merges states by these hashes).
+    pub fn hash_with_pending<H: std::hash::Hasher>(&self, pending: Option<&[AppMsg]>, h: &mut H) {
+        use std::hash::Hash;
+        // Every field, in declaration order (a new field does not compile until it is here).
+        let Consensus {
+            me,
+            n,
+            k,
+            active,
+            round,
+            locked,
+            ts,
+            pending: own,
+            estimates,
+            proposal,
+            acks,
+            decisions,
+            future,
+            pulled,
+            flaw,
+        } = self;
+        me.hash(h);
+        n.hash(h);
+        k.hash(h);
+        active.hash(h);
+        round.hash(h);
+        locked.hash(h);
+        ts.hash(h);
+        match pending {
+            Some(p) => p.hash(h),
+            None => own.hash(h),
+        }
+        estimates.hash(h);
+        proposal.hash(h);
+        acks.hash(h);
+        decisions.hash(h);
+        future.hash(h);
+        pulled.hash(h);
+        flaw.hash(h);
     }
 
     /// The current instance number.

@@ -22,7 +22,7 @@ use super::{
 use super::{Time, Timer};
 use std::collections::{BTreeSet, VecDeque};
 
-#[derive(Debug, Hash)]
+#[derive(Debug)]
 pub struct CtBroadcast {
     fd: FailureDetector,
     cons: Consensus,
@@ -33,6 +33,30 @@ pub struct CtBroadcast {
     stale: bool,
     delivered: BTreeSet<MsgId>,
     relayed: BTreeSet<MsgId>,
+}
+
+/// The state it stands for: consensus as if it held the undelivered messages already (a stale
+/// copy is handed over before consensus reads it, see `offer`), so states that differ only in
+/// when the copy is made hash alike.
+impl std::hash::Hash for CtBroadcast {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        let CtBroadcast {
+            fd,
+            cons,
+            ids,
+            undelivered,
+            stale,
+            delivered,
+            relayed,
+        } = self;
+        fd.hash(h);
+        let pending = stale.then(|| undelivered.to_vec());
+        cons.hash_with_pending(pending.as_deref(), h);
+        ids.hash(h);
+        undelivered.hash(h);
+        delivered.hash(h);
+        relayed.hash(h);
+    }
 }
 
 impl CtBroadcast {

@@ -68,7 +68,7 @@ pub trait StageRules: Debug + Send + Sized {
 }
 
 /// A staged broadcast: the common state, and the `rules`' own.
-#[derive(Debug, Hash)]
+#[derive(Debug)]
 pub struct Staged<R: StageRules> {
     pub(crate) me: ServerId,
     pub(crate) n: u16,
@@ -100,6 +100,52 @@ pub struct Staged<R: StageRules> {
     /// Byzantine servers the run declares (`NodeConfig::byzantine`): with any, the stage
     /// invariants are not asserted.
     byzantine: u16,
+}
+
+/// The state it stands for: consensus as if it held the current value already (a stale value is
+/// handed over before anything reads or changes it, see `update_pending`), so states that
+/// differ only in when it is handed over hash alike.
+impl<R: StageRules + std::hash::Hash> std::hash::Hash for Staged<R> {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        let Staged {
+            me,
+            n,
+            fd,
+            cons,
+            ids,
+            stage,
+            stopped,
+            undelivered,
+            stale,
+            known,
+            delivered,
+            relayed,
+            held,
+            future,
+            inbox,
+            decided,
+            rules,
+            byzantine,
+        } = self;
+        me.hash(h);
+        n.hash(h);
+        fd.hash(h);
+        let pending = if *stale { self.value() } else { None };
+        cons.hash_with_pending(pending.as_deref(), h);
+        ids.hash(h);
+        stage.hash(h);
+        stopped.hash(h);
+        undelivered.hash(h);
+        known.hash(h);
+        delivered.hash(h);
+        relayed.hash(h);
+        held.hash(h);
+        future.hash(h);
+        inbox.hash(h);
+        decided.hash(h);
+        rules.hash(h);
+        byzantine.hash(h);
+    }
 }
 
 impl<R: StageRules> Staged<R> {
