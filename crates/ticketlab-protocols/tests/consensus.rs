@@ -632,3 +632,74 @@ fn zoo_early_propose_proposes_a_later_round_on_its_own_estimate_alone() {
         "{e:?}"
     );
 }
+
+#[test]
+fn zoo_stale_ack_still_ignores_an_ack_of_a_round_it_has_not_reached() {
+    // The flaw counts acks of older rounds and instances, never of a later round.
+    let (a, b) = ([m(2, 0, "a")], [m(3, 0, "b")]);
+    let mut node = Node::new(2, 3);
+    node.c = Consensus::new(2, 3).with_flaw(Flaw::StaleAck);
+    let mut s2 = round2_coordinator_n3_with(node, &a);
+    s2.msg(3, estimate(0, 2, &b, 0));
+    assert_eq!(s2.msg(3, Msg::CAck { k: 0, r: 3 }), (vec![], None));
+}
+
+// ---------------------------------------------------------------------------------------------
+// State hashes (what `check` merges states by)
+
+fn hash_of(c: &Consensus) -> u64 {
+    use std::collections::hash_map::DefaultHasher;
+    use std::hash::{Hash, Hasher};
+    let mut h = DefaultHasher::new();
+    c.hash(&mut h);
+    h.finish()
+}
+
+fn hash_with(c: &Consensus, pending: Option<&[AppMsg]>) -> u64 {
+    use std::collections::hash_map::DefaultHasher;
+    use std::hash::Hasher;
+    let mut h = DefaultHasher::new();
+    c.hash_with_pending(pending, &mut h);
+    h.finish()
+}
+
+#[test]
+fn the_hash_tells_states_apart_and_hashes_a_pending_value_as_if_handed_over() {
+    let (a, b) = ([m(3, 0, "a")], [m(3, 0, "a"), m(3, 1, "b")]);
+    // s2, a participant of round 1: a new pending value is an assignment only.
+    let mut s2 = Node::new(2, 3);
+    let before = hash_of(&s2.c);
+    assert_eq!(hash_with(&s2.c, None), before);
+    s2.pending(&a);
+    assert!(!s2.c.wants_pending());
+    let with_a = hash_of(&s2.c);
+    assert_ne!(with_a, before, "a pending value is part of the state");
+    let as_if_b = hash_with(&s2.c, Some(&b));
+    assert_ne!(as_if_b, with_a);
+    s2.pending(&b);
+    assert_eq!(hash_of(&s2.c), as_if_b, "as if handed over = handed over");
+    // Another process with the same inputs hashes apart (its id is part of the state).
+    let mut s3 = Node::new(3, 3);
+    s3.pending(&b);
+    assert_ne!(hash_of(&s3.c), hash_of(&s2.c));
+}
+
+#[test]
+fn pending_is_wanted_at_once_only_when_idle_or_by_round1s_coordinator_before_it_proposes() {
+    let a = [m(1, 0, "a")];
+    let mut s1 = Node::new(1, 3);
+    assert!(s1.c.wants_pending(), "idle: a value starts the instance");
+    // Woken by a stray ack with nothing to propose: round 1's coordinator wants a value.
+    assert_eq!(s1.msg(2, Msg::CAck { k: 0, r: 1 }), (vec![], None));
+    assert!(s1.c.wants_pending());
+    s1.pending(&a);
+    assert!(!s1.c.wants_pending(), "proposed");
+    let mut s2 = Node::new(2, 3);
+    s2.pending(&a);
+    assert!(!s2.c.wants_pending(), "a round-1 participant");
+    s2.suspect(1);
+    assert!(
+        !s2.c.wants_pending(),
+        "round 2's coordinator reads it on entering"
+    );
+}

@@ -264,3 +264,101 @@ fn a_tick_lifts_a_suspicion_once_the_peer_is_heard_again_within_its_timeout() {
     let change = fd.tick(TIMEOUT + 4, &mut out);
     assert!(change.suspected.is_empty() && change.unsuspected.is_empty());
 }
+
+// ---------------------------------------------------------------------------------------------
+// The backlog handed to consensus lazily: the same effects as a copy per message
+
+#[test]
+fn an_idle_round1_coordinator_proposes_a_message_the_moment_it_arrives() {
+    let a = [m(2, 0, "a")];
+    let mut s1 = ct(1);
+    // A stray C-ACK wakes instance 0 with nothing to propose: s1 is round 1's coordinator,
+    // active, without a proposal.
+    assert_eq!(
+        msg(&mut s1, 1, 5, 2, Msg::CAck { k: 0, r: 1 }),
+        (vec![], vec![])
+    );
+    // The first message must be proposed at once, not when consensus next hears something.
+    let (e, d) = msg(&mut s1, 1, 10, 2, Msg::AbData(a[0].clone()));
+    assert_eq!(e, sends(&[2, 3], propose(&a)));
+    assert!(d.is_empty());
+}
+
+#[test]
+fn a_message_received_mid_instance_is_in_the_estimate_of_the_next_round() {
+    let (a, b, c) = (m(3, 0, "a"), m(3, 1, "b"), m(1, 0, "c"));
+    let mut s2 = ct(2);
+    // a starts instance 0 at s2 (a participant of round 1); b arrives while it runs.
+    assert_eq!(
+        msg(&mut s2, 2, 10, 3, Msg::AbData(a.clone())),
+        (vec![], vec![])
+    );
+    assert_eq!(
+        msg(&mut s2, 2, 11, 3, Msg::AbData(b.clone())),
+        (vec![], vec![])
+    );
+    // s2 suspects s1 and coordinates round 2: its own estimate must hold a and b.
+    let mut out = Out::new(2, 3);
+    let mut d = Vec::new();
+    s2.on_control(
+        12,
+        Control::Suspect {
+            server: 1,
+            until: u64::MAX,
+        },
+        &mut out,
+        &mut d,
+    );
+    let (e, _) = msg(
+        &mut s2,
+        2,
+        13,
+        3,
+        Msg::Estimate {
+            k: 0,
+            r: 2,
+            value: vec![c],
+            ts: 0,
+        },
+    );
+    let proposal = vec![a, b];
+    assert_eq!(
+        e,
+        sends(
+            &[1, 3],
+            Msg::Propose {
+                k: 0,
+                r: 2,
+                value: proposal
+            }
+        ),
+        "ties at ts 0 go to the lowest sender: s2's own estimate"
+    );
+}
+
+#[test]
+fn states_hash_as_what_they_stand_for_not_as_when_consensus_got_its_copy() {
+    use std::collections::hash_map::DefaultHasher;
+    use std::hash::{Hash, Hasher};
+    let hash = |b: &CtBroadcast| {
+        let mut h = DefaultHasher::new();
+        b.hash(&mut h);
+        h.finish()
+    };
+    let (a, b) = (m(3, 0, "a"), m(3, 1, "b"));
+    // s2 with a and b, consensus's copy not yet updated with b ...
+    let mut lazy = ct(2);
+    msg(&mut lazy, 2, 10, 3, Msg::AbData(a.clone()));
+    msg(&mut lazy, 2, 11, 3, Msg::AbData(b.clone()));
+    // ... and the same after an input that hands the copy over and changes nothing else (a
+    // decision pull from a process that thinks s2 is ahead).
+    let mut fresh = ct(2);
+    msg(&mut fresh, 2, 10, 3, Msg::AbData(a.clone()));
+    msg(&mut fresh, 2, 11, 3, Msg::AbData(b));
+    msg(&mut fresh, 2, 12, 3, Msg::CNack { k: 0, r: 0 });
+    assert_eq!(hash(&lazy), hash(&fresh));
+    // Different contents hash apart.
+    let mut one = ct(2);
+    msg(&mut one, 2, 10, 3, Msg::AbData(a));
+    assert_ne!(hash(&one), hash(&lazy));
+}
