@@ -141,3 +141,33 @@ fn a_send_to_no_server_goes_nowhere() {
     out.send(2, ticketlab_protocols::Msg::Heartbeat);
     assert_eq!(out.effects.len(), 1);
 }
+
+#[test]
+fn explanations_name_server_sets_in_braces() {
+    use ticketlab_protocols::servers_text;
+    assert_eq!(servers_text(&[1, 3]), "{s1, s3}");
+    assert_eq!(servers_text(&[]), "{}");
+    assert_eq!(servers_text(&std::collections::BTreeSet::from([5])), "{s5}");
+}
+
+#[test]
+fn a_tickets_draws_are_the_run_streams_moved_by_the_fnv1a_hash_of_its_id() {
+    use ticketlab_protocols::draw::SplitMix64;
+    // FNV-1a, 64 bits (the documented, build-stable construction).
+    let fnv = |s: &str| {
+        s.bytes().fold(0xCBF2_9CE4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01B3)
+        })
+    };
+    assert_eq!(fnv(""), 0xCBF2_9CE4_8422_2325);
+    assert_eq!(fnv("a"), 0xAF63_DC4C_8601_EC8C, "FNV-1a's published value for \"a\"");
+    for (seed, me, t) in [(1, 2, "t1"), (42, 5, "τ-7"), (0, 1, "")] {
+        let mut want = SplitMix64::new(seed ^ fnv(t), me);
+        want.next_u64();
+        let mut got = SplitMix64::for_ticket(seed, me, t);
+        let (a, b): (Vec<u64>, Vec<u64>) = (0..4).map(|_| (got.next_u64(), want.next_u64())).unzip();
+        assert_eq!(a, b, "{t}");
+    }
+    let first = |t: &str| SplitMix64::for_ticket(7, 1, t).next_u64();
+    assert_ne!(first("ab"), first("ba"), "order of the id's bytes matters");
+}

@@ -266,3 +266,21 @@ fn two_pe_minority_decides_on_floor_n_over_2_replies() {
     s1.on_message(2, 2, ack, &mut out);
     assert!(decided(&out), "two replies naming s1: accept in Phase 1");
 }
+
+#[test]
+fn only_the_quorum_locks_and_fleet_keep_tickets_independent() {
+    let independent: Vec<ProtocolKind> = ProtocolKind::ALL
+        .iter()
+        .copied()
+        .filter(|p| p.tickets_independent())
+        .collect();
+    assert_eq!(
+        independent,
+        vec![
+            ProtocolKind::QlockAmo,
+            ProtocolKind::QlockBackoff,
+            ProtocolKind::BqlockAmo,
+            ProtocolKind::BftFleet
+        ]
+    );
+}

@@ -495,3 +495,29 @@ fn staged_states_hash_as_what_they_stand_for() {
     let fresh = run(&[Msg::GbData(c), Msg::CNack { k: 0, r: 0 }]);
     assert_eq!(hash(&lazy), hash(&fresh));
 }
+
+/// Reports can be ahead of this process's own seq_k: counted when it appends that position —
+/// agreeing ones toward the fast path, a different message as a clash that stops the stage.
+#[test]
+fn opt_reports_ahead_of_the_own_sequence_count_when_it_gets_there() {
+    let (a, c) = (msg(2, 0, "a"), msg(3, 0, "c"));
+    let order = |pos, m: &AppMsg| Msg::OptOrder {
+        k: 0,
+        pos,
+        m: m.clone(),
+    };
+    // s2's report of a at position 0 arrives before a itself: s1 appends a there (the report
+    // counts) and one more report completes the fast path.
+    let mut b = OptBroadcast::new(&cfg(1, 3));
+    let (e, d) = feed(&mut b, 1, 3, 2, order(0, &a));
+    assert_eq!(e, sends(&[2, 3], order(0, &a)));
+    assert!(d.is_empty());
+    let (_, d) = feed(&mut b, 1, 3, 3, order(0, &a));
+    assert_eq!(d, vec![a.clone()], "s2's early report counted");
+    // s2 reports a again at position 1 (a is known: nothing is appended); s1 then appends c
+    // there: a clash, the stage stops.
+    assert_eq!(feed(&mut b, 1, 3, 2, order(1, &a)), (vec![], vec![]));
+    assert!(!b.is_stopped());
+    feed(&mut b, 1, 3, 3, Msg::OptData { k: 0, m: c });
+    assert!(b.is_stopped(), "s2 said a at position 1, s1 has c");
+}
