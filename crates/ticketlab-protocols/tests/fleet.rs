@@ -188,12 +188,18 @@ fn cfg(me: ServerId, n: u16, b: u16) -> NodeConfig {
     }
 }
 
+/// A bound on the deliveries of one run: the longest correct run of these tests (one of the 60
+/// racing seeds or the b-silent runs) delivers 1,104 messages; one past 20,000 never ends.
+const MAX_DELIVERIES: usize = 20_000;
+
 /// A cluster of `bft-fleet` state machines and the messages in flight between them.
 struct Net {
     nodes: Vec<Fleet>,
     flight: Vec<(ServerId, ServerId, Msg)>,
     decisions: Vec<(ServerId, Outcome)>,
     sent: usize,
+    /// Messages delivered so far (bounded by [`MAX_DELIVERIES`]).
+    delivered: usize,
     /// Servers whose messages are dropped, both ways (silent or crashed).
     mute: BTreeSet<ServerId>,
     rng: u64,
@@ -206,6 +212,7 @@ impl Net {
             flight: Vec::new(),
             decisions: Vec::new(),
             sent: 0,
+            delivered: 0,
             mute: BTreeSet::new(),
             rng: seed.wrapping_mul(6364136223846793005).wrapping_add(1),
         }
@@ -245,10 +252,21 @@ impl Net {
                 0
             };
             let (from, to, msg) = self.flight.remove(i);
-            let mut out = Out::new(to, self.nodes.len() as u16);
-            self.nodes[usize::from(to) - 1].on_message(0, from, msg, &mut out);
-            self.take(to, out);
+            self.deliver(from, to, msg);
         }
+    }
+
+    /// Hand `msg` to `to`, counting it: a run that needs more than [`MAX_DELIVERIES`] never
+    /// ends (rounds that do not progress, a scan that never completes), so it fails at once.
+    fn deliver(&mut self, from: ServerId, to: ServerId, msg: Msg) {
+        self.delivered += 1;
+        assert!(
+            self.delivered <= MAX_DELIVERIES,
+            "more than MAX_DELIVERIES = {MAX_DELIVERIES} deliveries: the run does not end"
+        );
+        let mut out = Out::new(to, self.nodes.len() as u16);
+        self.nodes[usize::from(to) - 1].on_message(0, from, msg, &mut out);
+        self.take(to, out);
     }
 }
 
@@ -264,8 +282,31 @@ fn a_solo_claimant_decides_itself_after_24_quorum_rpcs() {
     }
 }
 
+/// Run `f` on a thread of its own and fail if it has not finished within 10 s (these runs take
+/// about a second in a debug build): a handler that loops forever, which no bound on deliveries
+/// can stop, then fails the test instead of hanging it.
+fn bounded(f: impl FnOnce() + Send + 'static) {
+    let (done, wait) = std::sync::mpsc::channel();
+    let run = std::thread::spawn(move || {
+        f();
+        let _ = done.send(());
+    });
+    if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+        wait.recv_timeout(std::time::Duration::from_secs(10))
+    {
+        panic!("still running after 10 s: a handler loops forever");
+    }
+    if let Err(p) = run.join() {
+        std::panic::resume_unwind(p);
+    }
+}
+
 #[test]
 fn racing_claimants_agree_on_one_winner_under_random_orders() {
+    bounded(racing_claimants);
+}
+
+fn racing_claimants() {
     let mut winners = BTreeSet::new();
     for seed in 0..60 {
         let (n, claimants): (u16, &[ServerId]) = match seed % 3 {
@@ -299,6 +340,10 @@ fn racing_claimants_agree_on_one_winner_under_random_orders() {
 
 #[test]
 fn b_silent_servers_cost_nothing_but_their_answers() {
+    bounded(b_silent_servers);
+}
+
+fn b_silent_servers() {
     // n = 5, b = 1: quorums of ⌈(5+3)/2⌉ = 4; s5 never answers.
     for seed in 0..10 {
         let mut net = Net::new(5, 1, seed);
@@ -340,9 +385,7 @@ fn first_write() -> (Net, Msg) {
             net.flight.push((from, to, msg));
             continue;
         }
-        let mut out = Out::new(to, 4);
-        net.nodes[usize::from(to) - 1].on_message(0, from, msg, &mut out);
-        net.take(to, out);
+        net.deliver(from, to, msg);
     }
 }
 
@@ -618,9 +661,7 @@ fn each_quorum_rpc_has_a_new_number() {
                 seen.push(rpc);
             }
         }
-        let mut out = Out::new(to, 3);
-        net.nodes[usize::from(to) - 1].on_message(0, from, msg, &mut out);
-        net.take(to, out);
+        net.deliver(from, to, msg);
     }
     // 24 Q-RPCs, numbered 1, 2, …, 24.
     assert_eq!(seen, (1..=24).collect::<Vec<u32>>());

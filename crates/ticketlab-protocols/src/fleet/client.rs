@@ -203,7 +203,7 @@ impl Client {
         let ts = self.seen.clone();
         let certs = (1..=cx.sizes.n)
             .zip(&ts)
-            .filter(|&(_, &i)| i > 0)
+            // (An array not read, ts[k−1] = 0, has no element 0 to certify.)
             .filter_map(|(k, &i)| {
                 Some(Cert {
                     array: k,

@@ -264,17 +264,11 @@ impl Justifier {
                     pos: Pos::Main,
                     ..st
                 };
+                // A rescan ("return") goes back to `main`, whose action is tried here anyway.
                 for from in [st, main] {
                     match step(from, &obs) {
                         Action::Append { then, val } if then_matches(then, val, &e) => {
                             next.insert(then);
-                        }
-                        Action::Rescan { then } => {
-                            if let Action::Append { then, val } = step(then, &obs) {
-                                if then_matches(then, val, &e) {
-                                    next.insert(then);
-                                }
-                            }
                         }
                         Action::Coin { round } => {
                             let pick = match e.val {
