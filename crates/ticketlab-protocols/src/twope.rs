@@ -602,13 +602,18 @@ mod tests {
             },
             &mut out,
         );
+        // Its own Replies: the owners its NACKs named.
+        let why = "Phase 2: the walk stopped at (s2, Replies = {s2, s5}), its own message, with \
+                   Srvs = {s2, s5}; own Replies = {s5}";
         assert_eq!(
-            effects(&mut out),
+            out.drain()
+                .filter(|e| !matches!(e, Effect::Note { .. }))
+                .collect::<Vec<_>>(),
             vec![Effect::Decide {
                 ticket: t(),
                 outcome: Outcome::Accept,
                 phase: Some(2),
-                why: None
+                why: Some(why.to_string())
             }]
         );
     }

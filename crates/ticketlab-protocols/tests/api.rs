@@ -160,12 +160,17 @@ fn a_tickets_draws_are_the_run_streams_moved_by_the_fnv1a_hash_of_its_id() {
         })
     };
     assert_eq!(fnv(""), 0xCBF2_9CE4_8422_2325);
-    assert_eq!(fnv("a"), 0xAF63_DC4C_8601_EC8C, "FNV-1a's published value for \"a\"");
+    assert_eq!(
+        fnv("a"),
+        0xAF63_DC4C_8601_EC8C,
+        "FNV-1a's published value for \"a\""
+    );
     for (seed, me, t) in [(1, 2, "t1"), (42, 5, "τ-7"), (0, 1, "")] {
         let mut want = SplitMix64::new(seed ^ fnv(t), me);
         want.next_u64();
         let mut got = SplitMix64::for_ticket(seed, me, t);
-        let (a, b): (Vec<u64>, Vec<u64>) = (0..4).map(|_| (got.next_u64(), want.next_u64())).unzip();
+        let (a, b): (Vec<u64>, Vec<u64>) =
+            (0..4).map(|_| (got.next_u64(), want.next_u64())).unzip();
         assert_eq!(a, b, "{t}");
     }
     let first = |t: &str| SplitMix64::for_ticket(7, 1, t).next_u64();

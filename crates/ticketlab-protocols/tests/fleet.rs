@@ -282,7 +282,7 @@ fn a_solo_claimant_decides_itself_after_24_quorum_rpcs() {
     }
 }
 
-/// Run `f` on a thread of its own and fail if it has not finished within 10 s (these runs take
+/// Run `f` on a thread of its own and fail if it has not finished within 15 s (these runs take
 /// about a second in a debug build): a handler that loops forever, which no bound on deliveries
 /// can stop, then fails the test instead of hanging it.
 fn bounded(f: impl FnOnce() + Send + 'static) {
@@ -292,9 +292,9 @@ fn bounded(f: impl FnOnce() + Send + 'static) {
         let _ = done.send(());
     });
     if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
-        wait.recv_timeout(std::time::Duration::from_secs(10))
+        wait.recv_timeout(std::time::Duration::from_secs(15))
     {
-        panic!("still running after 10 s: a handler loops forever");
+        panic!("still running after 15 s: a handler loops forever");
     }
     if let Err(p) = run.join() {
         std::panic::resume_unwind(p);
