@@ -280,3 +280,33 @@ fn bad_bounds_and_unknown_protocols_are_clear_errors() {
         assert!(stderr(&o).contains(want), "{args:?}: {}", stderr(&o));
     }
 }
+
+#[test]
+fn racing_fleet_claimants_are_not_exhausted_and_check_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = ticketlab(
+        &[
+            "check",
+            "--protocol",
+            "bft-fleet",
+            "--submit",
+            "1,2",
+            "--max-states",
+            "3000",
+            "--out",
+            "o",
+        ],
+        dir.path(),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("not exhausted"), "{out}");
+    assert!(
+        out.contains("claimants racing") && out.contains("lone claim"),
+        "{out}"
+    );
+    assert!(
+        out.lines().all(|l| l.chars().count() <= 80),
+        "fits 80 columns: {out}"
+    );
+}

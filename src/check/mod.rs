@@ -317,8 +317,26 @@ pub fn run(cfg: &Config, out: &Path, runtime: &dyn Runtime) -> anyhow::Result<Re
             ),
         );
     }
+    if !report.exhausted && report.violation.is_none() {
+        if let Some(why) = unbounded_note(cfg) {
+            report.notes.push(why);
+        }
+    }
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
+}
+
+/// Why a protocol's space may not be exhausted at all, whatever the bounds: said next to "not
+/// exhausted" so that it does not read as a verdict in the making.
+fn unbounded_note(cfg: &Config) -> Option<String> {
+    let racing = cfg.submit.iter().any(|s| s.len() > 1);
+    (cfg.protocol == ProtocolKind::BftFleet && racing).then(|| {
+        "bft-fleet: claimants racing for one ticket make a space that grows ~1.5× per step \
+         (each Q-RPC completes on whichever quorum answers first, and Fleet's rounds have no \
+         bound: while claimants disagree a coin decides whether another follows); a lone claim \
+         (`--submit 1`) is exhausted in ~13 k states"
+            .to_string()
+    })
 }
 
 /// One search over `model`'s tickets (the whole workload, or one independent ticket).
@@ -655,36 +673,38 @@ pub fn render(r: &Report) -> String {
     t.set_width(80);
     t.set_content_arrangement(comfy_table::ContentArrangement::Dynamic);
     let mut text = format!("check: every interleaving of {} (BFS)\n{t}", r.protocol);
+    let mut notes: Vec<String> = Vec::new();
     if r.protocol.liveness_is_timed() {
-        text.push_str(&format!(
-            "\nnote: {}'s liveness rests on timing (a suspicion held for a heartbeat period, \
+        notes.push(format!(
+            "note: {}'s liveness rests on timing (a suspicion held for a heartbeat period, \
              or backoff in synchronous runs), which an untimed search cannot judge: safety \
              only; `explore` and the simulator check its liveness",
             r.protocol
         ));
     } else if !r.liveness_checked {
-        text.push_str(&format!(
-            "\nnote: {} crash(es) exceed {}'s fault model (max_faults({}) = {}): safety only, \
+        notes.push(format!(
+            "note: {} crash(es) exceed {}'s fault model (max_faults({}) = {}): safety only, \
              liveness is not a claim there",
             r.crashes, r.protocol, r.servers, r.max_faults
         ));
     }
     if r.timer_cuts > 0 {
-        text.push_str(&format!(
-            "\nnote: {} states had only timers left with their bound spent (--timers {} per \
+        notes.push(format!(
+            "note: {} states had only timers left with their bound spent (--timers {} per \
              server): exhausted within that bound, liveness not judged there",
             r.timer_cuts, r.timers
         ));
     }
     if !r.exhausted && r.violation.is_none() {
-        text.push_str(&format!(
-            "\nnot exhausted: a bound cut the search (depth {}, {} states, or memory); no \
+        notes.push(format!(
+            "not exhausted: a bound cut the search (depth {}, {} states, or memory); no \
              violation within them",
             r.depth_bound, r.max_states
         ));
     }
-    for note in &r.notes {
-        text.push_str(&format!("\nnote: {note}"));
+    notes.extend(r.notes.iter().map(|n| format!("note: {n}")));
+    for note in &notes {
+        text.push_str(&wrap(note, " ", 80, 2));
     }
     if let Some(v) = &r.violation {
         text.push_str(&format!(
