@@ -44,8 +44,9 @@ pub(super) enum Input {
     ControlClosed,
 }
 
-/// The most users' tickets verified in one batch: past a few dozen the CPU per signature hardly
-/// falls, while the first ticket of a batch waits for the whole batch's check.
+/// The most users' tickets taken in together (their signatures checked in batches of 16 by
+/// `Verifier::check_all`): more would hardly lower the CPU per ticket, while the first ticket
+/// taken in waits for the whole lot's checks.
 pub(super) const TICKET_BATCH: usize = 64;
 
 /// The node's side of one outgoing peer link.

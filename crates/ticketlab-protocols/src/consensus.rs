@@ -215,8 +215,8 @@ impl Consensus {
         }
     }
 
-    /// Whether new undelivered messages would act at once through [`set_pending`]
-    /// (Self::set_pending): the instance is idle (they start it) or this process coordinates
+    /// Whether new undelivered messages would act at once through
+    /// [`set_pending`](Self::set_pending): the instance is idle (they start it) or this process coordinates
     /// round 1 and has not proposed yet. Otherwise `pending` is only read when a round is entered,
     /// so a caller may hand it over later — before its next call into this instance — with the
     /// same outcome.
