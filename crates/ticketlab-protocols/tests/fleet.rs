@@ -9,6 +9,9 @@ use ticketlab_protocols::fleet::{
 };
 use ticketlab_protocols::{Effect, Msg, NodeConfig, Out, Outcome, Protocol, ServerId, Ticket};
 
+mod common;
+use common::{bounded, fleet_reply, fleet_requests};
+
 fn obs(last: &[Option<(u32, Val)>]) -> Obs {
     Obs {
         last: last.to_vec(),
@@ -282,25 +285,6 @@ fn a_solo_claimant_decides_itself_after_24_quorum_rpcs() {
     }
 }
 
-/// Run `f` on a thread of its own and fail if it has not finished within 15 s (these runs take
-/// about a second in a debug build): a handler that loops forever, which no bound on deliveries
-/// can stop, then fails the test instead of hanging it.
-fn bounded(f: impl FnOnce() + Send + 'static) {
-    let (done, wait) = std::sync::mpsc::channel();
-    let run = std::thread::spawn(move || {
-        f();
-        let _ = done.send(());
-    });
-    if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
-        wait.recv_timeout(std::time::Duration::from_secs(15))
-    {
-        panic!("still running after 15 s: a handler loops forever");
-    }
-    if let Err(p) = run.join() {
-        std::panic::resume_unwind(p);
-    }
-}
-
 #[test]
 fn racing_claimants_agree_on_one_winner_under_random_orders() {
     bounded(racing_claimants);
@@ -392,13 +376,7 @@ fn first_write() -> (Net, Msg) {
 fn answer(net: &mut Net, to: ServerId, from: ServerId, msg: Msg) -> Option<Reply> {
     let mut out = Out::new(to, 4);
     net.nodes[usize::from(to) - 1].on_message(0, from, msg, &mut out);
-    out.effects.into_iter().find_map(|e| match e {
-        Effect::Send {
-            msg: Msg::FlReply { rep, .. },
-            ..
-        } => Some(rep),
-        _ => None,
-    })
+    fleet_reply(out.effects)
 }
 
 #[test]
@@ -602,23 +580,7 @@ fn an_answer_to_another_rpc_or_with_a_bad_signature_does_not_count() {
         rpc,
         rep: Reply::Echo { sig: sig.clone() },
     };
-    let commits = |effects: &[Effect]| {
-        effects
-            .iter()
-            .filter(|e| {
-                matches!(
-                    e,
-                    Effect::Send {
-                        msg: Msg::FlRequest {
-                            req: Request::Commit { .. },
-                            ..
-                        },
-                        ..
-                    }
-                )
-            })
-            .count()
-    };
+    let commits = |effects: &[Effect]| fleet_requests(effects, "FL-COMMIT");
     assert_eq!(commits(&feed(&mut net, 1, 4, echo(rpc + 7))), 0);
     // s2's genuine echo makes two with s1's own: below the quorum of 3.
     let to_s2 = net

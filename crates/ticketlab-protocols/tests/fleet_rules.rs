@@ -18,6 +18,9 @@ use std::collections::VecDeque;
 use ticketlab_protocols::fleet::{Cert, Entry, Fleet, Justifier, Reply, Request, Stamped, Val};
 use ticketlab_protocols::{Effect, Msg, NodeConfig, Out, Outcome, Protocol, ServerId};
 
+mod common;
+use common::{bounded, fleet_reply, fleet_requests};
+
 const N: u16 = 5;
 const B: u16 = 1;
 
@@ -115,25 +118,6 @@ fn gather(j: ServerId, i: u32, ts: &[u32], d: &[u32]) -> Vec<u8> {
 
 fn flip(round: u32) -> Vec<u8> {
     head(b"flip", 0, round)
-}
-
-/// Run `f` on a thread of its own and fail if it has not finished within 10 s (each run here
-/// takes well under a second in a debug build): a handler that loops forever then fails the
-/// test instead of hanging it.
-fn bounded(f: impl FnOnce() + Send + 'static) {
-    let (done, wait) = std::sync::mpsc::channel();
-    let run = std::thread::spawn(move || {
-        f();
-        let _ = done.send(());
-    });
-    if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
-        wait.recv_timeout(std::time::Duration::from_secs(10))
-    {
-        panic!("still running after 10 s: a handler loops forever");
-    }
-    if let Err(p) = run.join() {
-        std::panic::resume_unwind(p);
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -465,21 +449,7 @@ fn three_gathers() -> (Lab, Msg) {
 }
 
 fn writes(effects: &[Effect]) -> usize {
-    effects
-        .iter()
-        .filter(|e| {
-            matches!(
-                e,
-                Effect::Send {
-                    msg: Msg::FlRequest {
-                        req: Request::Write { .. },
-                        ..
-                    },
-                    ..
-                }
-            )
-        })
-        .count()
+    fleet_requests(effects, "FL-WRITE")
 }
 
 fn feed(lab: &mut Lab, to: ServerId, from: ServerId, msg: Msg) -> Vec<Effect> {
@@ -489,13 +459,7 @@ fn feed(lab: &mut Lab, to: ServerId, from: ServerId, msg: Msg) -> Vec<Effect> {
 }
 
 fn answer(lab: &mut Lab, to: ServerId, from: ServerId, msg: Msg) -> Option<Reply> {
-    feed(lab, to, from, msg).into_iter().find_map(|e| match e {
-        Effect::Send {
-            msg: Msg::FlReply { rep, .. },
-            ..
-        } => Some(rep),
-        _ => None,
-    })
+    fleet_reply(feed(lab, to, from, msg))
 }
 
 #[test]
