@@ -6,8 +6,8 @@
 use crate::report::{RunSummary, Summary};
 use crate::scenario::{Mode, SweepAxis};
 use crate::text::wrap;
-use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, ColumnConstraint};
-use comfy_table::{ContentArrangement, Table, Width};
+use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment};
+use comfy_table::{ContentArrangement, Table};
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
@@ -382,22 +382,6 @@ pub fn render_table(report: &SweepReport) -> String {
             rows.push(row);
         }
     }
-    // Words are never broken: each column is at least as wide as its longest word.
-    let longest_word = |s: &str| {
-        s.split_whitespace()
-            .map(|w| w.chars().count())
-            .max()
-            .unwrap_or(0)
-    };
-    let widths: Vec<usize> = (0..header.len())
-        .map(|c| {
-            rows.iter()
-                .map(|r| longest_word(&r[c]))
-                .chain([longest_word(&header[c])])
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
     t.set_header(header);
     for row in rows {
         t.add_row(row.into_iter().enumerate().map(|(c, text)| {
@@ -409,11 +393,8 @@ pub fn render_table(report: &SweepReport) -> String {
             }
         }));
     }
-    for (c, w) in widths.iter().enumerate() {
-        if let Some(col) = t.column_mut(c) {
-            col.set_constraint(ColumnConstraint::LowerBoundary(Width::Fixed(*w as u16 + 2)));
-        }
-    }
+    // Words are never broken: each column is at least as wide as its longest word.
+    crate::text::fit_words(&mut t, 80);
     let modes: Vec<Mode> =
         report
             .points

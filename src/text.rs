@@ -24,3 +24,34 @@ pub fn wrap(line: &str, sep: &str, width: usize, indent: usize) -> String {
     out.push_str(&current);
     out
 }
+
+/// The longest word of `s`, in characters.
+pub fn longest_word(s: &str) -> usize {
+    s.split_whitespace()
+        .map(|w| w.chars().count())
+        .max()
+        .unwrap_or(0)
+}
+
+/// Fit `t` into `width` columns without ever breaking a word: each column at least as wide as
+/// the longest word of its header and cells; cells wrap between words when the table would
+/// be wider.
+pub fn fit_words(t: &mut comfy_table::Table, width: u16) {
+    use comfy_table::{ColumnConstraint, ContentArrangement, Width};
+    let mut longest: Vec<usize> = Vec::new();
+    for row in t.header().into_iter().chain(t.row_iter()) {
+        for (i, cell) in row.cell_iter().enumerate() {
+            if longest.len() <= i {
+                longest.resize(i + 1, 0);
+            }
+            longest[i] = longest[i].max(longest_word(&cell.content()));
+        }
+    }
+    t.set_width(width);
+    t.set_content_arrangement(ContentArrangement::Dynamic);
+    for (i, w) in longest.iter().enumerate() {
+        if let Some(col) = t.column_mut(i) {
+            col.set_constraint(ColumnConstraint::LowerBoundary(Width::Fixed(*w as u16 + 2)));
+        }
+    }
+}

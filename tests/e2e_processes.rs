@@ -608,8 +608,12 @@ fn bench_prints_and_writes_one_row_per_protocol_and_point() {
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(stdout.starts_with("machine: "), "{stdout}");
     assert!(
-        stdout.contains("tickets/s") && stdout.contains("p99 ms"),
+        stdout.contains("tickets/s") && stdout.contains("p99"),
         "{stdout}"
+    );
+    assert!(
+        stdout.lines().all(|l| l.chars().count() <= 80),
+        "fits 80 columns: {stdout}"
     );
     // The saturation sweep: one row per offered load and protocol, offered load beside throughput.
     let sweep = std::fs::read_to_string(tmp.path().join("b/saturation/sweep.csv")).unwrap();

@@ -244,8 +244,30 @@ fn ms(v: Option<f64>) -> String {
     v.map_or("—".into(), |v| format!("{v:.3}"))
 }
 
-/// The rows as a terminal table.
-fn table(axes: &[Axis], rows: &[Row]) -> comfy_table::Table {
+/// The rows as a terminal table (80 columns, no word broken); when every latency has the same
+/// source, the line under it says which instead of a column.
+fn table(axes: &[Axis], rows: &[Row]) -> String {
+    let source = rows.first().map(|r| r.latency_source);
+    let one_source = rows.iter().all(|r| Some(r.latency_source) == source);
+    let mut t = grid_table(axes, rows, !one_source);
+    crate::text::fit_words(&mut t, 80);
+    match source {
+        Some(s) if one_source => {
+            let whose = if s == "client" {
+                "the users' latency (submission → answer)"
+            } else {
+                "the servers' latency"
+            };
+            format!(
+                "{t}
+p50/p99: {whose}"
+            )
+        }
+        _ => t.to_string(),
+    }
+}
+
+fn grid_table(axes: &[Axis], rows: &[Row], with_source: bool) -> comfy_table::Table {
     let mut t = comfy_table::Table::new();
     t.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
     let mut header = vec!["protocol".to_string()];
@@ -263,6 +285,8 @@ fn table(axes: &[Axis], rows: &[Row]) -> comfy_table::Table {
             "msgs (theory)",
             "viol.",
         ]
+        .into_iter()
+        .filter(|h| with_source || *h != "of")
         .map(String::from),
     );
     t.set_header(header);
@@ -273,7 +297,11 @@ fn table(axes: &[Axis], rows: &[Row]) -> comfy_table::Table {
             format!("{:.0}", r.tickets_per_s),
             ms(r.p50_ms),
             ms(r.p99_ms),
-            r.latency_source.to_string(),
+        ]);
+        if with_source {
+            cells.push(r.latency_source.to_string());
+        }
+        cells.extend([
             format!(
                 "{:.2} ({})",
                 r.messages_per_ticket, r.theory_messages_per_ticket
@@ -420,7 +448,10 @@ pub(super) fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("cannot write {}", json_path.display()))?;
     std::fs::write(&csv_path, csv(&axes, &rows))
         .with_context(|| format!("cannot write {}", csv_path.display()))?;
-    println!("machine: {}", machine.line());
+    println!(
+        "{}",
+        crate::text::wrap(&format!("machine: {}", machine.line()), " ", 80, 2).trim_start()
+    );
     println!("{}", table(&axes, &rows));
     eprintln!(
         "ticketlab bench: wrote {} and {}",
@@ -538,10 +569,12 @@ fn etcd_comparison(
         "1.0".into(),
         b.violations.len().to_string(),
     ]);
-    println!(
+    let title = format!(
         "etcd baseline at {}: decided/s after the warm-up, the users' latency",
         label.join(", ")
     );
+    println!("{}", crate::text::wrap(&title, " ", 80, 2).trim_start());
+    crate::text::fit_words(&mut t, 80);
     println!("{t}");
     let path = args.out.join("etcd.json");
     let json = serde_json::json!({ "point": here, "etcd": b, "ratios": ratios });
@@ -593,7 +626,9 @@ fn saturation(args: &BenchArgs, protocols: &[ProtocolKind]) -> anyhow::Result<Ex
     let csv_path = args.out.join("saturation").join("sweep.csv");
     if let Ok(csv) = std::fs::read_to_string(&csv_path) {
         println!("saturation (open loop): offered load → throughput and the users' latency");
-        println!("{}", saturation_table(&csv));
+        let mut t = saturation_table(&csv);
+        crate::text::fit_words(&mut t, 80);
+        println!("{t}");
     }
     Ok(code)
 }
