@@ -648,7 +648,7 @@ fn saturation_table(csv: &str) -> comfy_table::Table {
         "decided/s",
         "p50 ms",
         "p99 ms",
-        "msgs/ticket",
+        "msgs per ticket",
         "viol.",
     ]);
     let columns = [
