@@ -72,6 +72,19 @@ fn assert_missing_etcd(o: &Output, dir: &Path) {
     assert!(!dir.join("out/2pe").exists(), "no row ran before the error");
 }
 
+/// Run ticketlab with `args`: without an etcd binary, check the clear error and give `None`;
+/// with one, check that the run succeeded and left nothing behind, and give its output.
+fn run_with_etcd(dir: &Path, id: &str, args: &[&str]) -> Option<Output> {
+    let o = ticketlab(dir, id, args).output().unwrap();
+    if etcd().is_none() {
+        assert_missing_etcd(&o, dir);
+        return None;
+    }
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_no_leftovers(dir, id);
+    Some(o)
+}
+
 const SMALL: &[&str] = &[
     "--set",
     "cluster.servers=3",
@@ -97,12 +110,9 @@ fn duplicates_are_accepted_exactly_once_forged_tickets_refused_and_nothing_left_
     let id = run_id("small");
     let mut args = vec!["--set", r#"cluster.protocols=["2pe","etcd"]"#];
     args.extend_from_slice(SMALL);
-    let o = ticketlab(dir.path(), &id, &args).output().unwrap();
-    if etcd().is_none() {
-        return assert_missing_etcd(&o, dir.path());
-    }
-    assert!(o.status.success(), "{}", stderr(&o));
-    assert_no_leftovers(dir.path(), &id);
+    let Some(o) = run_with_etcd(dir.path(), &id, &args) else {
+        return;
+    };
     let s: Value = serde_json::from_slice(&o.stdout).unwrap();
     let b = &s["baselines"][0];
     assert_eq!(b["protocol"], "etcd");
@@ -173,7 +183,7 @@ fn duplicates_are_accepted_exactly_once_forged_tickets_refused_and_nothing_left_
 fn the_table_has_an_etcd_row_without_delta_or_messages_and_says_why() {
     let dir = tempfile::tempdir().unwrap();
     let id = run_id("table");
-    let o = ticketlab(
+    let Some(o) = run_with_etcd(
         dir.path(),
         &id,
         &[
@@ -186,14 +196,9 @@ fn the_table_has_an_etcd_row_without_delta_or_messages_and_says_why() {
             "--out",
             "out",
         ],
-    )
-    .output()
-    .unwrap();
-    if etcd().is_none() {
-        return assert_missing_etcd(&o, dir.path());
-    }
-    assert!(o.status.success(), "{}", stderr(&o));
-    assert_no_leftovers(dir.path(), &id);
+    ) else {
+        return;
+    };
     let table = String::from_utf8_lossy(&o.stdout);
     let row = table
         .lines()
@@ -281,7 +286,7 @@ fn a_member_killed_mid_run_leaves_e1_intact_and_no_decision_after_its_crash() {
          [[fault]]\nat_ms = 100.0\ncrash = [1]\n",
     )
     .unwrap();
-    let o = ticketlab(
+    let Some(o) = run_with_etcd(
         dir.path(),
         &id,
         &[
@@ -291,14 +296,9 @@ fn a_member_killed_mid_run_leaves_e1_intact_and_no_decision_after_its_crash() {
             "--out",
             "out",
         ],
-    )
-    .output()
-    .unwrap();
-    if etcd().is_none() {
-        return assert_missing_etcd(&o, dir.path());
-    }
-    assert!(o.status.success(), "{}", stderr(&o));
-    assert_no_leftovers(dir.path(), &id);
+    ) else {
+        return;
+    };
     let s: Value = serde_json::from_slice(&o.stdout).unwrap();
     let b = &s["baselines"][0];
     assert_eq!(b["violations"].as_array().unwrap().len(), 0, "{b}");

@@ -34,11 +34,8 @@ pub(super) enum Input {
         conn: u64,
         tx: UnboundedSender<UserResp>,
     },
-    Ticket {
-        conn: u64,
-        ticket: Ticket,
-        signed: String,
-    },
+    /// A user's ticket, as handed over.
+    Ticket(Submission),
     Control(ToServer),
     /// The control connection closed: the orchestrator is gone or done with us.
     ControlClosed,
@@ -48,6 +45,13 @@ pub(super) enum Input {
 /// `Verifier::check_all`): more would hardly lower the CPU per ticket, while the first ticket
 /// taken in waits for the whole lot's checks.
 pub(super) const TICKET_BATCH: usize = 64;
+
+/// A ticket a user handed over on connection `conn`, with its signed text.
+pub(super) struct Submission {
+    pub(super) conn: u64,
+    pub(super) ticket: Ticket,
+    pub(super) signed: String,
+}
 
 /// The node's side of one outgoing peer link.
 pub(super) struct Link {
@@ -149,14 +153,14 @@ impl Node {
     /// [`TICKET_BATCH`]), verified together (see [`Node::tickets`]). Order is kept: the first
     /// other input found behind them is taken after them.
     fn take(&mut self, input: Input, inputs: &mut UnboundedReceiver<Input>) -> Flow {
-        let Input::Ticket { .. } = input else {
+        let Input::Ticket(first) = input else {
             return self.input(input);
         };
-        let mut batch = vec![input];
+        let mut batch = vec![first];
         let mut next = None;
         while batch.len() < TICKET_BATCH {
             match inputs.try_recv() {
-                Ok(i @ Input::Ticket { .. }) => batch.push(i),
+                Ok(Input::Ticket(s)) => batch.push(s),
                 Ok(other) => {
                     next = Some(other);
                     break;
@@ -176,21 +180,12 @@ impl Node {
     /// signature of one-by-one checks under load; alone, a ticket is checked alone). A bad
     /// ticket is rejected here, at once; each good one goes to the protocol in arrival order, its
     /// effects executed before the next.
-    fn tickets(&mut self, batch: Vec<Input>) {
+    fn tickets(&mut self, batch: Vec<Submission>) {
         let now_ns = mono_ns();
         let now = self.clock.time_of(now_ns);
-        let signed: Vec<&str> = batch
-            .iter()
-            .map(|i| match i {
-                Input::Ticket { signed, .. } => signed.as_str(),
-                _ => "",
-            })
-            .collect();
+        let signed: Vec<&str> = batch.iter().map(|s| s.signed.as_str()).collect();
         let verdicts = self.verifier.check_all(&signed, now);
-        for (input, verdict) in batch.into_iter().zip(verdicts) {
-            let Input::Ticket { conn, ticket, .. } = input else {
-                continue;
-            };
+        for (Submission { conn, ticket, .. }, verdict) in batch.into_iter().zip(verdicts) {
             if self.dying {
                 return; // crashed on an event of an earlier ticket: the rest is lost with it
             }
@@ -237,8 +232,8 @@ impl Node {
             Input::UserConn { conn, tx } => {
                 self.users.insert(conn, tx);
             }
-            ticket @ Input::Ticket { .. } => {
-                self.tickets(vec![ticket]);
+            Input::Ticket(s) => {
+                self.tickets(vec![s]);
                 return Flow::Continue;
             }
             Input::Control(cmd) => match cmd {

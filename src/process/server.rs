@@ -53,7 +53,7 @@
 
 use super::auth::{self, Role, Secret};
 use super::clock::{mono_ns, RunClock};
-use super::node::{Input, Link, Node};
+use super::node::{Input, Link, Node, Submission};
 use super::platform::{self, PreciseTimer};
 use super::wire::{
     encode_frame, forward_frames, FrameReader, FrameWriter, FromServer, PeerFrame, PeerPing,
@@ -179,11 +179,11 @@ async fn connection(
             tokio::spawn(forward_frames(wr, rx).in_current_span());
             while let Ok(Some(UserReq::Submit { ticket, signed })) = rd.next::<UserReq>().await {
                 if inputs
-                    .send(Input::Ticket {
+                    .send(Input::Ticket(Submission {
                         conn,
                         ticket,
                         signed,
-                    })
+                    }))
                     .is_err()
                 {
                     return;

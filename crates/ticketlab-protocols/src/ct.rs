@@ -93,10 +93,7 @@ impl CtBroadcast {
     /// received (which made a loaded server quadratic in its backlog).
     fn offer(&mut self, out: &mut Out, delivered: &mut Vec<AppMsg>) {
         if self.cons.wants_pending() {
-            self.stale = false;
-            let d = self
-                .cons
-                .set_pending(self.undelivered.to_vec(), &self.fd, out);
+            let d = self.hand_over(out);
             self.drive(d, out, delivered);
         }
     }
@@ -105,12 +102,17 @@ impl CtBroadcast {
     /// assignment: while the copy is stale, consensus does not want it at once (see `offer`),
     /// and nothing but its own inputs changes that.
     fn refresh(&mut self, out: &mut Out) {
-        if std::mem::take(&mut self.stale) {
-            let d = self
-                .cons
-                .set_pending(self.undelivered.to_vec(), &self.fd, out);
+        if self.stale {
+            let d = self.hand_over(out);
             debug_assert!(d.is_none(), "a deferred pending acted at once");
         }
+    }
+
+    /// Give consensus a copy of the undelivered messages.
+    fn hand_over(&mut self, out: &mut Out) -> Option<Decision> {
+        self.stale = false;
+        self.cons
+            .set_pending(self.undelivered.to_vec(), &self.fd, out)
     }
 
     /// Run consensus to quiescence from a first result: deliver each decision, restart the next
@@ -126,10 +128,7 @@ impl CtBroadcast {
                         delivered.push(m);
                     }
                 }
-                self.stale = false;
-                decision = self
-                    .cons
-                    .set_pending(self.undelivered.to_vec(), &self.fd, out);
+                decision = self.hand_over(out);
                 inbox.extend(self.cons.take_future());
             }
             match inbox.pop_front() {
